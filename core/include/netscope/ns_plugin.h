@@ -238,6 +238,10 @@ struct ns_plugin_desc {
      * Same thread as process; called once, after the last process. */
     int (*flush)(void *ctx);
 
+    /* SIGHUP (loop thread for sinks/sources, else the stage's thread at the next
+     * batch): reopen output files after logrotate moved them. Optional. */
+    int (*reopen)(void *ctx);
+
     void *reserved[8]; /* room for callbacks appended in later minors */
 };
 
