@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * flow.c - decoder/flow plugin glue: packets in, flow/ARP/device records out.
+ *
+ * The core calls process_packets, tick and flush on this instance's worker
+ * thread (one instance per worker; each sees the packets whose flow hash maps
+ * to it). The parsing (flow_parse.c), the flow table (flow_table.c), the device
+ * inventory (flow_device.c) and Community ID (community_id.c) are pure code;
+ * this file turns their events into ECS records and their statistics into
+ * counters. Options and record fields: README.md.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netscope/netscope.h"
+
+#include "community_id.h"
+#include "flow_device.h"
+#include "flow_parse.h"
+#include "flow_table.h"
+
+struct flow_config {
+    uint64_t max_flows;
+    uint64_t active_timeout;
+    uint64_t tcp_idle_timeout;
+    uint64_t udp_idle_timeout;
+    uint64_t icmp_idle_timeout;
+    uint64_t other_idle_timeout;
+    uint64_t tcp_close_timeout;
+    bool emit_start;
+    bool arp;
+    bool devices;
+    uint64_t device_interval;
+    uint64_t max_devices;
+    uint64_t community_id_seed;
+};
+
+struct flow_ctx {
+    struct ns_instance *ins;
+    const struct ns_host *h;
+    struct flow_config cfg;
+    struct flow_table *tbl;
+    struct flow_devices *devs;
+    uint64_t now;             /* latest time seen (packet or tick)         */
+    uint64_t last_dev_report; /* 0 = not started                           */
+    uint64_t rec_failures;
+    ns_counter *c_packets, *c_ip, *c_arp, *c_other, *c_err[FLOW_ERR_COUNT];
+    ns_counter *c_created, *c_ended, *g_active, *c_evict, *c_updates;
+    ns_counter *c_frag_ok, *c_frag_orphan, *c_alloc_fail, *c_rec_fail;
+    ns_counter *g_devices, *c_dev_full;
+};
+
+/* ---- record helpers ------------------------------------------------------- */
+
+static void flow_add_ip(struct flow_ctx *c, struct ns_record *r, const char *key, uint8_t family,
+                        const uint8_t *a)
+{
+    struct ns_ip ip;
+    memset(&ip, 0, sizeof(ip));
+    ip.family = family;
+    memcpy(ip.a, a, family == 4 ? 4 : 16);
+    c->h->rec_add_ip(r, key, &ip);
+}
+
+static void flow_add_common(struct flow_ctx *c, struct ns_record *r, const char *kind,
+                            const char *type1, const char *type2, const char *action)
+{
+    const struct ns_host *h = c->h;
+    h->rec_add_cstr(r, "event.kind", kind);
+    h->rec_add_cstr(r, "event.category", "network");
+    h->rec_begin_array(r, "event.type");
+    h->rec_add_cstr(r, NULL, type1);
+    if (type2 != NULL)
+        h->rec_add_cstr(r, NULL, type2);
+    h->rec_end(r);
+    h->rec_add_cstr(r, "event.action", action);
+}
+
+static void flow_add_vlans(struct flow_ctx *c, struct ns_record *r, uint8_t n, const uint16_t *v)
+{
+    if (n > 0)
+        c->h->rec_add_uint(r, "network.vlan.id", v[0]);
+    if (n > 1)
+        c->h->rec_add_uint(r, "network.inner.vlan.id", v[1]);
+}
+
+static void flow_emit(struct flow_ctx *c, struct ns_record *r)
+{
+    c->h->emit(c->ins, r);
+}
+
+/* ---- flow records --------------------------------------------------------- */
+
+static void flow_on_event(void *arg, const struct flow *f, enum flow_event ev, enum flow_reason why,
+                          uint64_t now)
+{
+    struct flow_ctx *c = arg;
+    const struct ns_host *h = c->h;
+    struct ns_record *r = h->rec_new(c->ins, NS_REC_FLOW, now);
+    if (r == NULL) {
+        c->rec_failures++;
+        return;
+    }
+    static const char *const actions[] = {"flow_start", "flow_update", "flow_end"};
+    static const char *const types[] = {"start", NULL, "end"};
+    flow_add_common(c, r, "event", "connection", types[ev], actions[ev]);
+    h->rec_add_time(r, "event.start", f->first_ts);
+    h->rec_add_time(r, "event.end", f->last_ts);
+    h->rec_add_uint(r, "event.duration", f->last_ts - f->first_ts);
+
+    const struct flow_key *k = &f->key;
+    int s = f->src_side, d = !s;
+    bool icmp = k->proto == FLOW_IPPROTO_ICMP || k->proto == FLOW_IPPROTO_ICMPV6;
+    bool ports = !icmp && (k->port[0] != 0 || k->port[1] != 0);
+    flow_add_ip(c, r, "source.ip", k->family, k->addr[s]);
+    if (ports)
+        h->rec_add_uint(r, "source.port", k->port[s]);
+    if (f->bits & (s ? FLOW_B_MAC1 : FLOW_B_MAC0))
+        h->rec_add_mac(r, "source.mac", f->mac[s]);
+    h->rec_add_uint(r, "source.bytes", f->bytes[s]);
+    h->rec_add_uint(r, "source.packets", f->pkts[s]);
+    flow_add_ip(c, r, "destination.ip", k->family, k->addr[d]);
+    if (ports)
+        h->rec_add_uint(r, "destination.port", k->port[d]);
+    if (f->bits & (d ? FLOW_B_MAC1 : FLOW_B_MAC0))
+        h->rec_add_mac(r, "destination.mac", f->mac[d]);
+    h->rec_add_uint(r, "destination.bytes", f->bytes[d]);
+    h->rec_add_uint(r, "destination.packets", f->pkts[d]);
+    h->rec_add_uint(r, "network.bytes", f->bytes[0] + f->bytes[1]);
+    h->rec_add_uint(r, "network.packets", f->pkts[0] + f->pkts[1]);
+    const char *tn = flow_transport_name(k->proto);
+    if (tn != NULL)
+        h->rec_add_cstr(r, "network.transport", tn);
+    char num[4];
+    snprintf(num, sizeof(num), "%u", k->proto);
+    h->rec_add_cstr(r, "network.iana_number", num);
+    h->rec_add_cstr(r, "network.type", k->family == 4 ? "ipv4" : "ipv6");
+    flow_add_vlans(c, r, k->vlan_count, k->vlan);
+
+    char cid[COMMUNITY_ID_LEN];
+    uint16_t sp = icmp ? f->icmp_type : k->port[s], dp = icmp ? f->icmp_code : k->port[d];
+    if (community_id_v1((uint16_t)c->cfg.community_id_seed, k->family, k->addr[s], k->addr[d],
+                        k->proto, sp, dp, cid) == 0)
+        h->rec_add_cstr(r, "network.community_id", cid);
+
+    if (k->proto == FLOW_IPPROTO_TCP) {
+        char fl[9];
+        flow_tcp_flags_str(f->tcp_flags[s], fl);
+        h->rec_add_cstr(r, "netscope.flow.source_tcp_flags", fl);
+        flow_tcp_flags_str(f->tcp_flags[d], fl);
+        h->rec_add_cstr(r, "netscope.flow.destination_tcp_flags", fl);
+        h->rec_add_cstr(r, "netscope.flow.state",
+                        flow_tcp_state_name((enum flow_tcp_state)f->tcp_state));
+        if (f->bits & FLOW_B_RTT)
+            h->rec_add_uint(r, "netscope.flow.rtt_ns", f->rtt_ns);
+        h->rec_add_uint(r, "netscope.flow.retransmissions", f->retrans);
+        h->rec_add_uint(r, "netscope.flow.out_of_order", f->ooo);
+    }
+    if (icmp) {
+        h->rec_add_uint(r, "netscope.flow.icmp.type", f->icmp_type);
+        h->rec_add_uint(r, "netscope.flow.icmp.code", f->icmp_code);
+        if (k->icmp_id != 0 || f->icmp_type == 8 || f->icmp_type == 0 || f->icmp_type == 128 ||
+            f->icmp_type == 129)
+            h->rec_add_uint(r, "netscope.flow.icmp.id", k->icmp_id);
+    }
+    if (f->frags != 0)
+        h->rec_add_uint(r, "netscope.flow.fragments", f->frags);
+    h->rec_add_uint(r, "netscope.flow.interface", f->ifindex);
+    if (ev != FLOW_EV_START) {
+        h->rec_add_cstr(r, "netscope.flow.end_reason", flow_reason_name(why));
+        h->rec_add_uint(r, "netscope.flow.delta.source.bytes", f->bytes[s] - f->rep_bytes[s]);
+        h->rec_add_uint(r, "netscope.flow.delta.source.packets", f->pkts[s] - f->rep_pkts[s]);
+        h->rec_add_uint(r, "netscope.flow.delta.destination.bytes", f->bytes[d] - f->rep_bytes[d]);
+        h->rec_add_uint(r, "netscope.flow.delta.destination.packets", f->pkts[d] - f->rep_pkts[d]);
+    }
+    h->rec_add_uint(r, "netscope.flow.updates", f->updates);
+    flow_emit(c, r);
+}
+
+/* ---- ARP and device records ----------------------------------------------- */
+
+static void flow_emit_arp(struct flow_ctx *c, const struct flow_pkt *p, uint64_t ts)
+{
+    const struct ns_host *h = c->h;
+    struct ns_record *r = h->rec_new(c->ins, NS_REC_ARP, ts);
+    if (r == NULL) {
+        c->rec_failures++;
+        return;
+    }
+    const char *op = p->arp.op == 1 ? "request" : p->arp.op == 2 ? "reply" : "other";
+    char action[16];
+    snprintf(action, sizeof(action), "arp_%s", op);
+    flow_add_common(c, r, "event", "info", NULL, action);
+    h->rec_add_cstr(r, "netscope.arp.operation", op);
+    h->rec_add_uint(r, "netscope.arp.opcode", p->arp.op);
+    h->rec_add_mac(r, "netscope.arp.sender.mac", p->arp.sha);
+    flow_add_ip(c, r, "netscope.arp.sender.ip", 4, p->arp.spa);
+    h->rec_add_mac(r, "netscope.arp.target.mac", p->arp.tha);
+    flow_add_ip(c, r, "netscope.arp.target.ip", 4, p->arp.tpa);
+    h->rec_add_bool(r, "netscope.arp.gratuitous", memcmp(p->arp.spa, p->arp.tpa, 4) == 0);
+    if (p->has_src_mac)
+        h->rec_add_mac(r, "source.mac", p->src_mac);
+    if (p->has_dst_mac)
+        h->rec_add_mac(r, "destination.mac", p->dst_mac);
+    flow_add_vlans(c, r, p->vlan_count > 2 ? 2 : p->vlan_count, p->vlan);
+    flow_emit(c, r);
+}
+
+static void flow_add_ports(struct flow_ctx *c, struct ns_record *r, const char *key,
+                           const uint16_t *set, uint8_t n)
+{
+    c->h->rec_begin_array(r, key);
+    for (uint8_t i = 0; i < n; i++)
+        c->h->rec_add_uint(r, NULL, set[i]);
+    c->h->rec_end(r);
+}
+
+static void flow_on_device(void *arg, const struct flow_device *d, uint64_t now)
+{
+    struct flow_ctx *c = arg;
+    const struct ns_host *h = c->h;
+    struct ns_record *r = h->rec_new(c->ins, NS_REC_DEVICE, now);
+    if (r == NULL) {
+        c->rec_failures++;
+        return;
+    }
+    flow_add_common(c, r, "state", "info", NULL, "device_report");
+    flow_add_ip(c, r, "host.ip", d->family, d->ip);
+    if (d->has_mac)
+        h->rec_add_mac(r, "host.mac", d->mac);
+    h->rec_add_time(r, "event.start", d->first_ts);
+    h->rec_add_time(r, "event.end", d->last_ts);
+    h->rec_add_uint(r, "netscope.device.packets_out", d->pkts_out);
+    h->rec_add_uint(r, "netscope.device.bytes_out", d->bytes_out);
+    h->rec_add_uint(r, "netscope.device.packets_in", d->pkts_in);
+    h->rec_add_uint(r, "netscope.device.bytes_in", d->bytes_in);
+    flow_add_ports(c, r, "netscope.device.served_ports", d->served, d->n_served);
+    flow_add_ports(c, r, "netscope.device.peer_ports", d->peer, d->n_peer);
+    h->rec_add_bool(r, "netscope.device.ports_truncated", d->served_overflow || d->peer_overflow);
+    h->rec_add_uint(r, "netscope.device.worker", c->ins->worker);
+    flow_emit(c, r);
+}
+
+static void flow_report_devices(struct flow_ctx *c, bool all)
+{
+    if (c->devs == NULL)
+        return;
+    /* Entries nobody references and not seen for two intervals are dropped
+     * after their last report, so a long-running agent stays bounded. */
+    uint64_t expire = c->cfg.device_interval ? 2 * c->cfg.device_interval : 0;
+    flow_devices_report(c->devs, all, c->now, expire, flow_on_device, c);
+    c->last_dev_report = c->now;
+}
+
+/* Copy the table's plain statistics into the exported cells (this thread is
+ * the only writer of both). */
+static void flow_publish(struct flow_ctx *c)
+{
+    const struct flow_stats *st = flow_table_stats(c->tbl);
+    ns_gauge_set(c->c_packets, st->packets);
+    ns_gauge_set(c->c_ip, st->ip_packets);
+    ns_gauge_set(c->c_arp, st->arp_packets);
+    ns_gauge_set(c->c_other, st->other_packets);
+    for (int e = 1; e < FLOW_ERR_COUNT; e++)
+        ns_gauge_set(c->c_err[e], st->errors[e]);
+    ns_gauge_set(c->c_created, st->flows_created);
+    ns_gauge_set(c->c_ended, st->flows_ended);
+    ns_gauge_set(c->g_active, st->flows_active);
+    ns_gauge_set(c->c_evict, st->evictions);
+    ns_gauge_set(c->c_updates, st->updates);
+    ns_gauge_set(c->c_frag_ok, st->frag_matched);
+    ns_gauge_set(c->c_frag_orphan, st->frag_unmatched);
+    ns_gauge_set(c->c_alloc_fail, st->alloc_failures);
+    ns_gauge_set(c->c_rec_fail, c->rec_failures);
+    if (c->devs != NULL) {
+        ns_gauge_set(c->g_devices, flow_devices_count(c->devs));
+        ns_gauge_set(c->c_dev_full, flow_devices_full_drops(c->devs));
+    }
+}
+
+/* ---- callbacks ------------------------------------------------------------ */
+
+static void flow_destroy(void *ctx);
+
+static int flow_init(struct ns_instance *ins, const void *config, void **ctxp)
+{
+    struct flow_ctx *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    c->ins = ins;
+    c->h = ins->host;
+    memcpy(&c->cfg, config, sizeof(c->cfg));
+    const struct ns_host *h = c->h;
+    c->c_packets = h->counter(ins, "packets_total", NULL, "Packets given to the flow decoder");
+    c->c_ip = h->counter(ins, "flow_packets_total", NULL, "Packets accounted to a flow");
+    c->c_arp = h->counter(ins, "arp_packets_total", NULL, "ARP messages decoded");
+    c->c_other = h->counter(ins, "untracked_packets_total", NULL,
+                            "Valid frames that are neither IP nor ARP (LLDP, STP, ...)");
+    for (int e = 1; e < FLOW_ERR_COUNT; e++) {
+        char lab[64];
+        snprintf(lab, sizeof(lab), "reason=\"%s\"", flow_err_name((enum flow_err)e));
+        c->c_err[e] =
+            h->counter(ins, "decode_errors_total", lab, "Malformed or truncated frames, by reason");
+    }
+    c->c_created = h->counter(ins, "flows_created_total", NULL, "Flows created");
+    c->c_ended = h->counter(ins, "flows_ended_total", NULL, "Flows ended (any reason)");
+    c->g_active = h->gauge(ins, "flows_active", NULL, "Flows in the table");
+    c->c_evict = h->counter(ins, "flow_evictions_total", NULL,
+                            "Flows ended early because max_flows was reached");
+    c->c_updates = h->counter(ins, "flow_updates_total", NULL, "Interim flow_update records");
+    c->c_frag_ok = h->counter(ins, "fragments_attributed_total", NULL,
+                              "Non-first IP fragments accounted to their datagram's flow");
+    c->c_frag_orphan = h->counter(ins, "fragments_unattributed_total", NULL,
+                                  "Non-first IP fragments seen before their first fragment");
+    c->c_alloc_fail = h->counter(ins, "flow_alloc_failures_total", NULL,
+                                 "Packets not tracked because flow memory could not be allocated");
+    c->c_rec_fail =
+        h->counter(ins, "record_failures_total", NULL, "Records not built because rec_new failed");
+    c->g_devices = h->gauge(ins, "devices", NULL, "Entries in the device inventory");
+    c->c_dev_full = h->counter(ins, "device_inventory_full_total", NULL,
+                               "Hosts not added because the inventory was full");
+
+    if (c->cfg.devices) {
+        c->devs = flow_devices_new((uint32_t)c->cfg.max_devices, (uint32_t)(uintptr_t)c ^ 0x9e37u);
+        if (c->devs == NULL)
+            goto nomem;
+    }
+    struct flow_table_cfg tc = {
+        .max_flows = c->cfg.max_flows,
+        .idle_ns = {c->cfg.tcp_idle_timeout, c->cfg.udp_idle_timeout, c->cfg.icmp_idle_timeout,
+                    c->cfg.other_idle_timeout, c->cfg.tcp_close_timeout},
+        .active_ns = c->cfg.active_timeout,
+        .emit_start = c->cfg.emit_start,
+        .hash_seed = (uint32_t)((uintptr_t)c >> 4) * 2654435761u,
+        .devices = c->devs,
+        .on_event = flow_on_event,
+        .arg = c,
+    };
+    c->tbl = flow_table_new(&tc);
+    if (c->tbl == NULL)
+        goto nomem;
+    *ctxp = c;
+    return 0;
+nomem:
+    ns_log_error(ins, "cannot allocate the flow table (max_flows %llu)",
+                 (unsigned long long)c->cfg.max_flows);
+    flow_destroy(c);
+    return -ENOMEM;
+}
+
+static void flow_advance(struct flow_ctx *c, uint64_t now)
+{
+    if (now > c->now)
+        c->now = now;
+    if (c->devs != NULL && c->cfg.device_interval != 0) {
+        if (c->last_dev_report == 0)
+            c->last_dev_report = c->now;
+        else if (c->now - c->last_dev_report >= c->cfg.device_interval)
+            flow_report_devices(c, false);
+    }
+}
+
+static int flow_process_packets(void *ctx, const struct ns_packet *pkts, uint32_t n)
+{
+    struct flow_ctx *c = ctx;
+    struct flow_pkt p;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct ns_packet *pk = &pkts[i];
+        flow_parse(pk->data, pk->caplen, pk->linktype, &p);
+        uint32_t wire = pk->wirelen > pk->caplen ? pk->wirelen : pk->caplen;
+        flow_table_packet(c->tbl, &p, pk->ts_ns, wire, pk->ifindex);
+        if (p.kind == FLOW_PKT_ARP && c->cfg.arp)
+            flow_emit_arp(c, &p, pk->ts_ns);
+        if (pk->ts_ns > c->now)
+            c->now = pk->ts_ns;
+    }
+    flow_publish(c);
+    return 0;
+}
+
+static void flow_tick(void *ctx, uint64_t now)
+{
+    struct flow_ctx *c = ctx;
+    flow_advance(c, now);
+    flow_table_tick(c->tbl, c->now);
+    flow_publish(c);
+}
+
+static int flow_flush(void *ctx)
+{
+    struct flow_ctx *c = ctx;
+    flow_table_flush(c->tbl, FLOW_REASON_SHUTDOWN, c->now);
+    flow_report_devices(c, true);
+    flow_publish(c);
+    return 0;
+}
+
+static void flow_destroy(void *ctx)
+{
+    struct flow_ctx *c = ctx;
+    if (c == NULL)
+        return;
+    flow_table_free(c->tbl);
+    flow_devices_free(c->devs);
+    free(c);
+}
+
+#define OFF(f) offsetof(struct flow_config, f)
+static const struct ns_option flow_options[] = {
+    {.name = "max_flows",
+     .type = NS_OPT_UINT,
+     .def = "1000000",
+     .min = 1,
+     .max = 1073741824,
+     .offset = OFF(max_flows),
+     .doc = "Flows held per worker; when full the flow idle the longest is ended with "
+            "end_reason eviction (counted)."},
+    {.name = "active_timeout",
+     .type = NS_OPT_DURATION,
+     .def = "60s",
+     .offset = OFF(active_timeout),
+     .doc = "Emit a flow_update record with cumulative and delta counts for every flow still "
+            "open this long after its last record; 0 disables interim records."},
+    {.name = "tcp_idle_timeout",
+     .type = NS_OPT_DURATION,
+     .def = "5m",
+     .min = 1e6,
+     .offset = OFF(tcp_idle_timeout),
+     .doc = "End a TCP flow after this long without packets."},
+    {.name = "udp_idle_timeout",
+     .type = NS_OPT_DURATION,
+     .def = "60s",
+     .min = 1e6,
+     .offset = OFF(udp_idle_timeout),
+     .doc = "End a UDP or SCTP flow after this long without packets."},
+    {.name = "icmp_idle_timeout",
+     .type = NS_OPT_DURATION,
+     .def = "60s",
+     .min = 1e6,
+     .offset = OFF(icmp_idle_timeout),
+     .doc = "End an ICMP/ICMPv6 flow after this long without packets."},
+    {.name = "other_idle_timeout",
+     .type = NS_OPT_DURATION,
+     .def = "60s",
+     .min = 1e6,
+     .offset = OFF(other_idle_timeout),
+     .doc = "End a flow of any other IP protocol after this long without packets."},
+    {.name = "tcp_close_timeout",
+     .type = NS_OPT_DURATION,
+     .def = "5s",
+     .min = 1e6,
+     .offset = OFF(tcp_close_timeout),
+     .doc = "After FIN both ways or RST, keep the flow this long so late ACKs and resent "
+            "FIN/RST join it; a new SYN ends it at once."},
+    {.name = "emit_start",
+     .type = NS_OPT_BOOL,
+     .def = "false",
+     .offset = OFF(emit_start),
+     .doc = "Also emit a flow_start record when a flow is created."},
+    {.name = "arp",
+     .type = NS_OPT_BOOL,
+     .def = "true",
+     .offset = OFF(arp),
+     .doc = "Emit a netscope.arp record for every ARP message."},
+    {.name = "devices",
+     .type = NS_OPT_BOOL,
+     .def = "true",
+     .offset = OFF(devices),
+     .doc = "Keep a per-host (IP, MAC) inventory and emit netscope.device records."},
+    {.name = "device_interval",
+     .type = NS_OPT_DURATION,
+     .def = "5m",
+     .offset = OFF(device_interval),
+     .doc = "Emit device records for hosts seen since the last report this often; 0 = only at "
+            "shutdown."},
+    {.name = "max_devices",
+     .type = NS_OPT_UINT,
+     .def = "65536",
+     .min = 1,
+     .max = 16777216,
+     .offset = OFF(max_devices),
+     .doc = "Inventory entries per worker; further hosts are counted, not added."},
+    {.name = "community_id_seed",
+     .type = NS_OPT_UINT,
+     .def = "0",
+     .max = 65535,
+     .offset = OFF(community_id_seed),
+     .doc = "Seed of the Community ID v1 hash (network.community_id); keep 0 to match other "
+            "tools' defaults."},
+    NS_OPT_END,
+};
+
+NS_PLUGIN_DEFINE(.kind = NS_KIND_DECODER, .name = "flow", .version = "0.1.0",
+                 .summary = "L2-L4 decoding, bidirectional flows with interim records, ARP and "
+                            "device inventory",
+                 .options = flow_options, .config_size = sizeof(struct flow_config),
+                 .init = flow_init, .destroy = flow_destroy,
+                 .process_packets = flow_process_packets, .tick = flow_tick, .flush = flow_flush);

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * flow_device.c - per-host inventory for decoder/flow (see flow_device.h).
+ *
+ * Chained hash over (family, ip, mac) with uint32_t indices into one array that
+ * is allocated once at its bound, so no allocation happens on the packet path.
+ * Worker-thread only.
+ */
+#include "flow_device.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DEV_NIL UINT32_MAX
+
+struct flow_devices {
+    struct flow_device *ents;
+    uint32_t *buckets;
+    uint32_t nbuckets;  /* power of two */
+    uint32_t cap, used; /* entries ever handed out (high-water mark) */
+    uint32_t free_head; /* recycled entries, linked through hnext */
+    uint64_t count;
+    uint64_t full_drops;
+    uint32_t seed;
+};
+
+static uint32_t dev_hash(const struct flow_devices *d, uint8_t family, const uint8_t ip[16],
+                         const uint8_t *mac)
+{
+    /* FNV-1a with a per-table seed: entries are few and lookups happen only at
+     * flow creation, so a simple byte hash is enough. */
+    uint32_t h = 2166136261u ^ d->seed;
+    h = (h ^ family) * 16777619u;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ ip[i]) * 16777619u;
+    for (int i = 0; i < 6; i++)
+        h = (h ^ (mac ? mac[i] : 0)) * 16777619u;
+    return h;
+}
+
+struct flow_devices *flow_devices_new(uint32_t max_devices, uint32_t seed)
+{
+    if (max_devices == 0)
+        max_devices = 65536;
+    struct flow_devices *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return NULL;
+    uint32_t nb = 1;
+    while (nb < max_devices && nb < (1u << 30))
+        nb <<= 1;
+    d->nbuckets = nb;
+    d->cap = max_devices;
+    d->seed = seed;
+    d->free_head = DEV_NIL;
+    d->ents = calloc(max_devices, sizeof(*d->ents));
+    d->buckets = malloc((size_t)nb * sizeof(uint32_t));
+    if (d->ents == NULL || d->buckets == NULL) {
+        flow_devices_free(d);
+        return NULL;
+    }
+    memset(d->buckets, 0xff, (size_t)nb * sizeof(uint32_t));
+    return d;
+}
+
+void flow_devices_free(struct flow_devices *d)
+{
+    if (d == NULL)
+        return;
+    free(d->ents);
+    free(d->buckets);
+    free(d);
+}
+
+uint32_t flow_devices_ref(struct flow_devices *d, uint8_t family, const uint8_t ip[16],
+                          const uint8_t *mac, uint64_t ts_ns)
+{
+    uint32_t b = dev_hash(d, family, ip, mac) & (d->nbuckets - 1);
+    for (uint32_t i = d->buckets[b]; i != DEV_NIL; i = d->ents[i].hnext) {
+        struct flow_device *e = &d->ents[i];
+        if (e->family == family && memcmp(e->ip, ip, 16) == 0 && e->has_mac == (mac != NULL) &&
+            (mac == NULL || memcmp(e->mac, mac, 6) == 0)) {
+            e->refs++;
+            return i;
+        }
+    }
+    uint32_t idx;
+    if (d->free_head != DEV_NIL) {
+        idx = d->free_head;
+        d->free_head = d->ents[idx].hnext;
+    } else if (d->used < d->cap) {
+        idx = d->used++;
+    } else {
+        d->full_drops++;
+        return DEV_NIL;
+    }
+    struct flow_device *e = &d->ents[idx];
+    memset(e, 0, sizeof(*e));
+    e->family = family;
+    memcpy(e->ip, ip, 16);
+    if (mac != NULL) {
+        e->has_mac = true;
+        memcpy(e->mac, mac, 6);
+    }
+    e->first_ts = e->last_ts = ts_ns;
+    e->refs = 1;
+    e->dirty = 1;
+    e->hnext = d->buckets[b];
+    d->buckets[b] = idx;
+    d->count++;
+    return idx;
+}
+
+void flow_devices_unref(struct flow_devices *d, uint32_t idx)
+{
+    if (idx < d->used && d->ents[idx].refs > 0)
+        d->ents[idx].refs--;
+}
+
+struct flow_device *flow_devices_at(struct flow_devices *d, uint32_t idx)
+{
+    return idx < d->used ? &d->ents[idx] : NULL;
+}
+
+void flow_device_add_port(uint16_t *set, uint8_t *n, bool *overflow, uint16_t port)
+{
+    for (uint8_t i = 0; i < *n; i++)
+        if (set[i] == port)
+            return;
+    if (*n < FLOW_DEV_PORTS)
+        set[(*n)++] = port;
+    else
+        *overflow = true;
+}
+
+/* Unlink entry idx from its bucket chain and put it on the free list. */
+static void dev_remove(struct flow_devices *d, uint32_t idx)
+{
+    struct flow_device *e = &d->ents[idx];
+    uint32_t b = dev_hash(d, e->family, e->ip, e->has_mac ? e->mac : NULL) & (d->nbuckets - 1);
+    uint32_t *pp = &d->buckets[b];
+    while (*pp != DEV_NIL && *pp != idx)
+        pp = &d->ents[*pp].hnext;
+    if (*pp == idx)
+        *pp = e->hnext;
+    e->family = 0; /* marks a free slot for the report walk */
+    e->hnext = d->free_head;
+    d->free_head = idx;
+    d->count--;
+}
+
+void flow_devices_report(struct flow_devices *d, bool all, uint64_t now_ns, uint64_t expire_ns,
+                         void (*cb)(void *arg, const struct flow_device *dev, uint64_t now_ns),
+                         void *arg)
+{
+    for (uint32_t i = 0; i < d->used; i++) {
+        struct flow_device *e = &d->ents[i];
+        if (e->family == 0)
+            continue;
+        if (all || e->dirty)
+            cb(arg, e, now_ns);
+        e->dirty = 0;
+        if (expire_ns != 0 && e->refs == 0 && now_ns > e->last_ts &&
+            now_ns - e->last_ts > expire_ns)
+            dev_remove(d, i);
+    }
+}
+
+uint64_t flow_devices_count(const struct flow_devices *d)
+{
+    return d->count;
+}
+uint64_t flow_devices_full_drops(const struct flow_devices *d)
+{
+    return d->full_drops;
+}

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * flow_parse.c - stateless L2-L4 decoding for decoder/flow (see flow_parse.h).
+ *
+ * Layers: Ethernet (+ any stack of 802.1Q/802.1ad tags, bounded), Linux SLL and
+ * SLL2, BSD NULL/LOOP, raw IP; ARP; IPv4 (options skipped, fragments flagged);
+ * IPv6 (hop-by-hop, routing, fragment, destination options, AH, mobility walked,
+ * bounded); TCP, UDP, SCTP ports, ICMP and ICMPv6 type/code/echo id.
+ * Runs on the decoder's worker thread (and in tests/fuzzers); holds no state.
+ */
+#include "flow_parse.h"
+
+#include <string.h>
+
+static const char *const flow_err_names[] = {
+#define FLOW_ERR_NAME(id, label) label,
+    FLOW_ERR_LIST(FLOW_ERR_NAME)
+#undef FLOW_ERR_NAME
+};
+
+const char *flow_err_name(enum flow_err err)
+{
+    if ((unsigned)err >= FLOW_ERR_COUNT)
+        return "unknown";
+    return flow_err_names[err];
+}
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static enum flow_pkt_kind flow_fail(struct flow_pkt *out, enum flow_err err)
+{
+    out->kind = FLOW_PKT_ERROR;
+    out->err = err;
+    return FLOW_PKT_ERROR;
+}
+
+/* L4 of an IP packet: `p` points at the transport header, `cap` bytes captured of
+ * it, `len` bytes of it according to the IP header. A bad L4 header leaves the IP
+ * part valid (kind IP) with has_l4 false and err set, so the caller can count it. */
+static enum flow_pkt_kind flow_parse_l4(const uint8_t *p, uint32_t cap, uint32_t len,
+                                        struct flow_pkt *out)
+{
+    out->kind = FLOW_PKT_IP;
+    switch (out->proto) {
+    case FLOW_IPPROTO_TCP: {
+        if (cap < 20) {
+            out->err = FLOW_ERR_TRUNCATED_TCP;
+            return FLOW_PKT_IP;
+        }
+        uint32_t hl = (uint32_t)(p[12] >> 4) * 4;
+        /* A data offset below 5 words or beyond the segment is a lie we cannot
+         * use to find the payload: count it, do not track it. */
+        if (hl < 20 || hl > len) {
+            out->err = FLOW_ERR_BAD_TCP_HEADER_LEN;
+            return FLOW_PKT_IP;
+        }
+        out->sport = rd16(p);
+        out->dport = rd16(p + 2);
+        out->tcp_seq = rd32(p + 4);
+        out->tcp_ack = rd32(p + 8);
+        out->tcp_flags = p[13];
+        out->l4_payload = len - hl;
+        out->has_l4 = true;
+        return FLOW_PKT_IP;
+    }
+    case FLOW_IPPROTO_UDP: {
+        if (cap < 8) {
+            out->err = FLOW_ERR_TRUNCATED_UDP;
+            return FLOW_PKT_IP;
+        }
+        uint16_t ulen = rd16(p + 4);
+        /* UDP length 0 is legal only in IPv6 jumbograms; below 8 is malformed.
+         * A length larger than the IP payload is malformed too. */
+        if (ulen < 8 || ulen > len) {
+            out->err = FLOW_ERR_BAD_UDP_LEN;
+            return FLOW_PKT_IP;
+        }
+        out->sport = rd16(p);
+        out->dport = rd16(p + 2);
+        out->l4_payload = (uint32_t)ulen - 8;
+        out->has_l4 = true;
+        return FLOW_PKT_IP;
+    }
+    case FLOW_IPPROTO_SCTP:
+        if (cap < 12) {
+            out->err = FLOW_ERR_TRUNCATED_SCTP;
+            return FLOW_PKT_IP;
+        }
+        out->sport = rd16(p);
+        out->dport = rd16(p + 2);
+        out->l4_payload = len - 12;
+        out->has_l4 = true;
+        return FLOW_PKT_IP;
+    case FLOW_IPPROTO_ICMP:
+    case FLOW_IPPROTO_ICMPV6:
+        if (cap < 4) {
+            out->err = FLOW_ERR_TRUNCATED_ICMP;
+            return FLOW_PKT_IP;
+        }
+        out->icmp_type = p[0];
+        out->icmp_code = p[1];
+        /* Echo request/reply carry an identifier that ties both directions of
+         * one ping session together (it becomes part of the flow key). */
+        if (cap >= 8 && ((out->proto == FLOW_IPPROTO_ICMP && (p[0] == 0 || p[0] == 8)) ||
+                         (out->proto == FLOW_IPPROTO_ICMPV6 && (p[0] == 128 || p[0] == 129))))
+            out->icmp_id = rd16(p + 4);
+        out->has_l4 = true;
+        return FLOW_PKT_IP;
+    default:
+        return FLOW_PKT_IP; /* tracked by addresses and protocol only */
+    }
+}
+
+static enum flow_pkt_kind flow_parse_ipv4(const uint8_t *p, uint32_t cap, struct flow_pkt *out)
+{
+    if (cap < 20)
+        return flow_fail(out, FLOW_ERR_TRUNCATED_IPV4);
+    if ((p[0] >> 4) != 4)
+        return flow_fail(out, FLOW_ERR_BAD_IP_VERSION);
+    uint32_t hl = (uint32_t)(p[0] & 0x0f) * 4;
+    if (hl < 20)
+        return flow_fail(out, FLOW_ERR_BAD_IPV4_HEADER_LEN);
+    if (hl > cap)
+        return flow_fail(out, FLOW_ERR_TRUNCATED_IPV4);
+    uint32_t tot = rd16(p + 2);
+    /* Total length 0 appears in captures of TSO super-frames and in garbage;
+     * below the header length it is unusable either way. */
+    if (tot < hl)
+        return flow_fail(out, FLOW_ERR_BAD_IPV4_TOTAL_LEN);
+    out->family = 4;
+    out->proto = p[9];
+    memcpy(out->src, p + 12, 4);
+    memcpy(out->dst, p + 16, 4);
+    out->ip_len = tot;
+    uint16_t fo = rd16(p + 6);
+    out->frag_more = (fo & 0x2000) != 0;
+    out->frag_offset = fo & 0x1fff;
+    out->frag_id = rd16(p + 4);
+    out->is_frag = out->frag_more || out->frag_offset != 0;
+    out->kind = FLOW_PKT_IP;
+    if (out->frag_offset != 0)
+        return FLOW_PKT_IP; /* no L4 header in a non-first fragment */
+    /* Bound L4 by what the header claims (Ethernet padding follows it) and by
+     * what was captured (snaplen may cut it). */
+    uint32_t avail = cap < tot ? cap : tot;
+    return flow_parse_l4(p + hl, avail - hl, tot - hl, out);
+}
+
+static enum flow_pkt_kind flow_parse_ipv6(const uint8_t *p, uint32_t cap, struct flow_pkt *out)
+{
+    if (cap < 40)
+        return flow_fail(out, FLOW_ERR_TRUNCATED_IPV6);
+    if ((p[0] >> 4) != 6)
+        return flow_fail(out, FLOW_ERR_BAD_IP_VERSION);
+    uint32_t plen = rd16(p + 4);
+    uint8_t nh = p[6];
+    out->family = 6;
+    memcpy(out->src, p + 8, 16);
+    memcpy(out->dst, p + 24, 16);
+    out->ip_len = 40 + plen;
+    uint32_t tot = 40 + plen;
+    uint32_t avail = cap < tot ? cap : tot;
+    uint32_t off = 40;
+    for (int depth = 0;; depth++) {
+        uint32_t hlen;
+        switch (nh) {
+        case 0:   /* hop-by-hop options */
+        case 43:  /* routing */
+        case 60:  /* destination options */
+        case 135: /* mobility */
+            if (depth >= FLOW_MAX_IPV6_EXT)
+                return flow_fail(out, FLOW_ERR_IPV6_EXT_DEPTH);
+            if (avail < off + 8)
+                return flow_fail(out, FLOW_ERR_TRUNCATED_IPV6_EXT);
+            hlen = ((uint32_t)p[off + 1] + 1) * 8;
+            break;
+        case 51: /* AH: length in 4-byte units minus 2 */
+            if (depth >= FLOW_MAX_IPV6_EXT)
+                return flow_fail(out, FLOW_ERR_IPV6_EXT_DEPTH);
+            if (avail < off + 8)
+                return flow_fail(out, FLOW_ERR_TRUNCATED_IPV6_EXT);
+            hlen = ((uint32_t)p[off + 1] + 2) * 4;
+            break;
+        case 44: { /* fragment */
+            if (depth >= FLOW_MAX_IPV6_EXT)
+                return flow_fail(out, FLOW_ERR_IPV6_EXT_DEPTH);
+            if (avail < off + 8)
+                return flow_fail(out, FLOW_ERR_TRUNCATED_IPV6_EXT);
+            uint16_t fo = rd16(p + off + 2);
+            out->is_frag = true;
+            out->frag_offset = fo >> 3;
+            out->frag_more = (fo & 1) != 0;
+            out->frag_id = rd32(p + off + 4);
+            hlen = 8;
+            break;
+        }
+        default:
+            out->proto = nh;
+            out->kind = FLOW_PKT_IP;
+            if (out->is_frag && out->frag_offset != 0)
+                return FLOW_PKT_IP;
+            return flow_parse_l4(p + off, avail - off, tot - off, out);
+        }
+        if (hlen > avail - off)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_IPV6_EXT);
+        nh = p[off];
+        off += hlen;
+        if (nh == 44 && out->is_frag)
+            return flow_fail(out, FLOW_ERR_BAD_FRAGMENT); /* two fragment headers */
+    }
+}
+
+/* Ethernet/IPv4 ARP. Other hardware/protocol pairs are valid but untracked. */
+static enum flow_pkt_kind flow_parse_arp(const uint8_t *p, uint32_t cap, struct flow_pkt *out)
+{
+    if (cap < 8)
+        return flow_fail(out, FLOW_ERR_TRUNCATED_ARP);
+    uint16_t htype = rd16(p), ptype = rd16(p + 2);
+    uint8_t hlen = p[4], plen = p[5];
+    if (htype != 1 || ptype != 0x0800) {
+        out->kind = FLOW_PKT_OTHER;
+        return FLOW_PKT_OTHER;
+    }
+    if (hlen != 6 || plen != 4)
+        return flow_fail(out, FLOW_ERR_BAD_ARP);
+    if (cap < 28)
+        return flow_fail(out, FLOW_ERR_TRUNCATED_ARP);
+    out->arp.op = rd16(p + 6);
+    memcpy(out->arp.sha, p + 8, 6);
+    memcpy(out->arp.spa, p + 14, 4);
+    memcpy(out->arp.tha, p + 18, 6);
+    memcpy(out->arp.tpa, p + 24, 4);
+    out->kind = FLOW_PKT_ARP;
+    return FLOW_PKT_ARP;
+}
+
+/* Dispatch on an EtherType at `p` (after the link header). */
+static enum flow_pkt_kind flow_parse_ethertype(uint16_t type, const uint8_t *p, uint32_t cap,
+                                               struct flow_pkt *out)
+{
+    switch (type) {
+    case 0x0800:
+        return flow_parse_ipv4(p, cap, out);
+    case 0x86dd:
+        return flow_parse_ipv6(p, cap, out);
+    case 0x0806:
+        return flow_parse_arp(p, cap, out);
+    default:
+        out->kind = FLOW_PKT_OTHER;
+        return FLOW_PKT_OTHER;
+    }
+}
+
+static bool flow_is_vlan_tpid(uint16_t t)
+{
+    return t == 0x8100 || t == 0x88a8 || t == 0x9100 || t == 0x9200;
+}
+
+static enum flow_pkt_kind flow_parse_ether(const uint8_t *p, uint32_t cap, struct flow_pkt *out)
+{
+    if (cap < 14)
+        return flow_fail(out, FLOW_ERR_TRUNCATED_L2);
+    memcpy(out->dst_mac, p, 6);
+    memcpy(out->src_mac, p + 6, 6);
+    out->has_src_mac = out->has_dst_mac = true;
+    uint16_t type = rd16(p + 12);
+    uint32_t off = 14;
+    while (flow_is_vlan_tpid(type)) {
+        if (out->vlan_count >= FLOW_MAX_VLAN_DEPTH)
+            return flow_fail(out, FLOW_ERR_VLAN_DEPTH);
+        if (cap < off + 4)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_L2);
+        if (out->vlan_count < 2)
+            out->vlan[out->vlan_count] = rd16(p + off) & 0x0fff;
+        out->vlan_count++;
+        type = rd16(p + off + 2);
+        off += 4;
+    }
+    if (type < 0x0600) { /* 802.3 length field: LLC/SNAP (STP, CDP, ...) */
+        out->kind = FLOW_PKT_OTHER;
+        return FLOW_PKT_OTHER;
+    }
+    return flow_parse_ethertype(type, p + off, cap - off, out);
+}
+
+/* IP version nibble decides for raw-IP link types. */
+static enum flow_pkt_kind flow_parse_raw(const uint8_t *p, uint32_t cap, struct flow_pkt *out)
+{
+    if (cap < 1)
+        return flow_fail(out, FLOW_ERR_TRUNCATED_IPV4);
+    switch (p[0] >> 4) {
+    case 4:
+        return flow_parse_ipv4(p, cap, out);
+    case 6:
+        return flow_parse_ipv6(p, cap, out);
+    default:
+        return flow_fail(out, FLOW_ERR_BAD_IP_VERSION);
+    }
+}
+
+enum flow_pkt_kind flow_parse(const uint8_t *data, uint32_t caplen, uint32_t linktype,
+                              struct flow_pkt *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (data == NULL)
+        caplen = 0;
+    switch (linktype) {
+    case FLOW_DLT_EN10MB:
+        return flow_parse_ether(data, caplen, out);
+    case FLOW_DLT_RAW:
+    case FLOW_DLT_RAW_OPENBSD:
+    case FLOW_DLT_LINKTYPE_RAW:
+        return flow_parse_raw(data, caplen, out);
+    case FLOW_DLT_IPV4:
+        return flow_parse_ipv4(data, caplen, out);
+    case FLOW_DLT_IPV6:
+        return flow_parse_ipv6(data, caplen, out);
+    case FLOW_DLT_NULL:
+    case FLOW_DLT_LOOP: {
+        if (caplen < 4)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_L2);
+        /* DLT_NULL stores the address family in the capturing host's byte
+         * order, DLT_LOOP in network order: accept either. IPv6 is 24, 28 or
+         * 30 depending on the BSD. */
+        uint32_t be = rd32(data);
+        uint32_t le = (uint32_t)data[0] | ((uint32_t)data[1] << 8) | ((uint32_t)data[2] << 16) |
+                      ((uint32_t)data[3] << 24);
+        uint32_t af = be < 256 ? be : le;
+        if (af == 2)
+            return flow_parse_ipv4(data + 4, caplen - 4, out);
+        if (af == 24 || af == 28 || af == 30 || af == 10)
+            return flow_parse_ipv6(data + 4, caplen - 4, out);
+        out->kind = FLOW_PKT_OTHER;
+        return FLOW_PKT_OTHER;
+    }
+    case FLOW_DLT_LINUX_SLL: {
+        if (caplen < 16)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_L2);
+        uint16_t hatype = rd16(data + 2), alen = rd16(data + 4);
+        if (hatype == 1 && alen == 6) {
+            memcpy(out->src_mac, data + 6, 6);
+            out->has_src_mac = true;
+        }
+        return flow_parse_ethertype(rd16(data + 14), data + 16, caplen - 16, out);
+    }
+    case FLOW_DLT_LINUX_SLL2: {
+        if (caplen < 20)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_L2);
+        uint16_t hatype = rd16(data + 8);
+        if (hatype == 1 && data[11] == 6) {
+            memcpy(out->src_mac, data + 12, 6);
+            out->has_src_mac = true;
+        }
+        return flow_parse_ethertype(rd16(data), data + 20, caplen - 20, out);
+    }
+    default:
+        return flow_fail(out, FLOW_ERR_UNKNOWN_LINKTYPE);
+    }
+}

@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * flow_table.c - bidirectional flow table (see flow_table.h).
+ *
+ * Structure: flows in fixed-size chunks addressed by a uint32_t index; a chained
+ * hash (bucket array of indices, chain through flow.hnext); one LRU list per
+ * timeout class ordered by last packet time, so idle expiry and eviction only
+ * look at list heads; one list ordered by the time of the last record, so the
+ * interim (active timeout) scan only looks at its head. A small direct-mapped
+ * table remembers the ports of first IP fragments so that later fragments of the
+ * same datagram are accounted to the same flow.
+ * Used by one decoder instance on its worker thread.
+ */
+#include "flow_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "community_id.h"
+#include "flow_device.h"
+
+#define FLOW_CHUNK_SHIFT 12
+#define FLOW_CHUNK (1u << FLOW_CHUNK_SHIFT)
+#define FRAG_SLOTS 4096u
+#define FRAG_TTL_NS (30ull * 1000000000ull)
+
+struct frag_ent {
+    uint8_t src[16], dst[16];
+    uint32_t id;
+    uint8_t family, proto;
+    uint8_t icmp_type, icmp_code;
+    uint16_t sport, dport, icmp_id;
+    uint64_t ts; /* 0 = empty */
+};
+
+struct flow_table {
+    struct flow_table_cfg cfg;
+    struct flow **chunks;
+    uint32_t nchunks, max_chunks;
+    uint32_t max_flows;
+    uint32_t *buckets;
+    uint32_t nbuckets;
+    uint32_t free_head;
+    uint32_t head[FLOW_CLASS_COUNT], tail[FLOW_CLASS_COUNT];
+    uint32_t ahead, atail;
+    struct frag_ent *frags;
+    struct flow_stats st;
+};
+
+static inline struct flow *F(const struct flow_table *t, uint32_t idx)
+{
+    return &t->chunks[idx >> FLOW_CHUNK_SHIFT][idx & (FLOW_CHUNK - 1)];
+}
+
+static uint64_t flow_mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint32_t flow_key_hash(const struct flow_table *t, const struct flow_key *k)
+{
+    uint64_t h = t->cfg.hash_seed;
+    const uint8_t *p = (const uint8_t *)k;
+    for (size_t i = 0; i < sizeof(*k); i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = flow_mix(h ^ w) + i;
+    }
+    return (uint32_t)flow_mix(h);
+}
+
+/* ---- lists ---------------------------------------------------------------- */
+
+static void list_unlink(struct flow_table *t, uint32_t idx)
+{
+    struct flow *f = F(t, idx);
+    if (f->prev != FLOW_NIL)
+        F(t, f->prev)->next = f->next;
+    else
+        t->head[f->cls] = f->next;
+    if (f->next != FLOW_NIL)
+        F(t, f->next)->prev = f->prev;
+    else
+        t->tail[f->cls] = f->prev;
+    f->prev = f->next = FLOW_NIL;
+}
+
+static void list_append(struct flow_table *t, uint32_t idx, uint8_t cls)
+{
+    struct flow *f = F(t, idx);
+    f->cls = cls;
+    f->next = FLOW_NIL;
+    f->prev = t->tail[cls];
+    if (t->tail[cls] != FLOW_NIL)
+        F(t, t->tail[cls])->next = idx;
+    else
+        t->head[cls] = idx;
+    t->tail[cls] = idx;
+}
+
+static void alist_unlink(struct flow_table *t, uint32_t idx)
+{
+    struct flow *f = F(t, idx);
+    if (f->aprev != FLOW_NIL)
+        F(t, f->aprev)->anext = f->anext;
+    else
+        t->ahead = f->anext;
+    if (f->anext != FLOW_NIL)
+        F(t, f->anext)->aprev = f->aprev;
+    else
+        t->atail = f->aprev;
+    f->aprev = f->anext = FLOW_NIL;
+}
+
+static void alist_append(struct flow_table *t, uint32_t idx)
+{
+    struct flow *f = F(t, idx);
+    f->anext = FLOW_NIL;
+    f->aprev = t->atail;
+    if (t->atail != FLOW_NIL)
+        F(t, t->atail)->anext = idx;
+    else
+        t->ahead = idx;
+    t->atail = idx;
+}
+
+/* ---- create / destroy ----------------------------------------------------- */
+
+struct flow_table *flow_table_new(const struct flow_table_cfg *cfg)
+{
+    static const uint64_t def_idle[FLOW_CLASS_COUNT] = {
+        FLOW_DEFAULT_TCP_IDLE, FLOW_DEFAULT_UDP_IDLE, FLOW_DEFAULT_ICMP_IDLE,
+        FLOW_DEFAULT_OTHER_IDLE, FLOW_DEFAULT_CLOSED_LINGER};
+    if (cfg == NULL || cfg->on_event == NULL)
+        return NULL;
+    struct flow_table *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    t->cfg = *cfg;
+    for (int c = 0; c < FLOW_CLASS_COUNT; c++) {
+        if (t->cfg.idle_ns[c] == 0)
+            t->cfg.idle_ns[c] = def_idle[c];
+        t->head[c] = t->tail[c] = FLOW_NIL;
+    }
+    uint64_t maxf = cfg->max_flows ? cfg->max_flows : FLOW_DEFAULT_MAX_FLOWS;
+    if (maxf > (1ull << 30))
+        maxf = 1ull << 30;
+    t->max_flows = (uint32_t)maxf;
+    t->max_chunks = (uint32_t)((maxf + FLOW_CHUNK - 1) >> FLOW_CHUNK_SHIFT);
+    uint32_t nb = 1024;
+    while (nb < maxf && nb < (1u << 26))
+        nb <<= 1;
+    t->nbuckets = nb;
+    t->free_head = FLOW_NIL;
+    t->ahead = t->atail = FLOW_NIL;
+    t->chunks = calloc(t->max_chunks, sizeof(*t->chunks));
+    t->buckets = malloc((size_t)nb * sizeof(uint32_t));
+    t->frags = calloc(FRAG_SLOTS, sizeof(*t->frags));
+    if (t->chunks == NULL || t->buckets == NULL || t->frags == NULL) {
+        flow_table_free(t);
+        return NULL;
+    }
+    memset(t->buckets, 0xff, (size_t)nb * sizeof(uint32_t));
+    return t;
+}
+
+void flow_table_free(struct flow_table *t)
+{
+    if (t == NULL)
+        return;
+    if (t->chunks != NULL)
+        for (uint32_t i = 0; i < t->nchunks; i++)
+            free(t->chunks[i]);
+    free(t->chunks);
+    free(t->buckets);
+    free(t->frags);
+    free(t);
+}
+
+const struct flow_stats *flow_table_stats(const struct flow_table *t)
+{
+    return &t->st;
+}
+
+/* Take a free slot, growing by one chunk when needed. FLOW_NIL on failure. */
+static uint32_t flow_alloc(struct flow_table *t)
+{
+    if (t->free_head == FLOW_NIL) {
+        if (t->nchunks >= t->max_chunks)
+            return FLOW_NIL;
+        struct flow *c = malloc((size_t)FLOW_CHUNK * sizeof(struct flow));
+        if (c == NULL) {
+            t->st.alloc_failures++;
+            return FLOW_NIL;
+        }
+        uint32_t base = t->nchunks << FLOW_CHUNK_SHIFT;
+        t->chunks[t->nchunks++] = c;
+        /* Thread the new slots onto the free list in index order. */
+        for (uint32_t i = 0; i < FLOW_CHUNK; i++)
+            c[i].hnext = (i + 1 < FLOW_CHUNK) ? base + i + 1 : FLOW_NIL;
+        t->free_head = base;
+    }
+    uint32_t idx = t->free_head;
+    t->free_head = F(t, idx)->hnext;
+    return idx;
+}
+
+/* Emit END for flow idx and release it. */
+static void flow_end(struct flow_table *t, uint32_t idx, enum flow_reason why, uint64_t now)
+{
+    struct flow *f = F(t, idx);
+    t->cfg.on_event(t->cfg.arg, f, FLOW_EV_END, why, now);
+    list_unlink(t, idx);
+    alist_unlink(t, idx);
+    uint32_t b = flow_key_hash(t, &f->key) & (t->nbuckets - 1);
+    uint32_t *pp = &t->buckets[b];
+    while (*pp != FLOW_NIL && *pp != idx)
+        pp = &F(t, *pp)->hnext;
+    if (*pp == idx)
+        *pp = f->hnext;
+    if (t->cfg.devices != NULL)
+        for (int s = 0; s < 2; s++)
+            if (f->dev[s] != FLOW_NIL)
+                flow_devices_unref(t->cfg.devices, f->dev[s]);
+    f->hnext = t->free_head;
+    t->free_head = idx;
+    t->st.flows_active--;
+    t->st.flows_ended++;
+}
+
+static enum flow_reason flow_final_reason(const struct flow *f, enum flow_reason why)
+{
+    return f->cls == FLOW_CLASS_CLOSED ? (enum flow_reason)f->close_reason : why;
+}
+
+/* Make room by ending the flow idle the longest (the oldest list head). */
+static bool flow_evict_one(struct flow_table *t, uint64_t now)
+{
+    uint32_t best = FLOW_NIL;
+    for (int c = 0; c < FLOW_CLASS_COUNT; c++) {
+        uint32_t h = t->head[c];
+        if (h != FLOW_NIL && (best == FLOW_NIL || F(t, h)->last_ts < F(t, best)->last_ts))
+            best = h;
+    }
+    if (best == FLOW_NIL)
+        return false;
+    struct flow *f = F(t, best);
+    if (f->cls != FLOW_CLASS_CLOSED)
+        t->st.evictions++;
+    flow_end(t, best, flow_final_reason(f, FLOW_REASON_EVICTION), now);
+    return true;
+}
+
+/* ---- fragments ------------------------------------------------------------ */
+
+static uint32_t frag_slot(const struct flow_pkt *p)
+{
+    uint64_t h = p->frag_id ^ ((uint64_t)p->proto << 32) ^ ((uint64_t)p->family << 40);
+    uint64_t w;
+    for (int i = 0; i < 16; i += 8) {
+        memcpy(&w, p->src + i, 8);
+        h = flow_mix(h ^ w);
+        memcpy(&w, p->dst + i, 8);
+        h = flow_mix(h ^ w);
+    }
+    return (uint32_t)h & (FRAG_SLOTS - 1);
+}
+
+static bool frag_match(const struct frag_ent *e, const struct flow_pkt *p)
+{
+    return e->ts != 0 && e->id == p->frag_id && e->family == p->family && e->proto == p->proto &&
+           memcmp(e->src, p->src, 16) == 0 && memcmp(e->dst, p->dst, 16) == 0;
+}
+
+/* ---- packets -------------------------------------------------------------- */
+
+static uint8_t flow_class_of(uint8_t proto)
+{
+    switch (proto) {
+    case FLOW_IPPROTO_TCP:
+        return FLOW_CLASS_TCP;
+    case FLOW_IPPROTO_UDP:
+    case FLOW_IPPROTO_SCTP:
+        return FLOW_CLASS_UDP;
+    case FLOW_IPPROTO_ICMP:
+    case FLOW_IPPROTO_ICMPV6:
+        return FLOW_CLASS_ICMP;
+    default:
+        return FLOW_CLASS_OTHER;
+    }
+}
+
+static void flow_close(struct flow_table *t, uint32_t idx, enum flow_reason why)
+{
+    struct flow *f = F(t, idx);
+    if (f->cls == FLOW_CLASS_CLOSED)
+        return;
+    f->close_reason = (uint8_t)why;
+    list_unlink(t, idx);
+    list_append(t, idx, FLOW_CLASS_CLOSED);
+}
+
+/* Sequence tracking for retransmission / out-of-order counts. One gap per side is
+ * remembered: a segment that lands inside it arrived late (out of order); any
+ * other segment that does not advance the highest sequence seen is a resend.
+ * Sequence arithmetic is modulo 2^32 (signed differences). */
+static void flow_tcp_seq(struct flow *f, int s, const struct flow_pkt *p)
+{
+    uint32_t len = p->l4_payload + ((p->tcp_flags & FLOW_TCP_SYN) ? 1 : 0) +
+                   ((p->tcp_flags & FLOW_TCP_FIN) ? 1 : 0);
+    if (len == 0 || (p->tcp_flags & FLOW_TCP_RST))
+        return;
+    uint32_t seq = p->tcp_seq, end = seq + len;
+    uint8_t bit = s ? FLOW_B_SEQ1 : FLOW_B_SEQ0;
+    if (!(f->bits & bit)) {
+        f->bits |= bit;
+        f->seq_end[s] = end;
+        f->hole_lo[s] = f->hole_hi[s] = end;
+        return;
+    }
+    if ((int32_t)(end - f->seq_end[s]) > 0) {
+        if ((int32_t)(seq - f->seq_end[s]) > 0) {
+            f->hole_lo[s] = f->seq_end[s];
+            f->hole_hi[s] = seq;
+        } else if ((int32_t)(seq - f->seq_end[s]) < 0) {
+            f->retrans++; /* partly resent data */
+        }
+        f->seq_end[s] = end;
+        return;
+    }
+    if (f->hole_lo[s] != f->hole_hi[s] && (int32_t)(seq - f->hole_lo[s]) >= 0 &&
+        (int32_t)(f->hole_hi[s] - end) >= 0) {
+        f->ooo++;
+        if (seq == f->hole_lo[s])
+            f->hole_lo[s] = end;
+        else if (end == f->hole_hi[s])
+            f->hole_hi[s] = seq;
+        return;
+    }
+    f->retrans++;
+}
+
+static void flow_tcp(struct flow_table *t, uint32_t idx, int s, const struct flow_pkt *p,
+                     uint64_t ts)
+{
+    struct flow *f = F(t, idx);
+    uint8_t fl = p->tcp_flags;
+    f->tcp_flags[s] |= fl;
+    if ((fl & (FLOW_TCP_SYN | FLOW_TCP_ACK)) == FLOW_TCP_SYN) {
+        if (!(f->bits & FLOW_B_SYN)) {
+            /* The SYN sender is the initiator, even when its SYN was captured
+             * after the SYN-ACK (reordering at the capture point). */
+            f->bits |= FLOW_B_SYN;
+            f->syn_ts = ts;
+            f->src_side = (uint8_t)s;
+        }
+        if (f->tcp_state == FLOW_TCP_NONE)
+            f->tcp_state = FLOW_TCP_SYN_SENT;
+    } else if ((fl & (FLOW_TCP_SYN | FLOW_TCP_ACK)) == (FLOW_TCP_SYN | FLOW_TCP_ACK)) {
+        if (f->tcp_state <= FLOW_TCP_SYN_SENT) {
+            f->synack_ts = ts;
+            f->tcp_state = FLOW_TCP_SYN_RECEIVED;
+        }
+    } else if ((fl & FLOW_TCP_ACK) && !(fl & FLOW_TCP_RST)) {
+        if (f->tcp_state == FLOW_TCP_SYN_RECEIVED && s == f->src_side) {
+            f->tcp_state = FLOW_TCP_ESTABLISHED;
+            if ((f->bits & FLOW_B_SYN) && f->synack_ts != 0 && ts >= f->syn_ts) {
+                f->rtt_ns = ts - f->syn_ts;
+                f->bits |= FLOW_B_RTT;
+            }
+        } else if (f->tcp_state == FLOW_TCP_NONE) {
+            f->tcp_state = FLOW_TCP_ESTABLISHED; /* picked up mid-stream */
+        }
+    }
+    flow_tcp_seq(f, s, p);
+    if (fl & FLOW_TCP_RST) {
+        f->tcp_state = FLOW_TCP_RESET;
+        flow_close(t, idx, FLOW_REASON_RST);
+        return;
+    }
+    if (fl & FLOW_TCP_FIN) {
+        f->bits |= s ? FLOW_B_FIN1 : FLOW_B_FIN0;
+        if ((f->bits & (FLOW_B_FIN0 | FLOW_B_FIN1)) == (FLOW_B_FIN0 | FLOW_B_FIN1)) {
+            if (f->tcp_state != FLOW_TCP_RESET)
+                f->tcp_state = FLOW_TCP_CLOSED;
+            flow_close(t, idx, FLOW_REASON_FIN);
+        } else if (f->tcp_state != FLOW_TCP_RESET) {
+            f->tcp_state = FLOW_TCP_FIN_WAIT;
+        }
+    }
+}
+
+/* Create the flow for key k; the packet's sender is side s. */
+static uint32_t flow_create(struct flow_table *t, const struct flow_key *k, uint32_t bucket, int s,
+                            const struct flow_pkt *p, uint64_t ts, uint16_t ifindex)
+{
+    if (t->st.flows_active >= t->max_flows)
+        flow_evict_one(t, ts);
+    uint32_t idx = flow_alloc(t);
+    if (idx == FLOW_NIL && flow_evict_one(t, ts))
+        idx = flow_alloc(t);
+    if (idx == FLOW_NIL)
+        return FLOW_NIL;
+    struct flow *f = F(t, idx);
+    memset(f, 0, sizeof(*f));
+    f->key = *k;
+    f->first_ts = f->last_ts = f->report_ts = ts;
+    f->ifindex = ifindex;
+    f->src_side = (uint8_t)s;
+    /* A SYN-ACK first means the other side opened the connection. */
+    if (k->proto == FLOW_IPPROTO_TCP && p->has_l4 &&
+        (p->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) == (FLOW_TCP_SYN | FLOW_TCP_ACK))
+        f->src_side = (uint8_t)!s;
+    f->icmp_type = p->icmp_type;
+    f->icmp_code = p->icmp_code;
+    f->dev[0] = f->dev[1] = FLOW_NIL;
+    f->prev = f->next = f->aprev = f->anext = FLOW_NIL;
+    f->hnext = t->buckets[bucket];
+    t->buckets[bucket] = idx;
+    list_append(t, idx, flow_class_of(k->proto));
+    alist_append(t, idx);
+    if (t->cfg.devices != NULL) {
+        f->dev[s] = flow_devices_ref(t->cfg.devices, p->family, p->src,
+                                     p->has_src_mac ? p->src_mac : NULL, ts);
+        f->dev[!s] = flow_devices_ref(t->cfg.devices, p->family, p->dst,
+                                      p->has_dst_mac ? p->dst_mac : NULL, ts);
+        if (p->has_l4 && k->port[0] != 0 && k->proto != FLOW_IPPROTO_ICMP &&
+            k->proto != FLOW_IPPROTO_ICMPV6) {
+            int src = f->src_side, dst = !f->src_side;
+            struct flow_device *di = flow_devices_at(t->cfg.devices, f->dev[src]);
+            struct flow_device *dr = flow_devices_at(t->cfg.devices, f->dev[dst]);
+            if (di != NULL)
+                flow_device_add_port(di->peer, &di->n_peer, &di->peer_overflow, k->port[dst]);
+            if (dr != NULL)
+                flow_device_add_port(dr->served, &dr->n_served, &dr->served_overflow, k->port[dst]);
+        }
+    }
+    t->st.flows_created++;
+    t->st.flows_active++;
+    return idx;
+}
+
+void flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t ts,
+                       uint32_t wirelen, uint16_t ifindex)
+{
+    t->st.packets++;
+    switch (p->kind) {
+    case FLOW_PKT_ERROR:
+        t->st.errors[p->err < FLOW_ERR_COUNT ? p->err : 0]++;
+        return;
+    case FLOW_PKT_OTHER:
+        t->st.other_packets++;
+        return;
+    case FLOW_PKT_ARP:
+        t->st.arp_packets++;
+        return;
+    case FLOW_PKT_IP:
+        break;
+    }
+    if (p->err != FLOW_ERR_NONE) {
+        t->st.errors[p->err < FLOW_ERR_COUNT ? p->err : 0]++;
+        return; /* IP header fine, L4 header unusable: counted, not tracked */
+    }
+    uint16_t sport = 0, dport = 0, icmp_id = 0;
+    bool l4hdr = p->has_l4;
+    struct flow_pkt fp; /* fields recovered for a later fragment */
+    const struct flow_pkt *lp = p;
+    if (p->is_frag) {
+        struct frag_ent *e = &t->frags[frag_slot(p)];
+        if (p->frag_offset == 0) {
+            if (p->has_l4) {
+                memcpy(e->src, p->src, 16);
+                memcpy(e->dst, p->dst, 16);
+                e->id = p->frag_id;
+                e->family = p->family;
+                e->proto = p->proto;
+                e->sport = p->sport;
+                e->dport = p->dport;
+                e->icmp_type = p->icmp_type;
+                e->icmp_code = p->icmp_code;
+                e->icmp_id = p->icmp_id;
+                e->ts = ts ? ts : 1;
+            }
+        } else if (frag_match(e, p) && ts >= e->ts && ts - e->ts <= FRAG_TTL_NS) {
+            fp = *p;
+            fp.has_l4 = true;
+            fp.sport = e->sport;
+            fp.dport = e->dport;
+            fp.icmp_type = e->icmp_type;
+            fp.icmp_code = e->icmp_code;
+            fp.icmp_id = e->icmp_id;
+            fp.tcp_flags = 0;
+            fp.l4_payload = 0;
+            lp = &fp;
+            t->st.frag_matched++;
+        } else {
+            t->st.frag_unmatched++;
+        }
+    }
+    bool has_ports = lp->has_l4;
+    if (has_ports) {
+        if (lp->proto == FLOW_IPPROTO_ICMP || lp->proto == FLOW_IPPROTO_ICMPV6) {
+            bool one_way;
+            community_id_icmp_ports(lp->proto, lp->icmp_type, lp->icmp_code, &sport, &dport,
+                                    &one_way);
+            icmp_id = lp->icmp_id;
+        } else {
+            sport = lp->sport;
+            dport = lp->dport;
+        }
+    }
+
+    struct flow_key k;
+    memset(&k, 0, sizeof(k));
+    int c = memcmp(p->src, p->dst, 16);
+    int s = (c > 0 || (c == 0 && sport > dport)) ? 1 : 0;
+    memcpy(k.addr[s], p->src, 16);
+    memcpy(k.addr[!s], p->dst, 16);
+    k.port[s] = sport;
+    k.port[!s] = dport;
+    k.vlan_count = p->vlan_count > 2 ? 2 : p->vlan_count;
+    k.vlan[0] = k.vlan_count > 0 ? p->vlan[0] : 0;
+    k.vlan[1] = k.vlan_count > 1 ? p->vlan[1] : 0;
+    k.icmp_id = icmp_id;
+    k.proto = p->proto;
+    k.family = p->family;
+
+    uint32_t b = flow_key_hash(t, &k) & (t->nbuckets - 1);
+    uint32_t idx = t->buckets[b];
+    while (idx != FLOW_NIL && memcmp(&F(t, idx)->key, &k, sizeof(k)) != 0)
+        idx = F(t, idx)->hnext;
+    bool created = false;
+    if (idx != FLOW_NIL && k.proto == FLOW_IPPROTO_TCP && l4hdr &&
+        F(t, idx)->cls == FLOW_CLASS_CLOSED &&
+        (p->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) == FLOW_TCP_SYN) {
+        /* A new SYN on a finished connection: the port pair was reused. */
+        flow_end(t, idx, (enum flow_reason)F(t, idx)->close_reason, ts);
+        idx = FLOW_NIL;
+    }
+    if (idx == FLOW_NIL) {
+        idx = flow_create(t, &k, b, s, lp, ts, ifindex);
+        if (idx == FLOW_NIL)
+            return; /* counted in alloc_failures */
+        created = true;
+    }
+    struct flow *f = F(t, idx);
+    t->st.ip_packets++;
+    f->pkts[s]++;
+    f->bytes[s] += wirelen;
+    if (ts > f->last_ts)
+        f->last_ts = ts;
+    if (p->is_frag && p->frag_offset != 0 && f->frags < UINT32_MAX)
+        f->frags++;
+    uint8_t mb = s ? FLOW_B_MAC1 : FLOW_B_MAC0, ob = s ? FLOW_B_MAC0 : FLOW_B_MAC1;
+    if (p->has_src_mac && !(f->bits & mb)) {
+        memcpy(f->mac[s], p->src_mac, 6);
+        f->bits |= mb;
+    }
+    if (p->has_dst_mac && !(f->bits & ob)) {
+        memcpy(f->mac[!s], p->dst_mac, 6);
+        f->bits |= ob;
+    }
+    if (t->cfg.devices != NULL) {
+        struct flow_device *d = flow_devices_at(t->cfg.devices, f->dev[s]);
+        if (d != NULL) {
+            d->pkts_out++;
+            d->bytes_out += wirelen;
+            d->last_ts = ts > d->last_ts ? ts : d->last_ts;
+            d->dirty = 1;
+        }
+        d = flow_devices_at(t->cfg.devices, f->dev[!s]);
+        if (d != NULL) {
+            d->pkts_in++;
+            d->bytes_in += wirelen;
+            d->last_ts = ts > d->last_ts ? ts : d->last_ts;
+            d->dirty = 1;
+        }
+    }
+    if (k.proto == FLOW_IPPROTO_TCP && l4hdr)
+        flow_tcp(t, idx, s, p, ts);
+    /* Keep the idle list ordered by last packet: move to the tail. */
+    if (t->tail[f->cls] != idx) {
+        uint8_t cls = f->cls;
+        list_unlink(t, idx);
+        list_append(t, idx, cls);
+    }
+    if (created && t->cfg.emit_start)
+        t->cfg.on_event(t->cfg.arg, f, FLOW_EV_START, FLOW_REASON_NONE, ts);
+}
+
+void flow_table_tick(struct flow_table *t, uint64_t now)
+{
+    for (int c = 0; c < FLOW_CLASS_COUNT; c++) {
+        uint64_t to = t->cfg.idle_ns[c];
+        while (t->head[c] != FLOW_NIL) {
+            uint32_t idx = t->head[c];
+            struct flow *f = F(t, idx);
+            if (f->last_ts + to > now)
+                break;
+            flow_end(t, idx, flow_final_reason(f, FLOW_REASON_IDLE), now);
+        }
+    }
+    if (t->cfg.active_ns == 0)
+        return;
+    while (t->ahead != FLOW_NIL) {
+        uint32_t idx = t->ahead;
+        struct flow *f = F(t, idx);
+        if (f->report_ts + t->cfg.active_ns > now)
+            break;
+        if (f->pkts[0] != f->rep_pkts[0] || f->pkts[1] != f->rep_pkts[1]) {
+            t->cfg.on_event(t->cfg.arg, f, FLOW_EV_UPDATE, FLOW_REASON_ACTIVE, now);
+            t->st.updates++;
+            if (f->updates < UINT8_MAX)
+                f->updates++;
+            for (int s = 0; s < 2; s++) {
+                f->rep_pkts[s] = f->pkts[s];
+                f->rep_bytes[s] = f->bytes[s];
+            }
+        }
+        f->report_ts = now;
+        alist_unlink(t, idx);
+        alist_append(t, idx);
+    }
+}
+
+void flow_table_flush(struct flow_table *t, enum flow_reason why, uint64_t now)
+{
+    for (int c = 0; c < FLOW_CLASS_COUNT; c++)
+        while (t->head[c] != FLOW_NIL) {
+            uint32_t idx = t->head[c];
+            flow_end(t, idx, flow_final_reason(F(t, idx), why), now);
+        }
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+const char *flow_reason_name(enum flow_reason r)
+{
+    switch (r) {
+    case FLOW_REASON_FIN:
+        return "fin";
+    case FLOW_REASON_RST:
+        return "rst";
+    case FLOW_REASON_IDLE:
+        return "idle";
+    case FLOW_REASON_ACTIVE:
+        return "active";
+    case FLOW_REASON_EVICTION:
+        return "eviction";
+    case FLOW_REASON_SHUTDOWN:
+        return "shutdown";
+    default:
+        return "none";
+    }
+}
+
+const char *flow_tcp_state_name(enum flow_tcp_state s)
+{
+    switch (s) {
+    case FLOW_TCP_SYN_SENT:
+        return "syn_sent";
+    case FLOW_TCP_SYN_RECEIVED:
+        return "syn_received";
+    case FLOW_TCP_ESTABLISHED:
+        return "established";
+    case FLOW_TCP_FIN_WAIT:
+        return "fin_wait";
+    case FLOW_TCP_CLOSED:
+        return "closed";
+    case FLOW_TCP_RESET:
+        return "reset";
+    default:
+        return "none";
+    }
+}
+
+const char *flow_transport_name(uint8_t proto)
+{
+    switch (proto) {
+    case 1:
+        return "icmp";
+    case 2:
+        return "igmp";
+    case 6:
+        return "tcp";
+    case 17:
+        return "udp";
+    case 47:
+        return "gre";
+    case 50:
+        return "esp";
+    case 51:
+        return "ah";
+    case 58:
+        return "ipv6-icmp";
+    case 89:
+        return "ospf";
+    case 103:
+        return "pim";
+    case 112:
+        return "vrrp";
+    case 132:
+        return "sctp";
+    default:
+        return NULL;
+    }
+}
+
+void flow_tcp_flags_str(uint8_t flags, char buf[9])
+{
+    /* Fixed order: SYN, ACK, PSH, FIN, RST, URG, ECE, CWR ("SAPF"). */
+    static const struct {
+        uint8_t bit;
+        char c;
+    } order[] = {{FLOW_TCP_SYN, 'S'}, {FLOW_TCP_ACK, 'A'}, {FLOW_TCP_PSH, 'P'},
+                 {FLOW_TCP_FIN, 'F'}, {FLOW_TCP_RST, 'R'}, {FLOW_TCP_URG, 'U'},
+                 {FLOW_TCP_ECE, 'E'}, {FLOW_TCP_CWR, 'C'}};
+    int n = 0;
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+        if (flags & order[i].bit)
+            buf[n++] = order[i].c;
+    buf[n] = '\0';
+}

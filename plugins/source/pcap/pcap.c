@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pcap.c - source/pcap: packets from a capture file or live interfaces (libpcap).
+ *
+ * init/stop/destroy run on the loop thread; run() runs on the source's own
+ * thread and reads until end of file, a read error, or host->stopping(). Each
+ * packet goes to host->emit_packet (the core copies it and shards it to a
+ * worker by flow hash). Offline files: pcap and pcapng of any link type libpcap
+ * reads; for pcapng the interface of every packet is recovered by walking the
+ * file's blocks alongside libpcap (libpcap does not report it), so ns_packet
+ * .ifindex is the pcapng interface id. Live: one pcap handle per interface,
+ * non-blocking, poll()ed with a short timeout so stopping() is honoured; kernel
+ * drop statistics are polled every second into gauges.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <pcap/pcap.h>
+
+#include "netscope/netscope.h"
+
+struct psrc_config {
+    char *file;
+    struct ns_strlist interfaces;
+    char *filter;
+    uint64_t snaplen;
+    bool promisc;
+    uint64_t buffer_size;
+    bool immediate;
+};
+
+/* Walks pcapng blocks in step with libpcap to learn each packet's interface. */
+struct psrc_pcapng_walk {
+    FILE *f;
+    bool swap;
+    bool ok;
+};
+
+struct psrc_iface {
+    pcap_t *p;
+    const char *name;
+    int fd;
+    int linktype;
+    bool nano;
+    uint64_t drops, ifdrops;
+};
+
+struct psrc_ctx {
+    struct ns_instance *ins;
+    const struct ns_host *h;
+    const struct psrc_config *cfg;
+    struct psrc_iface *srcs;
+    size_t n;
+    bool offline;
+    struct bpf_program prog; /* offline: applied with pcap_offline_filter */
+    bool have_prog;
+    struct psrc_pcapng_walk ng;
+    int stop; /* set by stop() (loop thread), read by run() */
+    uint16_t cur_if;
+    ns_counter *c_pkts, *c_bytes, *c_read_err, *g_drop, *g_ifdrop;
+};
+
+/* ---- pcapng interface ids ------------------------------------------------- */
+
+static uint32_t ng_u32(const struct psrc_pcapng_walk *w, const uint8_t *b)
+{
+    uint32_t v;
+    memcpy(&v, b, 4);
+    return w->swap ? __builtin_bswap32(v) : v;
+}
+
+static bool ng_skip(struct psrc_pcapng_walk *w, uint32_t n)
+{
+    return fseek(w->f, (long)n, SEEK_CUR) == 0;
+}
+
+/* Interface id of the next packet block (EPB, SPB, obsolete PB), 0 when the
+ * walk has lost track (the caller then reports interface 0). */
+static uint16_t ng_next_if(struct psrc_pcapng_walk *w)
+{
+    while (w->ok) {
+        uint8_t hdr[8];
+        if (fread(hdr, 1, 8, w->f) != 8)
+            break;
+        uint32_t type, len;
+        memcpy(&type, hdr, 4);
+        if (type == 0x0A0D0D0A) { /* section header: byte order follows */
+            uint8_t bom[4];
+            if (fread(bom, 1, 4, w->f) != 4)
+                break;
+            uint32_t m;
+            memcpy(&m, bom, 4);
+            if (m == 0x1A2B3C4D)
+                w->swap = false;
+            else if (m == 0x4D3C2B1A)
+                w->swap = true;
+            else
+                break;
+            len = ng_u32(w, hdr + 4);
+            if (len < 28 || len % 4 != 0 || !ng_skip(w, len - 12))
+                break;
+            continue;
+        }
+        type = ng_u32(w, hdr);
+        len = ng_u32(w, hdr + 4);
+        if (len < 12 || len % 4 != 0)
+            break;
+        if (type == 6 || type == 2) { /* enhanced / obsolete packet block */
+            uint8_t id[4];
+            if (len < 12 + 4 || fread(id, 1, 4, w->f) != 4)
+                break;
+            uint32_t v = type == 6 ? ng_u32(w, id)
+                                   : (w->swap ? (uint32_t)((id[0] << 8) | id[1])
+                                              : (uint32_t)((id[1] << 8) | id[0]));
+            if (!ng_skip(w, len - 12))
+                break;
+            return (uint16_t)v;
+        }
+        if (!ng_skip(w, len - 8))
+            break;
+        if (type == 3) /* simple packet block: always interface 0 */
+            return 0;
+    }
+    w->ok = false;
+    return 0;
+}
+
+/* ---- emitting ------------------------------------------------------------- */
+
+static void psrc_emit(struct psrc_ctx *c, const struct psrc_iface *s, uint16_t ifindex,
+                      const struct pcap_pkthdr *hdr, const uint8_t *data)
+{
+    struct ns_packet pkt = {
+        .ts_ns = (uint64_t)hdr->ts.tv_sec * 1000000000ull +
+                 (uint64_t)hdr->ts.tv_usec * (s->nano ? 1u : 1000u),
+        .data = data,
+        .caplen = hdr->caplen,
+        .wirelen = hdr->len,
+        .linktype = (uint16_t)s->linktype,
+        .ifindex = ifindex,
+    };
+    ns_counter_inc(c->c_pkts);
+    ns_counter_add(c->c_bytes, hdr->len);
+    c->h->emit_packet(c->ins, &pkt);
+}
+
+static void psrc_live_cb(uint8_t *user, const struct pcap_pkthdr *hdr, const uint8_t *data)
+{
+    struct psrc_ctx *c = (struct psrc_ctx *)user;
+    psrc_emit(c, &c->srcs[c->cur_if], c->cur_if, hdr, data);
+}
+
+static void psrc_poll_stats(struct psrc_ctx *c)
+{
+    uint64_t drop = 0, ifdrop = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        struct pcap_stat st;
+        if (pcap_stats(c->srcs[i].p, &st) == 0) {
+            c->srcs[i].drops = st.ps_drop;
+            c->srcs[i].ifdrops = st.ps_ifdrop;
+        }
+        drop += c->srcs[i].drops;
+        ifdrop += c->srcs[i].ifdrops;
+    }
+    ns_gauge_set(c->g_drop, drop);
+    ns_gauge_set(c->g_ifdrop, ifdrop);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static void psrc_destroy(void *ctx);
+
+static int psrc_open_file(struct psrc_ctx *c)
+{
+    char err[PCAP_ERRBUF_SIZE] = "";
+    c->srcs = calloc(1, sizeof(*c->srcs));
+    if (c->srcs == NULL)
+        return -ENOMEM;
+    c->n = 1;
+    struct psrc_iface *s = &c->srcs[0];
+    s->name = c->cfg->file;
+    s->p = pcap_open_offline_with_tstamp_precision(c->cfg->file, PCAP_TSTAMP_PRECISION_NANO, err);
+    if (s->p == NULL) {
+        ns_log_error(c->ins, "cannot open %s: %s", c->cfg->file, err);
+        return -ENOENT;
+    }
+    s->nano = pcap_get_tstamp_precision(s->p) == PCAP_TSTAMP_PRECISION_NANO;
+    s->linktype = pcap_datalink(s->p);
+    s->fd = -1;
+    if (c->cfg->filter != NULL && c->cfg->filter[0] != '\0') {
+        if (pcap_compile(s->p, &c->prog, c->cfg->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            ns_log_error(c->ins, "bad filter \"%s\": %s", c->cfg->filter, pcap_geterr(s->p));
+            return -EINVAL;
+        }
+        c->have_prog = true;
+    }
+    /* pcapng: a second handle on the file to read interface ids. */
+    FILE *f = fopen(c->cfg->file, "rb");
+    if (f != NULL) {
+        uint8_t magic[4];
+        if (fread(magic, 1, 4, f) == 4 && memcmp(magic, "\x0a\x0d\x0d\x0a", 4) == 0 &&
+            fseek(f, 0, SEEK_SET) == 0) {
+            c->ng.f = f;
+            c->ng.ok = true;
+        } else {
+            fclose(f);
+        }
+    }
+    c->offline = true;
+    return 0;
+}
+
+static int psrc_open_live(struct psrc_ctx *c)
+{
+    const struct ns_strlist *l = &c->cfg->interfaces;
+    c->srcs = calloc(l->count, sizeof(*c->srcs));
+    if (c->srcs == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < l->count; i++) {
+        char err[PCAP_ERRBUF_SIZE] = "";
+        struct psrc_iface *s = &c->srcs[i];
+        s->name = l->items[i];
+        s->p = pcap_create(s->name, err);
+        c->n = i + 1;
+        if (s->p == NULL) {
+            ns_log_error(c->ins, "%s: %s", s->name, err);
+            return -ENODEV;
+        }
+        pcap_set_snaplen(s->p, (int)c->cfg->snaplen);
+        pcap_set_promisc(s->p, c->cfg->promisc);
+        pcap_set_buffer_size(s->p, (int)c->cfg->buffer_size);
+        pcap_set_immediate_mode(s->p, c->cfg->immediate);
+        pcap_set_tstamp_precision(s->p, PCAP_TSTAMP_PRECISION_NANO); /* best effort */
+        int rc = pcap_activate(s->p);
+        if (rc < 0) {
+            ns_log_error(c->ins, "%s: cannot capture: %s", s->name, pcap_geterr(s->p));
+            return rc == PCAP_ERROR_PERM_DENIED ? -EPERM : -ENODEV;
+        }
+        if (rc > 0)
+            ns_log_warn(c->ins, "%s: %s", s->name, pcap_geterr(s->p));
+        s->nano = pcap_get_tstamp_precision(s->p) == PCAP_TSTAMP_PRECISION_NANO;
+        s->linktype = pcap_datalink(s->p);
+        if (c->cfg->filter != NULL && c->cfg->filter[0] != '\0') {
+            struct bpf_program prog;
+            if (pcap_compile(s->p, &prog, c->cfg->filter, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
+                pcap_setfilter(s->p, &prog) != 0) {
+                ns_log_error(c->ins, "%s: bad filter \"%s\": %s", s->name, c->cfg->filter,
+                             pcap_geterr(s->p));
+                pcap_freecode(&prog);
+                return -EINVAL;
+            }
+            pcap_freecode(&prog);
+        }
+        if (pcap_setnonblock(s->p, 1, err) != 0) {
+            ns_log_error(c->ins, "%s: %s", s->name, err);
+            return -EIO;
+        }
+        s->fd = pcap_get_selectable_fd(s->p);
+        if (s->fd < 0) {
+            ns_log_error(c->ins, "%s: no selectable descriptor", s->name);
+            return -ENOTSUP;
+        }
+    }
+    return 0;
+}
+
+static int psrc_init(struct ns_instance *ins, const void *config, void **ctxp)
+{
+    const struct psrc_config *cfg = config;
+    bool has_file = cfg->file != NULL && cfg->file[0] != '\0';
+    bool has_if = cfg->interfaces.count > 0;
+    if (has_file == has_if) {
+        ns_log_error(ins, "set exactly one of `file` and `interfaces`");
+        return -EINVAL;
+    }
+    struct psrc_ctx *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    c->ins = ins;
+    c->h = ins->host;
+    c->cfg = cfg;
+    const struct ns_host *h = c->h;
+    c->c_pkts = h->counter(ins, "packets_total", NULL, "Packets read");
+    c->c_bytes = h->counter(ins, "bytes_total", NULL, "Bytes read (on-the-wire length)");
+    c->c_read_err =
+        h->counter(ins, "read_errors_total", NULL, "Read errors (truncated file, interface gone)");
+    c->g_drop = h->gauge(ins, "kernel_drops", NULL,
+                         "Packets dropped by the kernel for lack of buffer (pcap ps_drop)");
+    c->g_ifdrop = h->gauge(ins, "interface_drops", NULL,
+                           "Packets dropped by the interface or driver (pcap ps_ifdrop)");
+    int rc = has_file ? psrc_open_file(c) : psrc_open_live(c);
+    if (rc < 0) {
+        psrc_destroy(c);
+        return rc;
+    }
+    *ctxp = c;
+    return 0;
+}
+
+static int psrc_run_offline(struct psrc_ctx *c)
+{
+    struct psrc_iface *s = &c->srcs[0];
+    for (uint64_t n = 0;; n++) {
+        if ((n & 1023) == 0 &&
+            (__atomic_load_n(&c->stop, __ATOMIC_RELAXED) || c->h->stopping(c->ins)))
+            return 0;
+        struct pcap_pkthdr *hdr;
+        const uint8_t *data;
+        int rc = pcap_next_ex(s->p, &hdr, &data);
+        if (rc == PCAP_ERROR_BREAK)
+            return 0; /* end of file */
+        if (rc < 0) {
+            ns_counter_inc(c->c_read_err);
+            ns_log_error(c->ins, "%s: read error after %" PRIu64 " packets: %s", s->name, n,
+                         pcap_geterr(s->p));
+            return -EIO;
+        }
+        uint16_t ifindex = c->ng.f != NULL ? ng_next_if(&c->ng) : 0;
+        if (rc == 0)
+            continue;
+        if (c->have_prog && pcap_offline_filter(&c->prog, hdr, data) == 0)
+            continue;
+        psrc_emit(c, s, ifindex, hdr, data);
+    }
+}
+
+static int psrc_run_live(struct psrc_ctx *c)
+{
+    struct pollfd pfd[64];
+    size_t n = c->n < 64 ? c->n : 64;
+    if (c->n > 64)
+        ns_log_warn(c->ins, "only the first 64 interfaces are captured");
+    struct timespec last, now;
+    clock_gettime(CLOCK_MONOTONIC, &last);
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED) && !c->h->stopping(c->ins)) {
+        for (size_t i = 0; i < n; i++) {
+            pfd[i].fd = c->srcs[i].fd;
+            pfd[i].events = POLLIN;
+            pfd[i].revents = 0;
+        }
+        /* Short timeout: stopping() must be seen soon, and with a kernel
+         * buffer timeout some platforms only signal readability late. */
+        int rc = poll(pfd, n, 100);
+        if (rc < 0 && errno != EINTR) {
+            ns_log_error(c->ins, "poll: %s", strerror(errno));
+            ns_counter_inc(c->c_read_err);
+            return -errno;
+        }
+        for (size_t i = 0; i < n; i++) {
+            /* Dispatch even without POLLIN on timeout: packets may sit in a
+             * TPACKET block that poll() does not report yet. */
+            if (rc > 0 && !(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
+                continue;
+            c->cur_if = (uint16_t)i;
+            int got = pcap_dispatch(c->srcs[i].p, 512, psrc_live_cb, (uint8_t *)c);
+            if (got == PCAP_ERROR) {
+                ns_counter_inc(c->c_read_err);
+                ns_log_error(c->ins, "%s: %s", c->srcs[i].name, pcap_geterr(c->srcs[i].p));
+                return -EIO;
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec != last.tv_sec) {
+            psrc_poll_stats(c);
+            last = now;
+        }
+    }
+    psrc_poll_stats(c);
+    return 0;
+}
+
+static int psrc_run(void *ctx)
+{
+    struct psrc_ctx *c = ctx;
+    return c->offline ? psrc_run_offline(c) : psrc_run_live(c);
+}
+
+static int psrc_stop(void *ctx)
+{
+    struct psrc_ctx *c = ctx;
+    __atomic_store_n(&c->stop, 1, __ATOMIC_RELAXED);
+    for (size_t i = 0; i < c->n; i++)
+        if (c->srcs[i].p != NULL)
+            pcap_breakloop(c->srcs[i].p);
+    return 0;
+}
+
+static void psrc_destroy(void *ctx)
+{
+    struct psrc_ctx *c = ctx;
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->srcs[i].p != NULL)
+            pcap_close(c->srcs[i].p);
+    free(c->srcs);
+    if (c->have_prog)
+        pcap_freecode(&c->prog);
+    if (c->ng.f != NULL)
+        fclose(c->ng.f);
+    free(c);
+}
+
+#define OFF(f) offsetof(struct psrc_config, f)
+static const struct ns_option psrc_options[] = {
+    {.name = "file",
+     .type = NS_OPT_PATH,
+     .offset = OFF(file),
+     .doc = "Read this pcap or pcapng file (any link type libpcap reads). Exactly one of file "
+            "and interfaces."},
+    {.name = "interfaces",
+     .type = NS_OPT_STRING_LIST,
+     .offset = OFF(interfaces),
+     .doc = "Capture live on these interfaces (needs CAP_NET_RAW); ns_packet.ifindex is the "
+            "position in this list."},
+    {.name = "filter",
+     .type = NS_OPT_STRING,
+     .offset = OFF(filter),
+     .doc = "BPF filter expression (tcpdump syntax) applied to every packet."},
+    {.name = "snaplen",
+     .type = NS_OPT_SIZE,
+     .def = "262144",
+     .min = 64,
+     .max = 262144,
+     .offset = OFF(snaplen),
+     .doc = "Bytes captured per packet (live)."},
+    {.name = "promisc",
+     .type = NS_OPT_BOOL,
+     .def = "true",
+     .offset = OFF(promisc),
+     .doc = "Put live interfaces in promiscuous mode."},
+    {.name = "buffer_size",
+     .type = NS_OPT_SIZE,
+     .def = "32MiB",
+     .min = 65536,
+     .max = 2147483647,
+     .offset = OFF(buffer_size),
+     .doc = "Kernel capture buffer per interface (live)."},
+    {.name = "immediate",
+     .type = NS_OPT_BOOL,
+     .def = "false",
+     .offset = OFF(immediate),
+     .doc = "Deliver packets as soon as they arrive instead of in kernel batches (live; lower "
+            "latency, more CPU)."},
+    NS_OPT_END,
+};
+
+NS_PLUGIN_DEFINE(.kind = NS_KIND_SOURCE, .name = "pcap", .version = "0.1.0",
+                 .summary = "Packets from a pcap/pcapng file or live interfaces (libpcap)",
+                 .options = psrc_options, .config_size = sizeof(struct psrc_config),
+                 .flags = NS_PLUGIN_NEEDS_ROOT, .init = psrc_init, .run = psrc_run,
+                 .stop = psrc_stop, .destroy = psrc_destroy);
