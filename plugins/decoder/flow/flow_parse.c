@@ -77,8 +77,10 @@ static enum flow_pkt_kind flow_parse_l4(const uint8_t *p, uint32_t cap, uint32_t
         }
         uint16_t ulen = rd16(p + 4);
         /* UDP length 0 is legal only in IPv6 jumbograms; below 8 is malformed.
-         * A length larger than the IP payload is malformed too. */
-        if (ulen < 8 || ulen > len) {
+         * A length larger than the IP payload is malformed too, except in a
+         * first fragment. */
+        /* In a first fragment the UDP length covers the whole datagram. */
+        if (ulen < 8 || (ulen > len && !out->is_frag)) {
             out->err = FLOW_ERR_BAD_UDP_LEN;
             return FLOW_PKT_IP;
         }
