@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ns_json.c - one record as one JSON object (the format in core/SCHEMA.md).
+ *
+ * Called by sinks through host->rec_to_json, once per record on the sink's
+ * thread (any thread may call it: it only reads the record and the hostname
+ * set at start-up). It is on the hot path of every sink, so it never mallocs
+ * per field: it appends straight into the caller's growing buffer, reserving
+ * each value's worst-case size with one comparison, and sorts the top-level
+ * fields on the stack (a heap block only for records with >128 fields).
+ *
+ * Algorithm: the record's top-level units (a scalar, or a whole array/object
+ * block) plus the common fields (@timestamp, event.*, observer.hostname) are
+ * stably sorted by key, comparing '.' below every other byte so that all keys
+ * under one dotted prefix are contiguous. Walking them in order, objects are
+ * opened and closed along the key paths; equal keys are written once (the
+ * first: producers' fields sort before the common ones).
+ */
+#include "ns_json.h"
+#include "ns_rec.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- output buffer ---------------------------------------------------- */
+
+struct jw {
+    char *b;
+    size_t len, cap;
+    char **bufp; /* the caller's, kept current so a failure leaks nothing */
+    size_t *capp;
+};
+
+static int jw_grow(struct jw *w, size_t need)
+{
+    size_t ncap = w->cap ? w->cap : 512;
+    while (ncap - w->len < need) {
+        if (ncap > SIZE_MAX / 2)
+            return -ENOMEM;
+        ncap *= 2;
+    }
+    char *nb = realloc(w->b, ncap);
+    if (!nb)
+        return -ENOMEM;
+    w->b = nb;
+    w->cap = ncap;
+    *w->bufp = nb;
+    *w->capp = ncap;
+    return 0;
+}
+
+/* Every writer reserves its worst case first, then writes without checks. */
+static inline int jw_reserve(struct jw *w, size_t need)
+{
+    if (w->cap - w->len >= need)
+        return 0;
+    return jw_grow(w, need);
+}
+
+static inline void jw_c(struct jw *w, char c)
+{
+    w->b[w->len++] = c;
+}
+
+static inline void jw_mem(struct jw *w, const void *p, size_t n)
+{
+    memcpy(w->b + w->len, p, n);
+    w->len += n;
+}
+
+/* ---- scalars ---------------------------------------------------------- */
+
+static const char hexd[] = "0123456789abcdef";
+
+/* 0 = copy, 1 = escape (control, '"', '\'), 2 = non-ASCII: validate UTF-8. */
+static const uint8_t jcls[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0 if s[0] does not start one. */
+static size_t utf8_seq(const uint8_t *s, size_t avail)
+{
+    uint8_t c = s[0];
+    size_t n;
+    uint8_t lo = 0x80, hi = 0xbf; /* bounds of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f; /* UTF-16 surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xf4)
+            hi = 0x8f; /* above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (avail < n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    }
+    return n;
+}
+
+/* Quoted, escaped string. Worst case 6 output bytes per input byte. */
+static int jw_str(struct jw *w, const char *str, size_t len)
+{
+    if (len > (SIZE_MAX - 2) / 6 || jw_reserve(w, len * 6 + 2) < 0)
+        return -ENOMEM;
+    const uint8_t *s = (const uint8_t *)str;
+    char *o = w->b + w->len;
+    *o++ = '"';
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        uint8_t cls = jcls[c];
+        if (cls == 0) {
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        if (cls == 2) {
+            size_t n = utf8_seq(s + i, len - i);
+            if (n) {
+                memcpy(o, s + i, n);
+                o += n;
+                i += n;
+                continue;
+            }
+            /* Invalid byte: \u00XX keeps its value visible. Valid UTF-8 is
+             * never escaped, so \u0080..\u00ff in our output always means a
+             * raw invalid byte (documented in SCHEMA.md). */
+        } else if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        memcpy(o, "\\u00", 4);
+        o[4] = hexd[c >> 4];
+        o[5] = hexd[c & 15];
+        o += 6;
+        i++;
+    }
+    *o++ = '"';
+    w->len = (size_t)(o - w->b);
+    return 0;
+}
+
+static inline size_t fmt_u64(char *out, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static inline void put2(char *o, unsigned v)
+{
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+}
+
+size_t ns_json_format_time(char *out, uint64_t ts_ns)
+{
+    uint64_t secs = ts_ns / 1000000000u;
+    unsigned usec = (unsigned)(ts_ns % 1000000000u / 1000u);
+    uint64_t days = secs / 86400u;
+    unsigned sod = (unsigned)(secs % 86400u);
+    /* Civil date from days since 1970-01-01 (proleptic Gregorian), with the
+     * year starting in March so that the leap day is the last day. */
+    uint64_t z = days + 719468u;
+    uint64_t era = z / 146097u;
+    unsigned doe = (unsigned)(z - era * 146097u);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    uint64_t y = yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2)
+        y++;
+    /* uint64_t nanoseconds end in 2554, so the year has four digits. */
+    put2(out, (unsigned)(y / 100));
+    put2(out + 2, (unsigned)(y % 100));
+    out[4] = '-';
+    put2(out + 5, m);
+    out[7] = '-';
+    put2(out + 8, d);
+    out[10] = 'T';
+    put2(out + 11, sod / 3600);
+    out[13] = ':';
+    put2(out + 14, sod / 60 % 60);
+    out[16] = ':';
+    put2(out + 17, sod % 60);
+    out[19] = '.';
+    for (int i = 25; i >= 20; i--) {
+        out[i] = (char)('0' + usec % 10);
+        usec /= 10;
+    }
+    out[26] = 'Z';
+    out[27] = 0;
+    return NS_JSON_TIME_LEN;
+}
+
+static void jw_time(struct jw *w, uint64_t ts_ns)
+{
+    char t[NS_JSON_TIME_LEN + 1];
+    jw_c(w, '"');
+    jw_mem(w, t, ns_json_format_time(t, ts_ns));
+    jw_c(w, '"');
+}
+
+static void jw_double(struct jw *w, double d)
+{
+    if (!isfinite(d)) {
+        jw_mem(w, "null", 4);
+        return;
+    }
+    char t[40];
+    int n = snprintf(t, sizeof(t), "%.17g", d);
+    if (n <= 0 || (size_t)n >= sizeof(t)) {
+        jw_mem(w, "null", 4);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        /* A locale with a decimal comma would break the number. */
+        if (t[i] == ',')
+            t[i] = '.';
+    }
+    jw_mem(w, t, (size_t)n);
+}
+
+static void jw_ip(struct jw *w, const struct ns_ip *ip)
+{
+    char t[INET6_ADDRSTRLEN];
+    if (ip->family == 4) {
+        size_t n = 0;
+        for (int i = 0; i < 4; i++) {
+            if (i)
+                t[n++] = '.';
+            n += fmt_u64(t + n, ip->a[i]);
+        }
+        jw_c(w, '"');
+        jw_mem(w, t, n);
+        jw_c(w, '"');
+    } else if (ip->family == 6 && inet_ntop(AF_INET6, ip->a, t, sizeof(t))) {
+        jw_c(w, '"');
+        jw_mem(w, t, strlen(t));
+        jw_c(w, '"');
+    } else {
+        jw_mem(w, "null", 4);
+    }
+}
+
+static void jw_mac(struct jw *w, const uint8_t *mac)
+{
+    char *o = w->b + w->len;
+    *o++ = '"';
+    for (int i = 0; i < 6; i++) {
+        if (i)
+            *o++ = ':';
+        *o++ = hexd[mac[i] >> 4];
+        *o++ = hexd[mac[i] & 15];
+    }
+    *o++ = '"';
+    w->len = (size_t)(o - w->b);
+}
+
+/* A non-container value. */
+static int jw_scalar(struct jw *w, const struct ns_record *rec, const struct ns__rec_ent *e)
+{
+    if (e->type == NS_F_STR)
+        return jw_str(w, ns__rec_str(rec, e->v.s.off), e->v.s.len);
+    /* Everything else fits in 64 bytes (an IPv6 text is at most 45+2). */
+    if (jw_reserve(w, 64) < 0)
+        return -ENOMEM;
+    switch (e->type) {
+    case NS_F_BOOL:
+        if (e->v.b)
+            jw_mem(w, "true", 4);
+        else
+            jw_mem(w, "false", 5);
+        break;
+    case NS_F_INT:
+        if (e->v.i < 0) {
+            jw_c(w, '-');
+            w->len += fmt_u64(w->b + w->len, (uint64_t)0 - (uint64_t)e->v.i);
+        } else {
+            w->len += fmt_u64(w->b + w->len, (uint64_t)e->v.i);
+        }
+        break;
+    case NS_F_UINT:
+        w->len += fmt_u64(w->b + w->len, e->v.u);
+        break;
+    case NS_F_DOUBLE:
+        jw_double(w, e->v.d);
+        break;
+    case NS_F_IP:
+        jw_ip(w, &e->v.ip);
+        break;
+    case NS_F_MAC:
+        jw_mac(w, e->v.mac);
+        break;
+    case NS_F_TIME:
+        jw_time(w, e->v.u);
+        break;
+    default:
+        jw_mem(w, "null", 4);
+        break;
+    }
+    return 0;
+}
+
+/* An array/object block starting at entry i (depth 0): members in order,
+ * keys inside objects written as given. Closes blocks the producer left open. */
+static int jw_block(struct jw *w, const struct ns_record *rec, uint32_t i)
+{
+    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    /* Bit l of arr: level l is an array; bit l of some: level l has a member.
+     * Level l holds the entries of depth l; NS_REC_MAX_DEPTH <= 32 < 64. */
+    uint64_t arr = 0, some = 0;
+    uint32_t cur = 1;
+    if (jw_reserve(w, 1) < 0)
+        return -ENOMEM;
+    if (e[i].type == NS_F_ARRAY) {
+        arr |= 2;
+        jw_c(w, '[');
+    } else {
+        jw_c(w, '{');
+    }
+    for (uint32_t j = i + 1; j < rec->n && cur > 0; j++) {
+        const struct ns__rec_ent *f = &e[j];
+        if (jw_reserve(w, 2) < 0)
+            return -ENOMEM;
+        if (f->type == NS_F_END) {
+            jw_c(w, (arr >> cur) & 1 ? ']' : '}');
+            cur = f->depth;
+            continue;
+        }
+        if ((some >> cur) & 1)
+            jw_c(w, ',');
+        some |= (uint64_t)1 << cur;
+        if (!((arr >> cur) & 1)) {
+            const char *k = f->key ? ns__rec_str(rec, f->key) : "";
+            if (jw_str(w, k, f->klen) < 0 || jw_reserve(w, 2) < 0)
+                return -ENOMEM;
+            jw_c(w, ':');
+        }
+        if (f->type == NS_F_ARRAY || f->type == NS_F_OBJECT) {
+            cur = f->depth + 1u;
+            some &= ~((uint64_t)1 << cur);
+            if (f->type == NS_F_ARRAY) {
+                arr |= (uint64_t)1 << cur;
+                jw_c(w, '[');
+            } else {
+                arr &= ~((uint64_t)1 << cur);
+                jw_c(w, '{');
+            }
+        } else if (jw_scalar(w, rec, f) < 0) {
+            return -ENOMEM;
+        }
+    }
+    /* An unclosed block (the producer never called rec_end) still yields
+     * valid JSON. */
+    if (jw_reserve(w, cur) < 0)
+        return -ENOMEM;
+    for (; cur > 0; cur--)
+        jw_c(w, (arr >> cur) & 1 ? ']' : '}');
+    return 0;
+}
+
+/* ---- hostname --------------------------------------------------------- */
+
+static char json_host[256 * 6 + 3]; /* escaped and quoted */
+static size_t json_host_len;
+
+void ns_json_set_hostname(const char *name)
+{
+    json_host_len = 0;
+    if (!name || !*name)
+        return;
+    size_t n = strnlen(name, 255);
+    char *b = NULL;
+    size_t cap = 0, len = 0;
+    if (ns_json_append_str(&b, &cap, &len, name, n) == 0 && len <= sizeof(json_host)) {
+        memcpy(json_host, b, len);
+        json_host_len = len;
+    }
+    free(b);
+}
+
+int ns_json_append_str(char **buf, size_t *cap, size_t *len, const char *s, size_t slen)
+{
+    struct jw w = {.b = *buf, .len = *len, .cap = *cap, .bufp = buf, .capp = cap};
+    if (!w.b)
+        w.cap = 0;
+    if (jw_str(&w, s ? s : "", s ? slen : 0) < 0)
+        return -ENOMEM;
+    *len = w.len;
+    return 0;
+}
+
+/* ---- record ----------------------------------------------------------- */
+
+/* A top-level unit: an entry index or one of the common fields. */
+#define JU_HOST (UINT32_MAX - 3)
+#define JU_SEQ (UINT32_MAX - 2)
+#define JU_DATASET (UINT32_MAX - 1)
+#define JU_TIMESTAMP UINT32_MAX
+
+struct unit {
+    uint64_t pfx; /* first 8 key bytes, order-mapped, big-endian: fast compare */
+    const char *key;
+    uint32_t klen;
+    uint32_t idx;
+};
+
+/* Byte order for sorting: end of key < '.' < every other byte, so that "a"
+ * sorts right before "a.b" and all "a.*" keys are contiguous. Keys never hold
+ * NUL, so 0 is free for "end". */
+static inline unsigned ord(uint8_t c)
+{
+    return c == '.' ? 1u : c < '.' ? c + 1u : c;
+}
+
+static void unit_set(struct unit *u, const char *key, uint32_t klen, uint32_t idx)
+{
+    uint64_t p = 0;
+    for (uint32_t i = 0; i < 8; i++)
+        p = p << 8 | (i < klen ? ord((uint8_t)key[i]) : 0u);
+    u->pfx = p;
+    u->key = key;
+    u->klen = klen;
+    u->idx = idx;
+}
+
+static int unit_cmp(const struct unit *a, const struct unit *b)
+{
+    if (a->pfx != b->pfx)
+        return a->pfx < b->pfx ? -1 : 1;
+    uint32_t n = a->klen < b->klen ? a->klen : b->klen;
+    for (uint32_t i = 8; i < n; i++) {
+        unsigned x = ord((uint8_t)a->key[i]), y = ord((uint8_t)b->key[i]);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return a->klen < b->klen ? -1 : a->klen > b->klen;
+}
+
+/* Stable merge sort of u[0..n) using tmp[0..n). Insertion sort below 12, and
+ * a sorted pair of halves is not merged: producers that add in key order pay
+ * O(n) compares. */
+static void units_sort(struct unit *u, struct unit *tmp, uint32_t n)
+{
+    if (n < 12) {
+        for (uint32_t i = 1; i < n; i++) {
+            struct unit x = u[i];
+            uint32_t j = i;
+            while (j > 0 && unit_cmp(&u[j - 1], &x) > 0) {
+                u[j] = u[j - 1];
+                j--;
+            }
+            u[j] = x;
+        }
+        return;
+    }
+    uint32_t h = n / 2;
+    units_sort(u, tmp, h);
+    units_sort(u + h, tmp, n - h);
+    if (unit_cmp(&u[h - 1], &u[h]) <= 0)
+        return;
+    memcpy(tmp, u, h * sizeof(*u));
+    uint32_t a = 0, b = h, o = 0;
+    while (a < h && b < n)
+        u[o++] = unit_cmp(&u[b], &tmp[a]) < 0 ? u[b++] : tmp[a++];
+    while (a < h)
+        u[o++] = tmp[a++];
+}
+
+#define JW_STACK_UNITS 128
+#define JW_MAX_PATH 16 /* deeper dotted keys keep the rest of the key flat */
+
+/* A unit's value. */
+static int jw_unit(struct jw *w, const struct ns_record *rec, const struct unit *u)
+{
+    switch (u->idx) {
+    case JU_TIMESTAMP:
+        if (jw_reserve(w, NS_JSON_TIME_LEN + 2) < 0)
+            return -ENOMEM;
+        jw_time(w, rec->ts_ns);
+        return 0;
+    case JU_DATASET: {
+        const char *ds = ns_rec_dataset((enum ns_rec_type)rec->type);
+        return jw_str(w, ds, strlen(ds));
+    }
+    case JU_SEQ:
+        if (jw_reserve(w, 24) < 0)
+            return -ENOMEM;
+        w->len += fmt_u64(w->b + w->len, rec->seq);
+        return 0;
+    case JU_HOST:
+        if (jw_reserve(w, json_host_len) < 0)
+            return -ENOMEM;
+        jw_mem(w, json_host, json_host_len);
+        return 0;
+    default:
+        break;
+    }
+    const struct ns__rec_ent *e = ns__rec_ents(rec) + u->idx;
+    if (e->type == NS_F_ARRAY || e->type == NS_F_OBJECT)
+        return jw_block(w, rec, u->idx);
+    return jw_scalar(w, rec, e);
+}
+
+/* Write the sorted units, nesting dotted keys. */
+static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit *u, uint32_t n)
+{
+    /* Open objects: path segments (pointers into the key that opened them). */
+    const char *open_seg[JW_MAX_PATH];
+    uint32_t open_len[JW_MAX_PATH];
+    uint32_t depth = 0;
+    /* Per level: has a member (comma needed), and the last scalar/array
+     * name written there, which must not be reopened as an object. */
+    bool some[JW_MAX_PATH + 1];
+    const char *leaf[JW_MAX_PATH + 1];
+    uint32_t leaf_len[JW_MAX_PATH + 1];
+    some[0] = false;
+    leaf[0] = NULL;
+    leaf_len[0] = 0;
+
+    for (uint32_t x = 0; x < n; x++) {
+        if (x > 0 && unit_cmp(&u[x - 1], &u[x]) == 0)
+            continue; /* duplicate key: the first one wins */
+        const char *k = u[x].key;
+        uint32_t kl = u[x].klen, pos = 0, lvl = 0;
+        bool flat = false;
+        for (;;) {
+            const char *dot = memchr(k + pos, '.', kl - pos);
+            if (!dot)
+                break;
+            uint32_t sl = (uint32_t)(dot - (k + pos));
+            if (lvl < depth && open_len[lvl] == sl && memcmp(open_seg[lvl], k + pos, sl) == 0) {
+                lvl++;
+                pos += sl + 1;
+                continue;
+            }
+            if (jw_reserve(w, depth - lvl) < 0)
+                return -ENOMEM;
+            for (; depth > lvl; depth--)
+                jw_c(w, '}');
+            if (lvl >= JW_MAX_PATH ||
+                (leaf[lvl] && leaf_len[lvl] == sl && memcmp(leaf[lvl], k + pos, sl) == 0)) {
+                /* Too deep, or "a" was already written as a value at this
+                 * level: keep "a.b" as one flat key rather than a duplicate. */
+                flat = true;
+                break;
+            }
+            if (jw_reserve(w, 1) < 0)
+                return -ENOMEM;
+            if (some[lvl])
+                jw_c(w, ',');
+            some[lvl] = true;
+            leaf[lvl] = NULL;
+            if (jw_str(w, k + pos, sl) < 0 || jw_reserve(w, 2) < 0)
+                return -ENOMEM;
+            jw_mem(w, ":{", 2);
+            open_seg[lvl] = k + pos;
+            open_len[lvl] = sl;
+            depth = ++lvl;
+            some[lvl] = false;
+            leaf[lvl] = NULL;
+            pos += sl + 1;
+        }
+        if (jw_reserve(w, depth - lvl + 1) < 0)
+            return -ENOMEM;
+        for (; depth > lvl; depth--)
+            jw_c(w, '}');
+        if (some[lvl])
+            jw_c(w, ',');
+        some[lvl] = true;
+        if (!flat) {
+            leaf[lvl] = k + pos;
+            leaf_len[lvl] = kl - pos;
+        }
+        if (jw_str(w, k + pos, kl - pos) < 0 || jw_reserve(w, 1) < 0)
+            return -ENOMEM;
+        jw_c(w, ':');
+        if (jw_unit(w, rec, &u[x]) < 0)
+            return -ENOMEM;
+    }
+    if (jw_reserve(w, depth) < 0)
+        return -ENOMEM;
+    for (; depth > 0; depth--)
+        jw_c(w, '}');
+    return 0;
+}
+
+int ns_rec_to_json(const struct ns_record *rec, char **buf, size_t *cap, size_t *len)
+{
+    struct jw w = {.b = *buf, .len = *len, .cap = *cap, .bufp = buf, .capp = cap};
+    if (!w.b)
+        w.cap = 0;
+    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    uint32_t nu = 4;
+    for (uint32_t i = 0; i < rec->n; i++)
+        nu += e[i].depth == 0 && e[i].type != NS_F_END;
+
+    struct unit stack_units[2 * JW_STACK_UNITS];
+    struct unit *u = stack_units, *heap = NULL;
+    if (nu > JW_STACK_UNITS) {
+        heap = malloc(2 * (size_t)nu * sizeof(*u));
+        if (!heap)
+            return -ENOMEM;
+        u = heap;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < rec->n; i++) {
+        if (e[i].depth == 0 && e[i].type != NS_F_END && e[i].key)
+            unit_set(&u[n++], ns__rec_str(rec, e[i].key), e[i].klen, i);
+    }
+    /* Common fields after the producer's: the stable sort keeps them after
+     * an equal producer key, and the first of equal keys is written. */
+    unit_set(&u[n++], "@timestamp", 10, JU_TIMESTAMP);
+    unit_set(&u[n++], "event.dataset", 13, JU_DATASET);
+    if (rec->seq)
+        unit_set(&u[n++], "event.sequence", 14, JU_SEQ);
+    if (json_host_len)
+        unit_set(&u[n++], "observer.hostname", 17, JU_HOST);
+    units_sort(u, u + nu, n);
+
+    int rc = -ENOMEM;
+    if (jw_reserve(&w, 2) < 0)
+        goto out;
+    jw_c(&w, '{');
+    if (jw_units(&w, rec, u, n) < 0 || jw_reserve(&w, 1) < 0)
+        goto out;
+    jw_c(&w, '}');
+    *len = w.len;
+    rc = 0;
+out:
+    free(heap);
+    return rc;
+}

@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ns_rec.c - records: build, read back, reference-count, clone.
+ *
+ * Called by every stage through the host table (ns_host.c) and by the core's
+ * fan-out. Any thread may call these on a record it owns; refcounting is the
+ * only cross-thread operation. Layout and limits are described in ns_rec.h.
+ */
+#include "ns_rec.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENT_SIZE ((uint32_t)sizeof(struct ns__rec_ent))
+
+static uint64_t rec_failures; /* atomic */
+
+static void rec_fail(void)
+{
+    __atomic_fetch_add(&rec_failures, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t ns_rec_alloc_failures(void)
+{
+    return __atomic_load_n(&rec_failures, __ATOMIC_RELAXED);
+}
+
+static const char *const rec_datasets[NS_REC_TYPE_MAX] = {
+    [NS_REC_FLOW] = "netscope.flow",     [NS_REC_DNS] = "netscope.dns",
+    [NS_REC_TLS] = "netscope.tls",       [NS_REC_HTTP] = "netscope.http",
+    [NS_REC_HTTP2] = "netscope.http2",   [NS_REC_ICMP] = "netscope.icmp",
+    [NS_REC_ARP] = "netscope.arp",       [NS_REC_DEVICE] = "netscope.device",
+    [NS_REC_TCP] = "netscope.tcp",       [NS_REC_ALERT] = "netscope.alert",
+    [NS_REC_METRIC] = "netscope.metric", [NS_REC_GAP] = "netscope.gap",
+    [NS_REC_OTHER] = "netscope.other",
+};
+
+const char *ns_rec_dataset(enum ns_rec_type type)
+{
+    if ((int)type <= 0 || type >= NS_REC_TYPE_MAX)
+        return "netscope.other";
+    return rec_datasets[type];
+}
+
+struct ns_record *ns_rec_new(enum ns_rec_type type, uint64_t ts_ns)
+{
+    if ((int)type <= 0 || type >= NS_REC_TYPE_MAX) {
+        rec_fail();
+        return NULL;
+    }
+    /* Only the header is initialised: the inline buffer is written before
+     * it is read, so the 2 KiB block is not zeroed (calloc would cost more
+     * than the rest of a typical record build). */
+    struct ns_record *rec = malloc(sizeof(*rec));
+    if (!rec) {
+        rec_fail();
+        return NULL;
+    }
+    rec->refcnt = 1;
+    rec->type = (uint16_t)type;
+    rec->open = 0;
+    rec->skip = 0;
+    rec->ts_ns = ts_ns;
+    rec->seq = 0;
+    rec->n = 0;
+    rec->cap = NS__REC_INLINE;
+    rec->arena = 0;
+    rec->kinds = 0;
+    rec->buf = rec->inl;
+    rec->reserved = 0;
+    return rec;
+}
+
+static void rec_free(struct ns_record *rec)
+{
+    if (rec->buf != rec->inl)
+        free(rec->buf);
+    free(rec);
+}
+
+void ns_rec_release(struct ns_record *rec)
+{
+    if (!rec)
+        return;
+    /* acq_rel: the thread that frees must see every write made by the
+     * threads that released before it. */
+    if (__atomic_sub_fetch(&rec->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
+        rec_free(rec);
+}
+
+void ns_rec_ref(struct ns_record *rec)
+{
+    if (rec)
+        __atomic_add_fetch(&rec->refcnt, 1, __ATOMIC_RELAXED);
+}
+
+void ns_rec_set_seq(struct ns_record *rec, uint64_t seq)
+{
+    rec->seq = seq;
+}
+
+/* Bytes in use, counting the END markers owed to open containers. */
+static inline uint32_t rec_used(const struct ns_record *rec)
+{
+    return (rec->n + rec->open) * ENT_SIZE + rec->arena;
+}
+
+/* Make room for `need` more bytes. Growth moves the arena to the new end of
+ * the buffer; offsets are measured from the end, so they stay valid. */
+static int rec_grow(struct ns_record *rec, uint32_t need)
+{
+    uint64_t want = (uint64_t)rec_used(rec) + need;
+    if (want > NS_REC_MAX_BYTES)
+        return -ENOMEM;
+    uint64_t ncap = (uint64_t)rec->cap * 2;
+    while (ncap < want)
+        ncap *= 2;
+    if (ncap > NS_REC_MAX_BYTES)
+        ncap = NS_REC_MAX_BYTES;
+    uint8_t *nbuf;
+    if (rec->buf == rec->inl) {
+        nbuf = malloc(ncap);
+        if (!nbuf)
+            return -ENOMEM;
+        memcpy(nbuf, rec->buf, (size_t)rec->n * ENT_SIZE);
+    } else {
+        nbuf = realloc(rec->buf, ncap);
+        if (!nbuf)
+            return -ENOMEM;
+    }
+    /* The arena sits at the old end (of the old block, or of nbuf after
+     * realloc copied it); memmove handles the realloc'd overlap. */
+    const uint8_t *old_arena = (rec->buf == rec->inl ? rec->inl : nbuf) + rec->cap - rec->arena;
+    memmove(nbuf + ncap - rec->arena, old_arena, rec->arena);
+    rec->buf = nbuf;
+    rec->cap = (uint32_t)ncap;
+    return 0;
+}
+
+static inline int rec_reserve(struct ns_record *rec, uint32_t need)
+{
+    if (rec_used(rec) + (uint64_t)need <= rec->cap)
+        return 0;
+    return rec_grow(rec, need);
+}
+
+/* Copy len bytes + NUL into the arena; returns the offset. Room must have been
+ * reserved. */
+static inline uint32_t rec_put(struct ns_record *rec, const void *p, uint32_t len)
+{
+    rec->arena += len + 1;
+    uint8_t *dst = rec->buf + rec->cap - rec->arena;
+    if (len)
+        memcpy(dst, p, len);
+    dst[len] = 0;
+    return rec->arena;
+}
+
+/* Inside an array when the innermost open container is one (bit per depth;
+ * NS_REC_MAX_DEPTH is 32, so one word holds every level). */
+static inline bool rec_in_array(const struct ns_record *rec)
+{
+    return rec->open && ((rec->kinds >> (rec->open - 1u)) & 1u);
+}
+
+/* Start an entry: checks the key, reserves room for the entry, its key and
+ * `extra` arena bytes, and fills the header fields. Returns NULL with *err set
+ * when the field cannot be added. */
+static struct ns__rec_ent *rec_start(struct ns_record *rec, const char *key, uint8_t type,
+                                     uint32_t extra, uint32_t extra_ents, int *err)
+{
+    if (rec->skip) {
+        /* Inside a container whose begin failed: the field is lost with it. */
+        rec_fail();
+        *err = -ENOMEM;
+        return NULL;
+    }
+    bool in_array = rec_in_array(rec);
+    size_t klen = 0;
+    if (in_array) {
+        key = NULL;
+    } else {
+        if (!key) {
+            *err = -EINVAL;
+            return NULL;
+        }
+        klen = strlen(key);
+        if (klen > NS_REC_MAX_KEY) {
+            *err = -EINVAL;
+            return NULL;
+        }
+    }
+    uint32_t need = (1 + extra_ents) * ENT_SIZE + (key ? (uint32_t)klen + 1 : 0) + extra;
+    if (rec_reserve(rec, need) < 0) {
+        rec_fail();
+        *err = -ENOMEM;
+        return NULL;
+    }
+    struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)rec->buf + rec->n++;
+    e->key = key ? rec_put(rec, key, (uint32_t)klen) : 0;
+    e->klen = (uint16_t)klen;
+    e->type = type;
+    e->depth = rec->open;
+    return e;
+}
+
+int ns_rec_add_bool(struct ns_record *rec, const char *key, bool v)
+{
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, key, NS_F_BOOL, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.b = v;
+    return 0;
+}
+
+int ns_rec_add_int(struct ns_record *rec, const char *key, int64_t v)
+{
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, key, NS_F_INT, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.i = v;
+    return 0;
+}
+
+int ns_rec_add_uint(struct ns_record *rec, const char *key, uint64_t v)
+{
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, key, NS_F_UINT, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.u = v;
+    return 0;
+}
+
+int ns_rec_add_double(struct ns_record *rec, const char *key, double v)
+{
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, key, NS_F_DOUBLE, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.d = v;
+    return 0;
+}
+
+int ns_rec_add_str(struct ns_record *rec, const char *key, const char *s, size_t len)
+{
+    if (len >= NS_REC_MAX_BYTES) {
+        /* Cannot fit whatever else the record holds; refuse before the
+         * uint32_t arithmetic below could wrap. */
+        rec_fail();
+        return -ENOMEM;
+    }
+    if (!s)
+        len = 0;
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, key, NS_F_STR, (uint32_t)len + 1, 0, &err);
+    if (!e)
+        return err;
+    e->v.s.off = rec_put(rec, s, (uint32_t)len);
+    e->v.s.len = (uint32_t)len;
+    return 0;
+}
+
+int ns_rec_add_cstr(struct ns_record *rec, const char *key, const char *s)
+{
+    return ns_rec_add_str(rec, key, s, s ? strlen(s) : 0);
+}
+
+int ns_rec_add_ip(struct ns_record *rec, const char *key, const struct ns_ip *ip)
+{
+    if (!ip || (ip->family != 4 && ip->family != 6))
+        return -EINVAL;
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, key, NS_F_IP, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.ip = *ip;
+    return 0;
+}
+
+int ns_rec_add_mac(struct ns_record *rec, const char *key, const uint8_t mac[6])
+{
+    if (!mac)
+        return -EINVAL;
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, key, NS_F_MAC, 0, 0, &err);
+    if (!e)
+        return err;
+    memcpy(e->v.mac, mac, 6);
+    return 0;
+}
+
+int ns_rec_add_time(struct ns_record *rec, const char *key, uint64_t ts_ns)
+{
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, key, NS_F_TIME, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.u = ts_ns;
+    return 0;
+}
+
+static int rec_begin(struct ns_record *rec, const char *key, uint8_t type)
+{
+    if (rec->skip) {
+        /* Nested in a failed container: track depth so its end balances. */
+        if (rec->skip == UINT8_MAX)
+            return -EINVAL;
+        rec->skip++;
+        rec_fail();
+        return -ENOMEM;
+    }
+    if (rec->open >= NS_REC_MAX_DEPTH) {
+        rec->skip = 1;
+        return -EINVAL;
+    }
+    /* One extra entry reserved: the END this begin will need. rec_used()
+     * counts it from now on through rec->open. */
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, key, type, 0, 1, &err);
+    if (!e) {
+        rec->skip = 1;
+        return err;
+    }
+    memset(&e->v, 0, sizeof(e->v));
+    if (type == NS_F_ARRAY)
+        rec->kinds |= 1u << rec->open;
+    else
+        rec->kinds &= ~(1u << rec->open);
+    rec->open++;
+    return 0;
+}
+
+int ns_rec_begin_array(struct ns_record *rec, const char *key)
+{
+    return rec_begin(rec, key, NS_F_ARRAY);
+}
+
+int ns_rec_begin_object(struct ns_record *rec, const char *key)
+{
+    return rec_begin(rec, key, NS_F_OBJECT);
+}
+
+int ns_rec_end(struct ns_record *rec)
+{
+    if (rec->skip) {
+        rec->skip--;
+        return 0;
+    }
+    if (!rec->open)
+        return -EINVAL;
+    /* The slot was reserved at begin, so this cannot fail. */
+    rec->open--;
+    struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)rec->buf + rec->n++;
+    memset(e, 0, sizeof(*e));
+    e->type = NS_F_END;
+    e->depth = rec->open;
+    return 0;
+}
+
+enum ns_rec_type ns_rec_type(const struct ns_record *rec)
+{
+    return (enum ns_rec_type)rec->type;
+}
+
+uint64_t ns_rec_time(const struct ns_record *rec)
+{
+    return rec->ts_ns;
+}
+
+uint64_t ns_rec_seq(const struct ns_record *rec)
+{
+    return rec->seq;
+}
+
+size_t ns_rec_field_count(const struct ns_record *rec)
+{
+    return rec->n;
+}
+
+static void rec_view(const struct ns_record *rec, const struct ns__rec_ent *e,
+                     struct ns_field_view *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->key = e->key ? ns__rec_str(rec, e->key) : NULL;
+    out->type = (enum ns_field_type)e->type;
+    out->depth = e->depth;
+    switch (e->type) {
+    case NS_F_BOOL:
+        out->v.b = e->v.b;
+        break;
+    case NS_F_INT:
+        out->v.i = e->v.i;
+        break;
+    case NS_F_UINT:
+    case NS_F_TIME:
+        out->v.u = e->v.u;
+        break;
+    case NS_F_DOUBLE:
+        out->v.d = e->v.d;
+        break;
+    case NS_F_STR:
+        out->v.s.ptr = ns__rec_str(rec, e->v.s.off);
+        out->v.s.len = e->v.s.len;
+        break;
+    case NS_F_IP:
+        out->v.ip = e->v.ip;
+        break;
+    case NS_F_MAC:
+        memcpy(out->v.mac, e->v.mac, 6);
+        break;
+    default:
+        break;
+    }
+}
+
+bool ns_rec_field_at(const struct ns_record *rec, size_t i, struct ns_field_view *out)
+{
+    if (i >= rec->n)
+        return false;
+    rec_view(rec, ns__rec_ents(rec) + i, out);
+    return true;
+}
+
+static inline bool rec_key_eq(const struct ns_record *rec, const struct ns__rec_ent *e,
+                              const char *key, size_t klen)
+{
+    return e->key && e->klen == klen && memcmp(ns__rec_str(rec, e->key), key, klen) == 0;
+}
+
+bool ns_rec_get(const struct ns_record *rec, const char *key, struct ns_field_view *out)
+{
+    if (!key)
+        return false;
+    size_t klen = strlen(key);
+    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    for (uint32_t i = 0; i < rec->n; i++) {
+        if (e[i].depth == 0 && e[i].type != NS_F_END && rec_key_eq(rec, &e[i], key, klen)) {
+            if (out)
+                rec_view(rec, &e[i], out);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* One past the last entry of the unit starting at i (a scalar, or a
+ * begin..END block; an unclosed block runs to the end). */
+static uint32_t rec_unit_end(const struct ns_record *rec, uint32_t i)
+{
+    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    if (e[i].type != NS_F_ARRAY && e[i].type != NS_F_OBJECT)
+        return i + 1;
+    for (uint32_t j = i + 1; j < rec->n; j++) {
+        if (e[j].depth == e[i].depth && e[j].type == NS_F_END)
+            return j + 1;
+    }
+    return rec->n;
+}
+
+size_t ns_rec_remove(struct ns_record *rec, const char *key)
+{
+    if (!key)
+        return 0;
+    size_t klen = strlen(key), removed = 0;
+    struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)rec->buf;
+    uint32_t i = 0;
+    while (i < rec->n) {
+        uint32_t end = rec_unit_end(rec, i);
+        if (e[i].depth == 0 && e[i].type != NS_F_END && rec_key_eq(rec, &e[i], key, klen)) {
+            if (rec->open && end == rec->n && e[i].type != NS_F_END &&
+                (e[i].type == NS_F_ARRAY || e[i].type == NS_F_OBJECT) &&
+                !(end > i + 1 && e[end - 1].type == NS_F_END && e[end - 1].depth == 0)) {
+                /* Removing a block the producer still has open: everything
+                 * open lives inside it, so nothing is open afterwards. */
+                rec->open = 0;
+            }
+            memmove(&e[i], &e[end], (size_t)(rec->n - end) * ENT_SIZE);
+            rec->n -= end - i;
+            removed++;
+            continue;
+        }
+        i = end;
+    }
+    return removed;
+}
+
+struct ns_record *ns_rec_clone(const struct ns_record *src)
+{
+    struct ns_record *rec = ns_rec_new((enum ns_rec_type)src->type, src->ts_ns);
+    if (!rec)
+        return NULL;
+    uint32_t used = rec_used(src);
+    if (used > rec->cap) {
+        rec->buf = malloc(used);
+        if (!rec->buf) {
+            rec->buf = rec->inl;
+            rec_free(rec);
+            rec_fail();
+            return NULL;
+        }
+        rec->cap = used;
+    }
+    memcpy(rec->buf, src->buf, (size_t)src->n * ENT_SIZE);
+    memcpy(rec->buf + rec->cap - src->arena, src->buf + src->cap - src->arena, src->arena);
+    rec->n = src->n;
+    rec->arena = src->arena;
+    rec->open = src->open;
+    rec->skip = src->skip;
+    rec->kinds = src->kinds;
+    rec->seq = src->seq;
+    return rec;
+}
