@@ -18,25 +18,10 @@
 #include "netscope/netscope.h"
 
 #include "community_id.h"
+#include "flow.h"
 #include "flow_device.h"
 #include "flow_parse.h"
 #include "flow_table.h"
-
-struct flow_config {
-    uint64_t max_flows;
-    uint64_t active_timeout;
-    uint64_t tcp_idle_timeout;
-    uint64_t udp_idle_timeout;
-    uint64_t icmp_idle_timeout;
-    uint64_t other_idle_timeout;
-    uint64_t tcp_close_timeout;
-    bool emit_start;
-    bool arp;
-    bool devices;
-    uint64_t device_interval;
-    uint64_t max_devices;
-    uint64_t community_id_seed;
-};
 
 struct flow_ctx {
     struct ns_instance *ins;

@@ -24,15 +24,7 @@
 
 #include "netscope/netscope.h"
 
-struct psrc_config {
-    char *file;
-    struct ns_strlist interfaces;
-    char *filter;
-    uint64_t snaplen;
-    bool promisc;
-    uint64_t buffer_size;
-    bool immediate;
-};
+#include "pcap.h"
 
 /* Walks pcapng blocks in step with libpcap to learn each packet's interface. */
 struct psrc_pcapng_walk {
