@@ -131,6 +131,36 @@ static int jw_str(struct jw *w, const char *str, size_t len)
     *o++ = '"';
     size_t i = 0;
     while (i < len) {
+        /* Fast path, 8 bytes at a time: copy a word with no control byte,
+         * '"', '\\' or non-ASCII byte (the usual key or value). The test is
+         * the classic "has a zero byte" bit trick on x, x^'"' and x^'\\',
+         * plus "has a byte < 0x20"; it may only err towards the slow path. */
+        while (len - i >= 8) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+            uint64_t bad = ((x - ones * 0x20) | (q - ones) | (b - ones) | x) & high;
+            if (bad)
+                break;
+            memcpy(o, &x, 8);
+            o += 8;
+            i += 8;
+        }
+        if (i < len && i >= 8 && len - i < 8) {
+            /* Tail: test the last 8 bytes (overlapping what was copied). */
+            uint64_t x;
+            memcpy(&x, s + len - 8, 8);
+            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+            if (!(((x - ones * 0x20) | (q - ones) | (b - ones) | x) & high)) {
+                memcpy(o, s + i, len - i);
+                o += len - i;
+                break;
+            }
+        }
+        if (i >= len)
+            break;
         uint8_t c = s[i];
         uint8_t cls = jcls[c];
         if (cls == 0) {
@@ -336,6 +366,21 @@ static int jw_scalar(struct jw *w, const struct ns_record *rec, const struct ns_
     return 0;
 }
 
+/* A key (or a segment of one): copied when the record said it is plain. */
+static inline int jw_key(struct jw *w, const char *k, uint32_t len, bool plain)
+{
+    if (!plain)
+        return jw_str(w, k, len);
+    if (jw_reserve(w, (size_t)len + 2) < 0)
+        return -ENOMEM;
+    char *o = w->b + w->len;
+    o[0] = '"';
+    memcpy(o + 1, k, len);
+    o[len + 1] = '"';
+    w->len += (size_t)len + 2;
+    return 0;
+}
+
 /* An array/object block starting at entry i (depth 0): members in order,
  * keys inside objects written as given. Closes blocks the producer left open. */
 static int jw_block(struct jw *w, const struct ns_record *rec, uint32_t i)
@@ -367,7 +412,7 @@ static int jw_block(struct jw *w, const struct ns_record *rec, uint32_t i)
         some |= (uint64_t)1 << cur;
         if (!((arr >> cur) & 1)) {
             const char *k = f->key ? ns__rec_str(rec, f->key) : "";
-            if (jw_str(w, k, f->klen) < 0 || jw_reserve(w, 2) < 0)
+            if (jw_key(w, k, f->klen, f->kplain) < 0 || jw_reserve(w, 2) < 0)
                 return -ENOMEM;
             jw_c(w, ':');
         }
@@ -428,16 +473,19 @@ int ns_json_append_str(char **buf, size_t *cap, size_t *len, const char *s, size
 /* ---- record ----------------------------------------------------------- */
 
 /* A top-level unit: an entry index or one of the common fields. */
-#define JU_HOST (UINT32_MAX - 3)
-#define JU_SEQ (UINT32_MAX - 2)
-#define JU_DATASET (UINT32_MAX - 1)
-#define JU_TIMESTAMP UINT32_MAX
+/* In the order they are appended (the sort cache relies on idx growing with
+ * the position before sorting). */
+#define JU_TIMESTAMP (UINT32_MAX - 3)
+#define JU_DATASET (UINT32_MAX - 2)
+#define JU_SEQ (UINT32_MAX - 1)
+#define JU_HOST UINT32_MAX
 
 struct unit {
-    uint64_t pfx; /* first 8 key bytes, order-mapped, big-endian: fast compare */
     const char *key;
-    uint32_t klen;
-    uint32_t idx;
+    uint32_t idx; /* entry index or JU_*: grows with the position before sorting */
+    uint16_t klen;
+    uint16_t pos; /* position before sorting (sort cache)  */
+    bool plain;   /* key needs no escaping */
 };
 
 /* Byte order for sorting: end of key < '.' < every other byte, so that "a"
@@ -448,28 +496,71 @@ static inline unsigned ord(uint8_t c)
     return c == '.' ? 1u : c < '.' ? c + 1u : c;
 }
 
-static void unit_set(struct unit *u, const char *key, uint32_t klen, uint32_t idx)
+static inline void unit_set(struct unit *u, const char *key, uint32_t klen, uint32_t idx,
+                            bool plain)
 {
-    uint64_t p = 0;
-    for (uint32_t i = 0; i < 8; i++)
-        p = p << 8 | (i < klen ? ord((uint8_t)key[i]) : 0u);
-    u->pfx = p;
     u->key = key;
-    u->klen = klen;
+    u->klen = (uint16_t)klen;
     u->idx = idx;
+    u->plain = plain;
 }
 
+/* Compare in ord() order. Bytes before the first difference are equal, so
+ * mapping only the differing pair gives the mapped order; the scan for it
+ * goes a word at a time (ECS keys share long prefixes: "destination."). */
 static int unit_cmp(const struct unit *a, const struct unit *b)
 {
-    if (a->pfx != b->pfx)
-        return a->pfx < b->pfx ? -1 : 1;
-    uint32_t n = a->klen < b->klen ? a->klen : b->klen;
-    for (uint32_t i = 8; i < n; i++) {
-        unsigned x = ord((uint8_t)a->key[i]), y = ord((uint8_t)b->key[i]);
-        if (x != y)
-            return x < y ? -1 : 1;
+    uint32_t n = a->klen < b->klen ? a->klen : b->klen, i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a->key + i, 8);
+        memcpy(&y, b->key + i, 8);
+        if (x != y) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            i += (uint32_t)__builtin_ctzll(x ^ y) / 8;
+#else
+            i += (uint32_t)__builtin_clzll(x ^ y) / 8;
+#endif
+            goto differ;
+        }
+    }
+    for (; i < n; i++) {
+        if (a->key[i] != b->key[i])
+            goto differ;
     }
     return a->klen < b->klen ? -1 : a->klen > b->klen;
+differ:;
+    unsigned x = ord((uint8_t)a->key[i]), y = ord((uint8_t)b->key[i]);
+    return x < y ? -1 : 1;
+}
+
+#define JW_STACK_UNITS 128
+
+/* Sort cache. A producer builds the same record shape over and over, so the
+ * permutation that sorted the last record of a type and size usually sorts
+ * the next one: applying it and checking the result (n - 1 compares) is much
+ * cheaper than sorting (n log n). The check makes it exact: the result must
+ * be ordered by key and, among equal keys, by position, which is the one
+ * order a stable sort produces. Per thread, so no locking. */
+#define JW_PERM_SLOTS 16
+struct perm {
+    uint32_t n;
+    uint16_t ord[JW_STACK_UNITS];
+};
+static _Thread_local struct perm jw_perm[JW_PERM_SLOTS];
+
+static bool perm_apply(const struct perm *p, const struct unit *u, struct unit *out, uint32_t n)
+{
+    if (p->n != n)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = u[p->ord[i]];
+    for (uint32_t i = 1; i < n; i++) {
+        int c = unit_cmp(&out[i - 1], &out[i]);
+        if (c > 0 || (c == 0 && out[i - 1].idx > out[i].idx))
+            return false;
+    }
+    return true;
 }
 
 /* Stable merge sort of u[0..n) using tmp[0..n). Insertion sort below 12, and
@@ -502,7 +593,6 @@ static void units_sort(struct unit *u, struct unit *tmp, uint32_t n)
         u[o++] = tmp[a++];
 }
 
-#define JW_STACK_UNITS 128
 #define JW_MAX_PATH 16 /* deeper dotted keys keep the rest of the key flat */
 
 /* A unit's value. */
@@ -554,7 +644,7 @@ static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit
     leaf_len[0] = 0;
 
     for (uint32_t x = 0; x < n; x++) {
-        if (x > 0 && unit_cmp(&u[x - 1], &u[x]) == 0)
+        if (x > 0 && u[x - 1].klen == u[x].klen && memcmp(u[x - 1].key, u[x].key, u[x].klen) == 0)
             continue; /* duplicate key: the first one wins */
         const char *k = u[x].key;
         uint32_t kl = u[x].klen, pos = 0, lvl = 0;
@@ -586,7 +676,7 @@ static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit
                 jw_c(w, ',');
             some[lvl] = true;
             leaf[lvl] = NULL;
-            if (jw_str(w, k + pos, sl) < 0 || jw_reserve(w, 2) < 0)
+            if (jw_key(w, k + pos, sl, u[x].plain) < 0 || jw_reserve(w, 2) < 0)
                 return -ENOMEM;
             jw_mem(w, ":{", 2);
             open_seg[lvl] = k + pos;
@@ -607,7 +697,7 @@ static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit
             leaf[lvl] = k + pos;
             leaf_len[lvl] = kl - pos;
         }
-        if (jw_str(w, k + pos, kl - pos) < 0 || jw_reserve(w, 1) < 0)
+        if (jw_key(w, k + pos, kl - pos, u[x].plain) < 0 || jw_reserve(w, 1) < 0)
             return -ENOMEM;
         jw_c(w, ':');
         if (jw_unit(w, rec, &u[x]) < 0)
@@ -641,17 +731,31 @@ int ns_rec_to_json(const struct ns_record *rec, char **buf, size_t *cap, size_t 
     uint32_t n = 0;
     for (uint32_t i = 0; i < rec->n; i++) {
         if (e[i].depth == 0 && e[i].type != NS_F_END && e[i].key)
-            unit_set(&u[n++], ns__rec_str(rec, e[i].key), e[i].klen, i);
+            unit_set(&u[n++], ns__rec_str(rec, e[i].key), e[i].klen, i, e[i].kplain);
     }
     /* Common fields after the producer's: the stable sort keeps them after
      * an equal producer key, and the first of equal keys is written. */
-    unit_set(&u[n++], "@timestamp", 10, JU_TIMESTAMP);
-    unit_set(&u[n++], "event.dataset", 13, JU_DATASET);
+    unit_set(&u[n++], "@timestamp", 10, JU_TIMESTAMP, true);
+    unit_set(&u[n++], "event.dataset", 13, JU_DATASET, true);
     if (rec->seq)
-        unit_set(&u[n++], "event.sequence", 14, JU_SEQ);
+        unit_set(&u[n++], "event.sequence", 14, JU_SEQ, true);
     if (json_host_len)
-        unit_set(&u[n++], "observer.hostname", 17, JU_HOST);
-    units_sort(u, u + nu, n);
+        unit_set(&u[n++], "observer.hostname", 17, JU_HOST, true);
+    if (n <= JW_STACK_UNITS) {
+        struct perm *p = &jw_perm[(rec->type * 31u + n) % JW_PERM_SLOTS];
+        if (perm_apply(p, u, u + nu, n)) {
+            u += nu; /* the sorted copy */
+        } else {
+            for (uint32_t i = 0; i < n; i++)
+                u[i].pos = (uint16_t)i;
+            units_sort(u, u + nu, n);
+            p->n = n;
+            for (uint32_t i = 0; i < n; i++)
+                p->ord[i] = u[i].pos;
+        }
+    } else {
+        units_sort(u, u + nu, n);
+    }
 
     int rc = -ENOMEM;
     if (jw_reserve(&w, 2) < 0)

@@ -164,6 +164,37 @@ static inline bool rec_in_array(const struct ns_record *rec)
     return rec->open && ((rec->kinds >> (rec->open - 1u)) & 1u);
 }
 
+/* True when s[0..len) is printable ASCII without '"' and '\\': the JSON
+ * writer can then copy the key (and its dotted segments) without escaping.
+ * Computed once here, 8 bytes at a time, because a record may be serialised
+ * by several sinks and keys are short, where per-byte escaping costs most. */
+static bool rec_plain(const char *s, size_t len)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    size_t i = 0;
+    for (;;) {
+        if (len - i < 8) {
+            if (len < 8)
+                break;
+            i = len - 8; /* the last word, overlapping: no byte loop */
+        }
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+        if (((x - ones * 0x20) | (q - ones) | (b - ones) | x) & high)
+            return false;
+        i += 8;
+        if (i == len)
+            return true;
+    }
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
 /* Start an entry: checks the key, reserves room for the entry, its key and
  * `extra` arena bytes, and fills the header fields. Returns NULL with *err set
  * when the field cannot be added. */
@@ -201,7 +232,8 @@ static struct ns__rec_ent *rec_start(struct ns_record *rec, const char *key, uin
     e->key = key ? rec_put(rec, key, (uint32_t)klen) : 0;
     e->klen = (uint16_t)klen;
     e->type = type;
-    e->depth = rec->open;
+    e->depth = rec->open & 0x7f;
+    e->kplain = key ? rec_plain(key, klen) : 1;
     return e;
 }
 
@@ -357,7 +389,7 @@ int ns_rec_end(struct ns_record *rec)
     struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)rec->buf + rec->n++;
     memset(e, 0, sizeof(*e));
     e->type = NS_F_END;
-    e->depth = rec->open;
+    e->depth = rec->open & 0x7f;
     return 0;
 }
 

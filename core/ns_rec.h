@@ -46,10 +46,11 @@ extern "C" {
 /* One field or marker, 32 bytes. Offsets are distances from the end of the
  * storage buffer (0 = none), which survive growth. */
 struct ns__rec_ent {
-    uint32_t key;  /* arena offset of the NUL-terminated key, 0 = no key */
-    uint16_t klen; /* key length without the NUL                        */
-    uint8_t type;  /* enum ns_field_type                                  */
-    uint8_t depth; /* 0 = top level; END has its BEGIN's depth            */
+    uint32_t key;        /* arena offset of the NUL-terminated key, 0 = no key */
+    uint16_t klen;       /* key length without the NUL                        */
+    uint8_t type;        /* enum ns_field_type                                  */
+    unsigned depth : 7;  /* 0 = top level; END has its BEGIN's depth      */
+    unsigned kplain : 1; /* key needs no JSON escaping (ns_json.c fast path) */
     union {
         bool b;
         int64_t i;

@@ -551,3 +551,34 @@ Test(json, checker_rejects_bad_json)
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         cr_assert_null(ns_fake_json_check(good[i], strlen(good[i])), "rejected %s", good[i]);
 }
+
+/* The per-thread sort cache must never change the output: same type and
+ * field count, different keys and duplicates, in alternation. */
+Test(json, sort_cache_is_exact)
+{
+    const char *orders[][4] = {
+        {"b", "a", "c", "d"},
+        {"d", "c", "b", "a"},
+        {"x", "x", "a", "x"},
+        {"a.b", "a", "a.a", "b"},
+    };
+    const char *want[] = {
+        "{\"@timestamp\":\"1970-01-01T00:00:00.000000Z\",\"a\":1,\"b\":0,\"c\":2,\"d\":3,"
+        "\"event\":{\"dataset\":\"netscope.dns\"}}",
+        "{\"@timestamp\":\"1970-01-01T00:00:00.000000Z\",\"a\":3,\"b\":2,\"c\":1,\"d\":0,"
+        "\"event\":{\"dataset\":\"netscope.dns\"}}",
+        "{\"@timestamp\":\"1970-01-01T00:00:00.000000Z\",\"a\":2,"
+        "\"event\":{\"dataset\":\"netscope.dns\"},\"x\":0}",
+        "{\"@timestamp\":\"1970-01-01T00:00:00.000000Z\",\"a\":1,\"a.a\":2,\"a.b\":0,\"b\":3,"
+        "\"event\":{\"dataset\":\"netscope.dns\"}}",
+    };
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < 4; k++) {
+            struct ns_record *r = ns_rec_new(NS_REC_DNS, 0);
+            for (int f = 0; f < 4; f++)
+                ns_rec_add_uint(r, orders[k][f], (uint64_t)f);
+            EXPECT_JSON(r, want[k]);
+            ns_rec_release(r);
+        }
+    }
+}
