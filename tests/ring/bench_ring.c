@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bench_ring.c - throughput benchmark for core/ns_ring.h (not a ctest test).
+ *
+ * Moves pointers from producer thread(s) to one consumer thread through
+ * ns_ring (SPSC and MPSC), a mutex+condvar bounded queue and, when built with
+ * NS_HAVE_CK, Concurrency Kit's ck_ring (SPSC and MPSC), at bursts 1, 8 and
+ * 32, and prints the median items/s over several runs plus the ns_ring/ck_ring
+ * ratios. ck_ring has no burst API, so a "burst" there is a loop of
+ * single-item calls, which is how a caller would use it. Producers are pinned
+ * to CPU 0 and the consumer to CPU 1 when the machine has two CPUs or more.
+ * Usage: bench_ring [runs, default 5] [seconds per run, default 0.2]
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ns_ring.h"
+
+#ifdef NS_HAVE_CK
+#include <ck_ring.h>
+#endif
+
+#define BENCH_CAPACITY 1024
+#define BENCH_MAX_BURST 32
+#define BENCH_MAX_PRODUCERS 4
+#define BENCH_MAX_RUNS 31
+
+enum bench_kind { BK_NS_SPSC, BK_NS_MPSC, BK_CK_SPSC, BK_CK_MPSC, BK_MUTEX };
+
+static const char *const bench_names[] = {"ns_ring spsc", "ns_ring mpsc", "ck_ring spsc",
+                                          "ck_ring mpsc", "mutex+condvar"};
+
+/* The classic blocking bounded queue: one lock, two condition variables. */
+struct mutex_q {
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty;
+    pthread_cond_t not_full;
+    uint64_t head, tail; /* free-running */
+    void *slots[BENCH_CAPACITY];
+};
+
+struct bench {
+    alignas(NS_RING_CACHE_LINE) struct ns_ring ring;
+#ifdef NS_HAVE_CK
+    alignas(NS_RING_CACHE_LINE) ck_ring_t ck;
+    ck_ring_buffer_t ck_slots[BENCH_CAPACITY];
+#endif
+    void *slots[BENCH_CAPACITY];
+    struct mutex_q mq;
+    int kind;
+    uint32_t burst;
+    int producers;
+    uint64_t items; /* per producer */
+    int pin;
+    alignas(NS_RING_CACHE_LINE) atomic_int go;
+    atomic_int ready;
+    struct timespec t_end;
+};
+
+struct bench_thread {
+    struct bench *b;
+    int cpu; /* -1: not pinned */
+};
+
+static void bench_pin(int cpu)
+{
+    cpu_set_t set;
+
+    if (cpu < 0)
+        return;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static uint32_t mq_enqueue(struct mutex_q *q, void *const *objs, uint32_t n)
+{
+    uint32_t room;
+
+    pthread_mutex_lock(&q->lock);
+    while ((room = (uint32_t)(BENCH_CAPACITY - (q->head - q->tail))) == 0)
+        pthread_cond_wait(&q->not_full, &q->lock);
+    if (n > room)
+        n = room;
+    for (uint32_t i = 0; i < n; i++)
+        q->slots[(q->head + i) % BENCH_CAPACITY] = objs[i];
+    q->head += n;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+static uint32_t mq_dequeue(struct mutex_q *q, void **objs, uint32_t n)
+{
+    uint32_t avail;
+
+    pthread_mutex_lock(&q->lock);
+    while ((avail = (uint32_t)(q->head - q->tail)) == 0)
+        pthread_cond_wait(&q->not_empty, &q->lock);
+    if (n > avail)
+        n = avail;
+    for (uint32_t i = 0; i < n; i++)
+        objs[i] = q->slots[(q->tail + i) % BENCH_CAPACITY];
+    q->tail += n;
+    /* Broadcast: with several producers blocked, each may fit part of a burst. */
+    pthread_cond_broadcast(&q->not_full);
+    pthread_mutex_unlock(&q->lock);
+    return n;
+}
+
+/* Every queue behind one switch; `kind` is a constant at each inlined call
+ * site, so the switch folds away and each loop calls its queue directly. */
+static inline __attribute__((always_inline)) uint32_t bench_enqueue(struct bench *b, int kind,
+                                                                    void *const *objs, uint32_t n)
+{
+    switch (kind) {
+    case BK_NS_SPSC:
+        return ns_ring_spsc_enqueue_burst(&b->ring, objs, n);
+    case BK_NS_MPSC:
+        return ns_ring_mpsc_enqueue_burst(&b->ring, objs, n);
+#ifdef NS_HAVE_CK
+    case BK_CK_SPSC: {
+        uint32_t i = 0;
+
+        while (i < n && ck_ring_enqueue_spsc(&b->ck, b->ck_slots, objs[i]))
+            i++;
+        return i;
+    }
+    case BK_CK_MPSC: {
+        uint32_t i = 0;
+
+        while (i < n && ck_ring_enqueue_mpsc(&b->ck, b->ck_slots, objs[i]))
+            i++;
+        return i;
+    }
+#endif
+    default:
+        return mq_enqueue(&b->mq, objs, n);
+    }
+}
+
+static inline __attribute__((always_inline)) uint32_t bench_dequeue(struct bench *b, int kind,
+                                                                    void **objs, uint32_t n)
+{
+    switch (kind) {
+    case BK_NS_SPSC:
+        return ns_ring_spsc_dequeue_burst(&b->ring, objs, n);
+    case BK_NS_MPSC:
+        return ns_ring_mpsc_dequeue_burst(&b->ring, objs, n);
+#ifdef NS_HAVE_CK
+    case BK_CK_SPSC: {
+        uint32_t i = 0;
+
+        while (i < n && ck_ring_dequeue_spsc(&b->ck, b->ck_slots, &objs[i]))
+            i++;
+        return i;
+    }
+    case BK_CK_MPSC: {
+        uint32_t i = 0;
+
+        while (i < n && ck_ring_dequeue_mpsc(&b->ck, b->ck_slots, &objs[i]))
+            i++;
+        return i;
+    }
+#endif
+    default:
+        return mq_dequeue(&b->mq, objs, n);
+    }
+}
+
+static inline __attribute__((always_inline)) void bench_produce(struct bench *b, int kind)
+{
+    void *buf[BENCH_MAX_BURST];
+    uint64_t left = b->items;
+    uint32_t burst = b->burst;
+    uint32_t spins = 0;
+
+    for (uint32_t i = 0; i < BENCH_MAX_BURST; i++)
+        buf[i] = (void *)(uintptr_t)(i + 1);
+    atomic_fetch_add(&b->ready, 1);
+    while (!atomic_load_explicit(&b->go, memory_order_acquire))
+        ;
+    while (left) {
+        uint32_t n = left < burst ? (uint32_t)left : burst;
+        uint32_t done = 0;
+
+        while (done < n) {
+            uint32_t got = bench_enqueue(b, kind, buf + done, n - done);
+
+            done += got;
+            if (got == 0)
+                ns__ring_relax(&spins);
+        }
+        left -= n;
+    }
+}
+
+static inline __attribute__((always_inline)) void bench_consume(struct bench *b, int kind)
+{
+    void *buf[BENCH_MAX_BURST];
+    uint64_t left = b->items * (uint64_t)b->producers;
+    uint32_t burst = b->burst;
+    uint32_t spins = 0;
+    uintptr_t sum = 0;
+
+    atomic_fetch_add(&b->ready, 1);
+    while (!atomic_load_explicit(&b->go, memory_order_acquire))
+        ;
+    while (left) {
+        uint32_t got = bench_dequeue(b, kind, buf, left < burst ? (uint32_t)left : burst);
+
+        if (got == 0) {
+            ns__ring_relax(&spins);
+            continue;
+        }
+        sum += (uintptr_t)buf[got - 1]; /* touch the data so it cannot be skipped */
+        left -= got;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b->t_end);
+    if (sum == 0)
+        fprintf(stderr, "bench: impossible sum\n");
+}
+
+#define BENCH_THREADS(kind)                                                                        \
+    static void *bench_prod_##kind(void *arg)                                                      \
+    {                                                                                              \
+        struct bench_thread *t = arg;                                                              \
+        bench_pin(t->cpu);                                                                         \
+        bench_produce(t->b, kind);                                                                 \
+        return NULL;                                                                               \
+    }                                                                                              \
+    static void *bench_cons_##kind(void *arg)                                                      \
+    {                                                                                              \
+        struct bench_thread *t = arg;                                                              \
+        bench_pin(t->cpu);                                                                         \
+        bench_consume(t->b, kind);                                                                 \
+        return NULL;                                                                               \
+    }
+
+BENCH_THREADS(BK_NS_SPSC)
+BENCH_THREADS(BK_NS_MPSC)
+BENCH_THREADS(BK_CK_SPSC)
+BENCH_THREADS(BK_CK_MPSC)
+BENCH_THREADS(BK_MUTEX)
+
+static void *(*const bench_prod_fn[])(void *) = {bench_prod_BK_NS_SPSC, bench_prod_BK_NS_MPSC,
+                                                 bench_prod_BK_CK_SPSC, bench_prod_BK_CK_MPSC,
+                                                 bench_prod_BK_MUTEX};
+static void *(*const bench_cons_fn[])(void *) = {bench_cons_BK_NS_SPSC, bench_cons_BK_NS_MPSC,
+                                                 bench_cons_BK_CK_SPSC, bench_cons_BK_CK_MPSC,
+                                                 bench_cons_BK_MUTEX};
+
+/* One timed transfer; returns items per second. */
+static double bench_once(struct bench *b, int kind, uint32_t burst, int producers, uint64_t items)
+{
+    pthread_t pt[BENCH_MAX_PRODUCERS], ct;
+    struct bench_thread targ[BENCH_MAX_PRODUCERS + 1];
+    struct timespec t0;
+
+    b->kind = kind;
+    b->burst = burst;
+    b->producers = producers;
+    b->items = items / (uint64_t)producers;
+    atomic_store(&b->go, 0);
+    atomic_store(&b->ready, 0);
+    ns_ring_init(&b->ring, b->slots, BENCH_CAPACITY);
+#ifdef NS_HAVE_CK
+    ck_ring_init(&b->ck, BENCH_CAPACITY);
+#endif
+    b->mq.head = b->mq.tail = 0;
+
+    /* Consumer on CPU 1, producers on CPUs 0, 2, 3, ... */
+    targ[0] = (struct bench_thread){b, b->pin ? 1 : -1};
+    pthread_create(&ct, NULL, bench_cons_fn[kind], &targ[0]);
+    for (int i = 0; i < producers; i++) {
+        targ[i + 1] = (struct bench_thread){b, b->pin ? (i == 0 ? 0 : i + 1) : -1};
+        pthread_create(&pt[i], NULL, bench_prod_fn[kind], &targ[i + 1]);
+    }
+    while (atomic_load(&b->ready) != producers + 1)
+        sched_yield();
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    atomic_store_explicit(&b->go, 1, memory_order_release);
+    for (int i = 0; i < producers; i++)
+        pthread_join(pt[i], NULL);
+    pthread_join(ct, NULL);
+    double secs =
+        (double)(b->t_end.tv_sec - t0.tv_sec) + (double)(b->t_end.tv_nsec - t0.tv_nsec) / 1e9;
+    return (double)(b->items * (uint64_t)producers) / secs;
+}
+
+static int bench_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Calibrate the item count to about `seconds` per run, then take the median. */
+static double bench_case(struct bench *b, int kind, uint32_t burst, int producers, int runs,
+                         double seconds)
+{
+    double rate[BENCH_MAX_RUNS];
+    double guess = bench_once(b, kind, burst, producers, 200000);
+    uint64_t items = (uint64_t)(guess * seconds);
+
+    if (items < 200000)
+        items = 200000;
+    for (int i = 0; i < runs; i++)
+        rate[i] = bench_once(b, kind, burst, producers, items);
+    qsort(rate, (size_t)runs, sizeof(rate[0]), bench_cmp);
+    printf("%-14s %4d %5u %10.1f   (%.1f .. %.1f)\n", bench_names[kind], producers, burst,
+           rate[runs / 2] / 1e6, rate[0] / 1e6, rate[runs - 1] / 1e6);
+    fflush(stdout);
+    return rate[runs / 2];
+}
+
+int main(int argc, char **argv)
+{
+    static const uint32_t bursts[] = {1, 8, 32};
+    int runs = argc > 1 ? atoi(argv[1]) : 5;
+    double seconds = argc > 2 ? strtod(argv[2], NULL) : 0.2;
+    double ours[2][3], ck[2][3];
+    int mpsc_producers[] = {1, 3};
+    struct bench *b = aligned_alloc(NS_RING_CACHE_LINE, sizeof(*b));
+    cpu_set_t online;
+
+    if (b == NULL)
+        return 1;
+    if (runs < 1 || runs > BENCH_MAX_RUNS)
+        runs = 5;
+    if (!(seconds > 0.001 && seconds < 60))
+        seconds = 0.2;
+    memset(b, 0, sizeof(*b));
+    pthread_mutex_init(&b->mq.lock, NULL);
+    pthread_cond_init(&b->mq.not_empty, NULL);
+    pthread_cond_init(&b->mq.not_full, NULL);
+    sched_getaffinity(0, sizeof(online), &online);
+    b->pin = CPU_ISSET(0, &online) && CPU_ISSET(1, &online);
+    printf("bench_ring: capacity %d, median of %d runs of ~%.2f s, %s\n", BENCH_CAPACITY, runs,
+           seconds, b->pin ? "consumer on CPU 1, producers on CPU 0, 2, 3" : "not pinned");
+    printf("%-14s %4s %5s %10s   %s\n", "queue", "prod", "burst", "Mitems/s", "(min .. max)");
+
+    for (int m = 0; m < 2; m++) {
+        for (int i = 0; i < 3; i++) {
+            int p = m ? mpsc_producers[0] : 1;
+
+            ours[m][i] = bench_case(b, m ? BK_NS_MPSC : BK_NS_SPSC, bursts[i], p, runs, seconds);
+#ifdef NS_HAVE_CK
+            ck[m][i] = bench_case(b, m ? BK_CK_MPSC : BK_CK_SPSC, bursts[i], p, runs, seconds);
+#else
+            ck[m][i] = 0;
+#endif
+            if (!m)
+                bench_case(b, BK_MUTEX, bursts[i], 1, runs, seconds);
+        }
+    }
+    /* Fan-in needs a CPU per thread: with fewer, producers are preempted
+     * between claiming and publishing their slots and every ring (ck's
+     * too, which never yields) measures the scheduler instead. */
+    if (CPU_COUNT(&online) > mpsc_producers[1]) {
+        for (int i = 0; i < 3; i++) {
+            bench_case(b, BK_NS_MPSC, bursts[i], mpsc_producers[1], runs, seconds);
+#ifdef NS_HAVE_CK
+            bench_case(b, BK_CK_MPSC, bursts[i], mpsc_producers[1], runs, seconds);
+#endif
+            bench_case(b, BK_MUTEX, bursts[i], mpsc_producers[1], runs, seconds);
+        }
+    } else {
+        printf("(%d-producer fan-in skipped: needs %d CPUs, have %d)\n", mpsc_producers[1],
+               mpsc_producers[1] + 1, CPU_COUNT(&online));
+    }
+#ifdef NS_HAVE_CK
+    for (int m = 0; m < 2; m++) {
+        printf("ratio ns_ring/ck_ring %s (1 producer):", m ? "mpsc" : "spsc");
+        for (int i = 0; i < 3; i++)
+            printf("  burst %u: %.2fx", bursts[i], ours[m][i] / ck[m][i]);
+        printf("\n");
+    }
+#else
+    (void)ck;
+    (void)ours;
+    printf("ck_ring not found at build time: no ratios\n");
+#endif
+    free(b);
+    return 0;
+}
