@@ -150,8 +150,8 @@ Test(flow_plugin, qinq_vlan_ids, .fini = ns_fake_reset)
     struct flow_config cfg = defaults();
     run_capture("qinq-http.pcap", &cfg);
     struct ns_record *r = nth(NS_REC_FLOW, 0);
-    cr_assert_eq(u(r, "network.vlan.id"), 0);
-    cr_assert_eq(u(r, "network.inner.vlan.id"), 0);
+    cr_assert_str_eq(s(r, "network.vlan.id"), "0");
+    cr_assert_str_eq(s(r, "network.inner.vlan.id"), "0");
 }
 
 Test(flow_plugin, arp_records, .fini = ns_fake_reset)

@@ -66,10 +66,16 @@ static void flow_add_common(struct flow_ctx *c, struct ns_record *r, const char 
 
 static void flow_add_vlans(struct flow_ctx *c, struct ns_record *r, uint8_t n, const uint16_t *v)
 {
-    if (n > 0)
-        c->h->rec_add_uint(r, "network.vlan.id", v[0]);
-    if (n > 1)
-        c->h->rec_add_uint(r, "network.inner.vlan.id", v[1]);
+    /* ECS types the VLAN ids as keywords (strings). */
+    char id[8];
+    if (n > 0) {
+        snprintf(id, sizeof(id), "%u", v[0]);
+        c->h->rec_add_cstr(r, "network.vlan.id", id);
+    }
+    if (n > 1) {
+        snprintf(id, sizeof(id), "%u", v[1]);
+        c->h->rec_add_cstr(r, "network.inner.vlan.id", id);
+    }
 }
 
 static void flow_emit(struct flow_ctx *c, struct ns_record *r)
