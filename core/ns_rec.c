@@ -13,6 +13,9 @@
 #include <string.h>
 
 #define ENT_SIZE ((uint32_t)sizeof(struct ns__rec_ent))
+_Static_assert(sizeof(struct ns__rec_ent) == 32, "entry layout: 32 bytes");
+_Static_assert(sizeof(struct ns_record) == 2048, "header + inline storage: 2 KiB");
+_Static_assert(NS_REC_MAX_DEPTH <= 32, "rec->kinds has one bit per level");
 
 static uint64_t rec_failures; /* atomic */
 
