@@ -9,7 +9,8 @@
  * ratios. ck_ring has no burst API, so a "burst" there is a loop of
  * single-item calls, which is how a caller would use it. Producers are pinned
  * to CPU 0 and the consumer to CPU 1 when the machine has two CPUs or more.
- * Usage: bench_ring [runs, default 5] [seconds per run, default 0.2]
+ * Usage: bench_ring [runs, default 5] [seconds per run, default 0.2] [spsc|mpsc|fanin]
+ * (the last argument picks one group; all by default)
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -301,23 +302,41 @@ static int bench_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Calibrate the item count to about `seconds` per run, then take the median. */
-static double bench_case(struct bench *b, int kind, uint32_t burst, int producers, int runs,
-                         double seconds)
-{
-    double rate[BENCH_MAX_RUNS];
-    double guess = bench_once(b, kind, burst, producers, 200000);
-    uint64_t items = (uint64_t)(guess * seconds);
+/* Results of one case: median and best over the runs, in items/s. */
+struct bench_result {
+    double median, best;
+};
 
-    if (items < 200000)
-        items = 200000;
+/*
+ * Run `nk` queue kinds at the same burst and producer count, interleaving
+ * their runs (A B A B ...) so that a burst of load from elsewhere on the
+ * machine hits all of them alike. Each kind's item count is first calibrated
+ * to about `seconds` per run. Prints one line per kind.
+ */
+static void bench_cases(struct bench *b, const int *kinds, int nk, uint32_t burst, int producers,
+                        int runs, double seconds, struct bench_result *out)
+{
+    double rate[4][BENCH_MAX_RUNS];
+    uint64_t items[4];
+
+    for (int k = 0; k < nk; k++) {
+        double guess = bench_once(b, kinds[k], burst, producers, 200000);
+
+        items[k] = (uint64_t)(guess * seconds);
+        if (items[k] < 200000)
+            items[k] = 200000;
+    }
     for (int i = 0; i < runs; i++)
-        rate[i] = bench_once(b, kind, burst, producers, items);
-    qsort(rate, (size_t)runs, sizeof(rate[0]), bench_cmp);
-    printf("%-14s %4d %5u %10.1f   (%.1f .. %.1f)\n", bench_names[kind], producers, burst,
-           rate[runs / 2] / 1e6, rate[0] / 1e6, rate[runs - 1] / 1e6);
+        for (int k = 0; k < nk; k++)
+            rate[k][i] = bench_once(b, kinds[k], burst, producers, items[k]);
+    for (int k = 0; k < nk; k++) {
+        qsort(rate[k], (size_t)runs, sizeof(rate[k][0]), bench_cmp);
+        out[k].median = rate[k][runs / 2];
+        out[k].best = rate[k][runs - 1];
+        printf("%-14s %4d %5u %10.1f   (%.1f .. %.1f)\n", bench_names[kinds[k]], producers, burst,
+               out[k].median / 1e6, rate[k][0] / 1e6, out[k].best / 1e6);
+    }
     fflush(stdout);
-    return rate[runs / 2];
 }
 
 int main(int argc, char **argv)
@@ -325,8 +344,9 @@ int main(int argc, char **argv)
     static const uint32_t bursts[] = {1, 8, 32};
     int runs = argc > 1 ? atoi(argv[1]) : 5;
     double seconds = argc > 2 ? strtod(argv[2], NULL) : 0.2;
-    double ours[2][3], ck[2][3];
-    int mpsc_producers[] = {1, 3};
+    const char *only = argc > 3 ? argv[3] : "";
+    struct bench_result res[2][3][3]; /* [spsc, mpsc][burst][ours, ck, mutex] */
+    int fanin = 3;
     struct bench *b = aligned_alloc(NS_RING_CACHE_LINE, sizeof(*b));
     cpu_set_t online;
 
@@ -337,54 +357,62 @@ int main(int argc, char **argv)
     if (!(seconds > 0.001 && seconds < 60))
         seconds = 0.2;
     memset(b, 0, sizeof(*b));
+    memset(res, 0, sizeof(res));
     pthread_mutex_init(&b->mq.lock, NULL);
     pthread_cond_init(&b->mq.not_empty, NULL);
     pthread_cond_init(&b->mq.not_full, NULL);
     sched_getaffinity(0, sizeof(online), &online);
     b->pin = CPU_ISSET(0, &online) && CPU_ISSET(1, &online);
-    printf("bench_ring: capacity %d, median of %d runs of ~%.2f s, %s\n", BENCH_CAPACITY, runs,
-           seconds, b->pin ? "consumer on CPU 1, producers on CPU 0, 2, 3" : "not pinned");
+    printf("bench_ring: capacity %d, median of %d interleaved runs of ~%.2f s, %s\n",
+           BENCH_CAPACITY, runs, seconds,
+           b->pin ? "consumer on CPU 1, producers on CPU 0, 2, 3" : "not pinned");
     printf("%-14s %4s %5s %10s   %s\n", "queue", "prod", "burst", "Mitems/s", "(min .. max)");
 
     for (int m = 0; m < 2; m++) {
+        if (strstr(m ? "mpsc" : "spsc", only) == NULL)
+            continue;
         for (int i = 0; i < 3; i++) {
-            int p = m ? mpsc_producers[0] : 1;
-
-            ours[m][i] = bench_case(b, m ? BK_NS_MPSC : BK_NS_SPSC, bursts[i], p, runs, seconds);
+            int kinds[3] = {m ? BK_NS_MPSC : BK_NS_SPSC, m ? BK_CK_MPSC : BK_CK_SPSC, BK_MUTEX};
 #ifdef NS_HAVE_CK
-            ck[m][i] = bench_case(b, m ? BK_CK_MPSC : BK_CK_SPSC, bursts[i], p, runs, seconds);
+            bench_cases(b, kinds, 3, bursts[i], 1, runs, seconds, res[m][i]);
 #else
-            ck[m][i] = 0;
+            kinds[1] = BK_MUTEX;
+            bench_cases(b, kinds, 2, bursts[i], 1, runs, seconds, res[m][i]);
 #endif
-            if (!m)
-                bench_case(b, BK_MUTEX, bursts[i], 1, runs, seconds);
         }
     }
     /* Fan-in needs a CPU per thread: with fewer, producers are preempted
      * between claiming and publishing their slots and every ring (ck's
      * too, which never yields) measures the scheduler instead. */
-    if (CPU_COUNT(&online) > mpsc_producers[1]) {
+    if (strstr("fanin", only) == NULL) {
+        /* not asked for */
+    } else if (CPU_COUNT(&online) > fanin) {
         for (int i = 0; i < 3; i++) {
-            bench_case(b, BK_NS_MPSC, bursts[i], mpsc_producers[1], runs, seconds);
+            struct bench_result r[3];
+            int kinds[3] = {BK_NS_MPSC, BK_CK_MPSC, BK_MUTEX};
 #ifdef NS_HAVE_CK
-            bench_case(b, BK_CK_MPSC, bursts[i], mpsc_producers[1], runs, seconds);
+            bench_cases(b, kinds, 3, bursts[i], fanin, runs, seconds, r);
+#else
+            kinds[1] = BK_MUTEX;
+            bench_cases(b, kinds, 2, bursts[i], fanin, runs, seconds, r);
 #endif
-            bench_case(b, BK_MUTEX, bursts[i], mpsc_producers[1], runs, seconds);
         }
     } else {
-        printf("(%d-producer fan-in skipped: needs %d CPUs, have %d)\n", mpsc_producers[1],
-               mpsc_producers[1] + 1, CPU_COUNT(&online));
+        printf("(%d-producer fan-in skipped: needs %d CPUs, have %d)\n", fanin, fanin + 1,
+               CPU_COUNT(&online));
     }
 #ifdef NS_HAVE_CK
     for (int m = 0; m < 2; m++) {
-        printf("ratio ns_ring/ck_ring %s (1 producer):", m ? "mpsc" : "spsc");
+        if (res[m][0][1].median == 0)
+            continue;
+        printf("ratio ns_ring/ck_ring %s, median (best):", m ? "mpsc" : "spsc");
         for (int i = 0; i < 3; i++)
-            printf("  burst %u: %.2fx", bursts[i], ours[m][i] / ck[m][i]);
+            printf("  burst %u: %.2fx (%.2fx)", bursts[i],
+                   res[m][i][0].median / res[m][i][1].median,
+                   res[m][i][0].best / res[m][i][1].best);
         printf("\n");
     }
 #else
-    (void)ck;
-    (void)ours;
     printf("ck_ring not found at build time: no ratios\n");
 #endif
     free(b);
