@@ -8,22 +8,7 @@
 #include <stdint.h>
 
 #include "fx_common.h"
-
-struct fxdec_config {
-    bool flag;
-    int64_t delta;
-    uint64_t count;
-    double ratio;
-    uint64_t buffer;
-    uint64_t timeout;
-    char *label;
-    int mode;
-    struct ns_strlist tags;
-    char *path;
-    char *token;
-    uint64_t old_count;
-    bool live;
-};
+#include "fx_decoder.h"
 
 static const char *const fxdec_modes[] = {"fast", "safe", "paranoid", NULL};
 
