@@ -135,3 +135,53 @@ Test(pcap_source, stopping_ends_run, .fini = ns_fake_reset)
     cr_assert_eq(run_file(&c, &n), 0);
     cr_assert_eq(n, 0);
 }
+
+/* Live capture on the loopback interface (skipped without CAP_NET_RAW). */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+static void *live_run(void *ctx)
+{
+    return (void *)(intptr_t)ns_plugin.run(ctx);
+}
+
+Test(pcap_source, live_loopback, .fini = ns_fake_reset, .timeout = 30)
+{
+    ns_fake_set_quiet(true);
+    struct ns_instance *ins = ns_fake_instance("source/pcap", "capture");
+    char *ifs[] = {"lo"};
+    struct psrc_config c = cfg_file(NULL);
+    c.interfaces = (struct ns_strlist){.items = ifs, .count = 1};
+    c.filter = "udp port 39999";
+    c.immediate = true;
+    void *ctx;
+    int rc = ns_plugin.init(ins, &c, &ctx);
+    if (rc == -EPERM || rc == -ENODEV)
+        cr_skip_test("no live capture here (%d)", rc);
+    cr_assert_eq(rc, 0);
+    pthread_t th;
+    pthread_create(&th, NULL, live_run, ctx);
+    usleep(300000);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(39999)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < 5; i++)
+        sendto(fd, "hello", 5, 0, (struct sockaddr *)&to, sizeof(to));
+    close(fd);
+    size_t n = 0;
+    for (int i = 0; i < 50 && n < 5; i++) {
+        usleep(100000);
+        ns_fake_packets(&n);
+    }
+    ns_plugin.stop(ctx);
+    void *ret;
+    pthread_join(th, &ret);
+    ns_plugin.destroy(ctx);
+    cr_assert_eq((intptr_t)ret, 0);
+    const struct ns_packet *p = ns_fake_packets(&n);
+    cr_assert_eq(n, 5);
+    cr_assert_eq(p[0].linktype, 1);
+    cr_assert_eq(p[0].ifindex, 0);
+    cr_assert_gt(p[0].ts_ns, 1600000000ull * 1000000000ull);
+}

@@ -227,6 +227,10 @@ static int psrc_open_live(struct psrc_ctx *c)
         pcap_set_promisc(s->p, c->cfg->promisc);
         pcap_set_buffer_size(s->p, (int)c->cfg->buffer_size);
         pcap_set_immediate_mode(s->p, c->cfg->immediate);
+        /* A buffer timeout makes the kernel hand over partly filled TPACKET_V3
+         * blocks; without one (0) a quiet interface's packets can wait
+         * indefinitely. */
+        pcap_set_timeout(s->p, 100);
         pcap_set_tstamp_precision(s->p, PCAP_TSTAMP_PRECISION_NANO); /* best effort */
         int rc = pcap_activate(s->p);
         if (rc < 0) {
