@@ -266,3 +266,30 @@ Test(ring, null_pointers_are_carried)
     cr_expect_null(out[0]);
     cr_expect_eq(out[1], rec(9));
 }
+
+Test(ring, mpsc_stale_producer_cache_is_refreshed)
+{
+    void *in[2 * CAP], *out[CAP];
+    uint32_t head;
+
+    /* A producer preempted between reading cons_tail and storing it into the
+     * shared cache can leave a value from far in the past (or, seen from a
+     * peer with an older head, from the future). Neither may cause an
+     * overwrite or a spurious "full". */
+    cr_assert_eq(ns__ring_init_at(&ring, slots, CAP, UINT32_MAX - 3), 0);
+    fill(in, 2 * CAP, 0);
+    cr_expect_eq(ns_ring_mpsc_enqueue_burst(&ring, in, 3), 3);
+    cr_expect_eq(ns_ring_mpsc_dequeue_burst(&ring, out, 3), 3);
+    cr_expect_eq(ns_ring_mpsc_enqueue_burst(&ring, in, 5), 5);
+    head = atomic_load(&ring.prod_head);
+    atomic_store(&ring.prod_cons_cache, head - 3 * CAP); /* ancient */
+    cr_expect_eq(ns_ring_mpsc_enqueue_burst(&ring, in + 5, CAP), CAP - 5, "only 3 free");
+    cr_expect_eq(ns_ring_mpsc_enqueue_burst(&ring, in, 1), 0, "and now full");
+    cr_expect_eq(ns_ring_mpsc_dequeue_burst(&ring, out, CAP), CAP);
+    for (uint32_t i = 0; i < CAP; i++)
+        cr_expect_eq(out[i], in[i]);
+    head = atomic_load(&ring.prod_head);
+    atomic_store(&ring.prod_cons_cache, head + 2); /* "ahead" of our head */
+    cr_expect_eq(ns_ring_mpsc_enqueue_bulk(&ring, in, CAP), CAP);
+    cr_expect_eq(ns_ring_count(&ring), CAP);
+}
