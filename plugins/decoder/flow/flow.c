@@ -241,7 +241,8 @@ static void flow_report_devices(struct flow_ctx *c, bool all)
         return;
     /* Entries nobody references and not seen for two intervals are dropped
      * after their last report, so a long-running agent stays bounded. */
-    uint64_t expire = c->cfg.device_interval ? 2 * c->cfg.device_interval : 0;
+    uint64_t iv = c->cfg.device_interval;
+    uint64_t expire = iv == 0 || iv > UINT64_MAX / 2 ? 0 : 2 * iv;
     flow_devices_report(c->devs, all, c->now, expire, flow_on_device, c);
     c->last_dev_report = c->now;
 }

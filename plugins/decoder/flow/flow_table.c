@@ -52,6 +52,12 @@ static inline struct flow *F(const struct flow_table *t, uint32_t idx)
     return &t->chunks[idx >> FLOW_CHUNK_SHIFT][idx & (FLOW_CHUNK - 1)];
 }
 
+/* a + b, saturating: timeouts come from configuration and may be huge. */
+static inline uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
 static uint64_t flow_mix(uint64_t h)
 {
     h ^= h >> 33;
@@ -600,7 +606,7 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
         while (t->head[c] != FLOW_NIL) {
             uint32_t idx = t->head[c];
             struct flow *f = F(t, idx);
-            if (f->last_ts + to > now)
+            if (sat_add(f->last_ts, to) > now)
                 break;
             flow_end(t, idx, flow_final_reason(f, FLOW_REASON_IDLE), now);
         }
@@ -610,7 +616,7 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
     while (t->ahead != FLOW_NIL) {
         uint32_t idx = t->ahead;
         struct flow *f = F(t, idx);
-        if (f->report_ts + t->cfg.active_ns > now)
+        if (sat_add(f->report_ts, t->cfg.active_ns) > now)
             break;
         if (f->pkts[0] != f->rep_pkts[0] || f->pkts[1] != f->rep_pkts[1]) {
             t->cfg.on_event(t->cfg.arg, f, FLOW_EV_UPDATE, FLOW_REASON_ACTIVE, now);
