@@ -72,6 +72,81 @@ static inline void jw_mem(struct jw *w, const void *p, size_t n)
     w->len += n;
 }
 
+/* Copy and compare a few bytes (key segments, short values) without a libc
+ * call, in overlapping words so that nothing outside [p, p + n) is touched. */
+static inline void mem_copy(char *d, const char *s, size_t n)
+{
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8)
+            memcpy(d + i, s + i, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    }
+}
+
+static inline bool mem_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t p, q, r, t;
+        memcpy(&p, a, 4);
+        memcpy(&q, b, 4);
+        memcpy(&r, a + n - 4, 4);
+        memcpy(&t, b + n - 4, 4);
+        return p == q && r == t;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i])
+            return false;
+    }
+    return true;
+}
+
+/* Index of the first '.' in p[0..n), or n. A word at a time: the exact
+ * zero-byte test on x ^ "........" (no false positives, so ctz finds the
+ * first dot). */
+static inline uint32_t find_dot(const char *p, uint32_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, low7 = 0x7f7f7f7f7f7f7f7full;
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        x ^= ones * '.';
+        uint64_t z = ~(((x & low7) + low7) | x | low7);
+        if (z) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return i + (uint32_t)__builtin_ctzll(z) / 8;
+#else
+            return i + (uint32_t)__builtin_clzll(z) / 8;
+#endif
+        }
+    }
+    for (; i < n; i++) {
+        if (p[i] == '.')
+            return i;
+    }
+    return n;
+}
+
 /* ---- scalars ---------------------------------------------------------- */
 
 static const char hexd[] = "0123456789abcdef";
@@ -121,11 +196,10 @@ static size_t utf8_seq(const uint8_t *s, size_t avail)
     return n;
 }
 
-/* Quoted, escaped string. Worst case 6 output bytes per input byte. */
-static int jw_str(struct jw *w, const char *str, size_t len)
+/* Quoted, escaped string; the caller reserved len * 6 + 2 bytes (the worst
+ * case: 6 output bytes per input byte). */
+static void jw_str_raw(struct jw *w, const char *str, size_t len)
 {
-    if (len > (SIZE_MAX - 2) / 6 || jw_reserve(w, len * 6 + 2) < 0)
-        return -ENOMEM;
     const uint8_t *s = (const uint8_t *)str;
     char *o = w->b + w->len;
     *o++ = '"';
@@ -154,7 +228,7 @@ static int jw_str(struct jw *w, const char *str, size_t len)
             const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
             uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
             if (!(((x - ones * 0x20) | (q - ones) | (b - ones) | x) & high)) {
-                memcpy(o, s + i, len - i);
+                mem_copy(o, (const char *)s + i, len - i);
                 o += len - i;
                 break;
             }
@@ -193,19 +267,40 @@ static int jw_str(struct jw *w, const char *str, size_t len)
     }
     *o++ = '"';
     w->len = (size_t)(o - w->b);
+}
+
+static int jw_str(struct jw *w, const char *str, size_t len)
+{
+    if (len > (SIZE_MAX - 2) / 6 || jw_reserve(w, len * 6 + 2) < 0)
+        return -ENOMEM;
+    jw_str_raw(w, str, len);
     return 0;
 }
 
+static const char digits2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                              "34353637383940414243444546474849505152535455565758596061626364656667"
+                              "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Decimal digits of v at out (no NUL); returns the count. Two digits per
+ * division: most numbers here are counters and ports. */
 static inline size_t fmt_u64(char *out, uint64_t v)
 {
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    size_t n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    char *o = out + n;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--o = digits2[d + 1];
+        *--o = digits2[d];
+    }
+    if (v >= 10) {
+        *--o = digits2[v * 2 + 1];
+        *--o = digits2[v * 2];
+    } else {
+        *--o = (char)('0' + v);
+    }
     return n;
 }
 
@@ -366,18 +461,26 @@ static int jw_scalar(struct jw *w, const struct ns_record *rec, const struct ns_
     return 0;
 }
 
-/* A key (or a segment of one): copied when the record said it is plain. */
-static inline int jw_key(struct jw *w, const char *k, uint32_t len, bool plain)
+/* A key (or a segment of one), room reserved: copied when the record said
+ * it is plain. */
+static inline void jw_key_raw(struct jw *w, const char *k, uint32_t len, bool plain)
 {
-    if (!plain)
-        return jw_str(w, k, len);
-    if (jw_reserve(w, (size_t)len + 2) < 0)
-        return -ENOMEM;
+    if (!plain) {
+        jw_str_raw(w, k, len);
+        return;
+    }
     char *o = w->b + w->len;
     o[0] = '"';
-    memcpy(o + 1, k, len);
+    mem_copy(o + 1, k, len);
     o[len + 1] = '"';
     w->len += (size_t)len + 2;
+}
+
+static inline int jw_key(struct jw *w, const char *k, uint32_t len, bool plain)
+{
+    if (jw_reserve(w, (size_t)len * 6 + 2) < 0)
+        return -ENOMEM;
+    jw_key_raw(w, k, len, plain);
     return 0;
 }
 
@@ -644,40 +747,44 @@ static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit
     leaf_len[0] = 0;
 
     for (uint32_t x = 0; x < n; x++) {
-        if (x > 0 && u[x - 1].klen == u[x].klen && memcmp(u[x - 1].key, u[x].key, u[x].klen) == 0)
+        if (x > 0 && u[x - 1].klen == u[x].klen && mem_eq(u[x - 1].key, u[x].key, u[x].klen))
             continue; /* duplicate key: the first one wins */
         const char *k = u[x].key;
         uint32_t kl = u[x].klen, pos = 0, lvl = 0;
-        bool flat = false;
-        for (;;) {
-            const char *dot = memchr(k + pos, '.', kl - pos);
-            if (!dot)
+        bool flat = false, plain = u[x].plain;
+        /* One reservation covers everything but the value: closing braces,
+         * and per segment a comma, quotes, colon, brace and 6 bytes per
+         * escaped key byte (segments <= kl + 1). */
+        if (jw_reserve(w, depth + 11 * (size_t)kl + 16) < 0)
+            return -ENOMEM;
+        /* Stay inside the objects this key shares with the previous one:
+         * the key must start with "<open segment>." at each level. */
+        while (lvl < depth) {
+            uint32_t ol = open_len[lvl];
+            if (pos + ol >= kl || k[pos + ol] != '.' || !mem_eq(open_seg[lvl], k + pos, ol))
                 break;
-            uint32_t sl = (uint32_t)(dot - (k + pos));
-            if (lvl < depth && open_len[lvl] == sl && memcmp(open_seg[lvl], k + pos, sl) == 0) {
-                lvl++;
-                pos += sl + 1;
-                continue;
-            }
-            if (jw_reserve(w, depth - lvl) < 0)
-                return -ENOMEM;
-            for (; depth > lvl; depth--)
-                jw_c(w, '}');
+            pos += ol + 1;
+            lvl++;
+        }
+        for (; depth > lvl; depth--)
+            jw_c(w, '}');
+        /* Open the rest of the path. */
+        for (;;) {
+            uint32_t sl = find_dot(k + pos, kl - pos);
+            if (pos + sl == kl)
+                break;
             if (lvl >= JW_MAX_PATH ||
-                (leaf[lvl] && leaf_len[lvl] == sl && memcmp(leaf[lvl], k + pos, sl) == 0)) {
+                (leaf[lvl] && leaf_len[lvl] == sl && mem_eq(leaf[lvl], k + pos, sl))) {
                 /* Too deep, or "a" was already written as a value at this
                  * level: keep "a.b" as one flat key rather than a duplicate. */
                 flat = true;
                 break;
             }
-            if (jw_reserve(w, 1) < 0)
-                return -ENOMEM;
             if (some[lvl])
                 jw_c(w, ',');
             some[lvl] = true;
             leaf[lvl] = NULL;
-            if (jw_key(w, k + pos, sl, u[x].plain) < 0 || jw_reserve(w, 2) < 0)
-                return -ENOMEM;
+            jw_key_raw(w, k + pos, sl, plain);
             jw_mem(w, ":{", 2);
             open_seg[lvl] = k + pos;
             open_len[lvl] = sl;
@@ -686,10 +793,6 @@ static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit
             leaf[lvl] = NULL;
             pos += sl + 1;
         }
-        if (jw_reserve(w, depth - lvl + 1) < 0)
-            return -ENOMEM;
-        for (; depth > lvl; depth--)
-            jw_c(w, '}');
         if (some[lvl])
             jw_c(w, ',');
         some[lvl] = true;
@@ -697,8 +800,7 @@ static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit
             leaf[lvl] = k + pos;
             leaf_len[lvl] = kl - pos;
         }
-        if (jw_key(w, k + pos, kl - pos, u[x].plain) < 0 || jw_reserve(w, 1) < 0)
-            return -ENOMEM;
+        jw_key_raw(w, k + pos, kl - pos, plain);
         jw_c(w, ':');
         if (jw_unit(w, rec, &u[x]) < 0)
             return -ENOMEM;
