@@ -129,7 +129,11 @@ Test(flow_parse, bogus_ipv4_lengths)
     cr_assert_eq(flow_parse(buf, 14 + 40, FLOW_DLT_EN10MB, &p), FLOW_PKT_ERROR);
     cr_assert_eq(p.err, FLOW_ERR_TRUNCATED_IPV4);
     buf[14] = 0x45;
-    tu_put16(buf + 16, 0); /* total length 0 (ip-bogus-header-len) */
+    tu_put16(buf + 16, 0); /* total length 0: TSO, the captured length is used */
+    cr_assert_eq(flow_parse(buf, (uint32_t)n, FLOW_DLT_EN10MB, &p), FLOW_PKT_IP);
+    cr_assert(p.ip_len0 && p.has_l4);
+    cr_assert_eq(p.ip_len, n - 14);
+    tu_put16(buf + 16, 12); /* below the header length */
     cr_assert_eq(flow_parse(buf, (uint32_t)n, FLOW_DLT_EN10MB, &p), FLOW_PKT_ERROR);
     cr_assert_eq(p.err, FLOW_ERR_BAD_IPV4_TOTAL_LEN);
     buf[14] = 0x65; /* version 6 in an IPv4 EtherType */

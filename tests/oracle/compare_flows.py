@@ -7,6 +7,8 @@ interim records, so every flow ends once, at end of capture) over every capture
 in the given directories that has an oracle file expected/<stem>.json, and
 compares each TCP/UDP flow with the oracle's `flows` list (tshark tcp.stream /
 udp.stream): the 5-tuple, and packets and bytes (frame length) per direction.
+ICMP/ICMPv6 is compared separately: packets per directed address pair against
+the oracle's `icmp` table.
 
 tshark's side `a` is the sender of the first packet it saw, which is not always
 the initiator; our `source` is the initiator, so directions are matched by
@@ -135,6 +137,30 @@ def our_flows(recs):
     return out
 
 
+def icmp_counts_mine(recs):
+    """ICMP/ICMPv6 packets per directed (src, dst) address pair, from flow_end."""
+    out = {}
+    for r in recs:
+        if get(r, "event.action") != "flow_end":
+            continue
+        if get(r, "network.transport") not in ("icmp", "ipv6-icmp"):
+            continue
+        a, b = norm_addr(get(r, "source.ip")), norm_addr(get(r, "destination.ip"))
+        out[(a, b)] = out.get((a, b), 0) + get(r, "source.packets", 0)
+        out[(b, a)] = out.get((b, a), 0) + get(r, "destination.packets", 0)
+    return {k: v for k, v in out.items() if v}
+
+
+def icmp_counts_oracle(expected):
+    out = {}
+    icmp = expected.get("icmp") or {}
+    for fam in ("icmpv4", "icmpv6"):
+        for e in icmp.get(fam) or []:
+            k = (norm_addr(e["src"]), norm_addr(e["dst"]))
+            out[k] = out.get(k, 0) + e["packets"]
+    return out
+
+
 def pair_key(proto, e1, e2):
     return (proto,) + tuple(sorted([e1, e2], key=lambda e: (str(e[0]), e[1])))
 
@@ -143,7 +169,8 @@ def compare_capture(path, expected, binary, plugin_dir):
     """Return (list of difference strings keyed by oracle tuple, n_flows)."""
     name = os.path.basename(path)
     exp = [f for f in expected.get("flows", []) if f.get("proto") in ("tcp", "udp")]
-    mine = our_flows(run_netscope(binary, plugin_dir, path))
+    recs = run_netscope(binary, plugin_dir, path)
+    mine = our_flows(recs)
     groups_exp, groups_mine = {}, {}
     for f in exp:
         a = (norm_addr(f["a_addr"]), f["a_port"])
@@ -178,6 +205,13 @@ def compare_capture(path, expected, binary, plugin_dir):
             if got != want:
                 diffs.append((label, "a->b pkts/bytes, b->a pkts/bytes: tshark %s, NetScope %s"
                               % (want, got)))
+    # ICMP: packets per directed address pair (tshark groups ICMP by src, dst,
+    # type, code; NetScope pairs requests and replies into flows).
+    want_icmp, got_icmp = icmp_counts_oracle(expected), icmp_counts_mine(recs)
+    for k in sorted(set(want_icmp) | set(got_icmp), key=str):
+        if want_icmp.get(k, 0) != got_icmp.get(k, 0):
+            diffs.append(("icmp %s %s" % k, "ICMP packets src->dst: tshark %d, NetScope %d"
+                          % (want_icmp.get(k, 0), got_icmp.get(k, 0))))
     return name, diffs, len(exp)
 
 

@@ -34,7 +34,7 @@ struct flow_ctx {
     uint64_t rec_failures;
     ns_counter *c_packets, *c_ip, *c_arp, *c_other, *c_err[FLOW_ERR_COUNT];
     ns_counter *c_created, *c_ended, *g_active, *c_evict, *c_updates;
-    ns_counter *c_frag_ok, *c_frag_orphan, *c_alloc_fail, *c_rec_fail;
+    ns_counter *c_frag_ok, *c_frag_orphan, *c_alloc_fail, *c_rec_fail, *c_len0;
     ns_counter *g_devices, *c_dev_full;
 };
 
@@ -266,6 +266,7 @@ static void flow_publish(struct flow_ctx *c)
     ns_gauge_set(c->c_frag_ok, st->frag_matched);
     ns_gauge_set(c->c_frag_orphan, st->frag_unmatched);
     ns_gauge_set(c->c_alloc_fail, st->alloc_failures);
+    ns_gauge_set(c->c_len0, st->ipv4_len0);
     ns_gauge_set(c->c_rec_fail, c->rec_failures);
     if (c->devs != NULL) {
         ns_gauge_set(c->g_devices, flow_devices_count(c->devs));
@@ -309,6 +310,9 @@ static int flow_init(struct ns_instance *ins, const void *config, void **ctxp)
                                   "Non-first IP fragments seen before their first fragment");
     c->c_alloc_fail = h->counter(ins, "flow_alloc_failures_total", NULL,
                                  "Packets not tracked because flow memory could not be allocated");
+    c->c_len0 = h->counter(ins, "ipv4_zero_length_total", NULL,
+                           "IPv4 packets with total length 0 (TSO captures), decoded with the "
+                           "captured length");
     c->c_rec_fail =
         h->counter(ins, "record_failures_total", NULL, "Records not built because rec_new failed");
     c->g_devices = h->gauge(ins, "devices", NULL, "Entries in the device inventory");

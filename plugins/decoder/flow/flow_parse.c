@@ -132,8 +132,14 @@ static enum flow_pkt_kind flow_parse_ipv4(const uint8_t *p, uint32_t cap, struct
     if (hl > cap)
         return flow_fail(out, FLOW_ERR_TRUNCATED_IPV4);
     uint32_t tot = rd16(p + 2);
-    /* Total length 0 appears in captures of TSO super-frames and in garbage;
-     * below the header length it is unusable either way. */
+    /* Total length 0 is what a capture on a host doing TCP segmentation
+     * offload shows for super-frames: like Wireshark, take the captured
+     * length instead (flagged, counted). Other lengths below the header
+     * length are unusable. */
+    if (tot == 0) {
+        out->ip_len0 = true;
+        tot = cap;
+    }
     if (tot < hl)
         return flow_fail(out, FLOW_ERR_BAD_IPV4_TOTAL_LEN);
     out->family = 4;

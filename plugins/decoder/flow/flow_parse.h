@@ -105,6 +105,7 @@ struct flow_pkt {
     uint8_t src[16], dst[16];
     uint32_t ip_len; /* bytes from the IP header to the end of the datagram
                         per the header (may exceed what was captured)       */
+    bool ip_len0;    /* IPv4 total length was 0 (TSO): captured length used */
     /* fragments: is_frag when MF or offset != 0 (IPv4) or a fragment header
        (IPv6). Only the first fragment (frag_offset 0) carries L4 fields. */
     bool is_frag, frag_more;

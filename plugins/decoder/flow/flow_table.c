@@ -472,6 +472,8 @@ void flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t 
         t->st.errors[p->err < FLOW_ERR_COUNT ? p->err : 0]++;
         return; /* IP header fine, L4 header unusable: counted, not tracked */
     }
+    if (p->ip_len0)
+        t->st.ipv4_len0++;
     uint16_t sport = 0, dport = 0, icmp_id = 0;
     bool l4hdr = p->has_l4;
     struct flow_pkt fp; /* fields recovered for a later fragment */

@@ -128,6 +128,7 @@ struct flow_stats {
     uint64_t updates;        /* flow_update events                          */
     uint64_t frag_matched;   /* non-first fragments attributed to a flow    */
     uint64_t frag_unmatched; /* ... arriving before their first fragment    */
+    uint64_t ipv4_len0;      /* IPv4 total length 0 taken as TSO          */
     uint64_t alloc_failures; /* chunk allocation failed: packet untracked  */
 };
 
