@@ -73,7 +73,8 @@ uint64_t ns_fake_counter_value(const char *name, const char *labels);
 size_t ns_fake_counter_count(void);
 
 /* Records passed to emit, in order; *n gets the count. The fake keeps the
- * references (released by ns_fake_reset). */
+ * references (released by ns_fake_reset). The array is valid until the next
+ * emit, ns_fake_clear_emitted or ns_fake_reset. */
 struct ns_record **ns_fake_emitted(size_t *n);
 /* Forget the emitted records (released) without a full reset. */
 void ns_fake_clear_emitted(void);
