@@ -194,7 +194,17 @@ void ns_graph_free(struct ns_graph *g)
     free(g);
 }
 
-/* Kahn's algorithm; on a cycle, reports one node that is on it. */
+/* An input of stuck node `i` that is itself stuck (never reached in-degree 0).
+ * Every stuck node has one, since an input that ran would have released it. */
+static size_t stuck_input(const struct ns_graph *g, const size_t *indeg, size_t i)
+{
+    for (size_t k = 0; k < g->nodes[i].nfrom; k++)
+        if (indeg[g->nodes[i].from[k]])
+            return g->nodes[i].from[k];
+    return i;
+}
+
+/* Kahn's algorithm; on a cycle, reports the nodes on one cycle. */
 static int topo_sort(struct ns_graph *g)
 {
     size_t *indeg = calloc(g->n, sizeof(size_t)), *q = g->topo, head = 0, tail = 0;
@@ -213,32 +223,29 @@ static int topo_sort(struct ns_graph *g)
     }
     int rc = 0;
     if (tail < g->n) {
-        /* Walk backwards along `from` inside the cycle to print it. */
-        size_t start = 0;
-        for (size_t i = 0; i < g->n; i++)
-            if (indeg[i]) {
-                start = i;
-                break;
-            }
+        /* Stuck nodes include those downstream of a cycle, which are not on it.
+         * Walking back along stuck inputs n times from any of them ends on a
+         * cycle; name it from its first node in file order. */
+        size_t cur = 0;
+        while (!indeg[cur])
+            cur++;
+        for (size_t steps = 0; steps < g->n; steps++)
+            cur = stuck_input(g, indeg, cur);
+        size_t start = cur;
+        for (size_t c = stuck_input(g, indeg, cur); c != cur; c = stuck_input(g, indeg, c))
+            if (c < start)
+                start = c;
         char path[512];
-        size_t len = 0, cur = start;
-        for (size_t steps = 0; steps <= g->n && len < sizeof(path) - 64; steps++) {
-            len += (size_t)snprintf(path + len, sizeof(path) - len, "%s%s", steps ? " <- " : "",
-                                    g->nodes[cur].spec->name);
-            size_t next = cur;
-            for (size_t k = 0; k < g->nodes[cur].nfrom; k++)
-                if (indeg[g->nodes[cur].from[k]]) {
-                    next = g->nodes[cur].from[k];
-                    break;
-                }
-            if (next == cur)
-                break;
-            cur = next;
-            if (cur == start) {
-                snprintf(path + len, sizeof(path) - len, " <- %s", g->nodes[cur].spec->name);
-                break;
-            }
-        }
+        size_t len = 0;
+        cur = start;
+        do {
+            len += (size_t)snprintf(path + len, sizeof(path) - len, "%s%s",
+                                    cur == start ? "" : " <- ", g->nodes[cur].spec->name);
+            cur = stuck_input(g, indeg, cur);
+        } while (cur != start && len < sizeof(path) - 1);
+        /* snprintf returns the untruncated length: never index past the buffer */
+        if (len < sizeof(path) - 1)
+            snprintf(path + len, sizeof(path) - len, " <- %s", g->nodes[start].spec->name);
         ns_diag(g->cfg, g->nodes[start].spec->mark, "the pipeline has a cycle: %s", path);
         rc = -EINVAL;
     }
