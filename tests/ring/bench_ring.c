@@ -7,10 +7,14 @@
  * NS_HAVE_CK, Concurrency Kit's ck_ring (SPSC and MPSC), at bursts 1, 8 and
  * 32, and prints the median items/s over several runs plus the ns_ring/ck_ring
  * ratios. ck_ring has no burst API, so a "burst" there is a loop of
- * single-item calls, which is how a caller would use it. Producers are pinned
- * to CPU 0 and the consumer to CPU 1 when the machine has two CPUs or more.
+ * single-item calls, which is how a caller would use it. The consumer is
+ * pinned to CPU 1 and the (first) producer to CPU 0 when both exist. The runs
+ * of the queues compared are interleaved, and a run during which other
+ * processes used more than a tenth of a CPU (per /proc/stat) is retried a few
+ * times, because on a shared machine they, not the queue, set the number.
+ * The 3-producer fan-in group only runs with 4 CPUs or more.
  * Usage: bench_ring [runs, default 5] [seconds per run, default 0.2] [spsc|mpsc|fanin]
- * (the last argument picks one group; all by default)
+ * (the last argument picks one group; all by default). Run it from a Release build.
  */
 #include <inttypes.h>
 #include <pthread.h>
