@@ -414,12 +414,11 @@ static void random_record(struct ns_record *r, unsigned *seed)
     int nf = rand_r(seed) % 40;
     for (int f = 0; f < nf; f++) {
         char key[64] = "";
+        size_t kl = 0;
         int np = 1 + rand_r(seed) % 3;
-        for (int p = 0; p < np; p++) {
-            if (p)
-                strcat(key, ".");
-            strcat(key, parts[rand_r(seed) % 8]);
-        }
+        for (int p = 0; p < np; p++)
+            kl += (size_t)snprintf(key + kl, sizeof(key) - kl, "%s%s", p ? "." : "",
+                                   parts[rand_r(seed) % 8]);
         switch (rand_r(seed) % 6) {
         case 0:
             ns_rec_add_uint(r, key, (uint64_t)rand_r(seed));
