@@ -424,3 +424,29 @@ Test(jsonl, lost_directory_drops_and_recovers, .init = setup, .fini = teardown)
     cr_assert_eq(ns_fake_counter_value("records_dropped_total", NULL), 10);
     ns_plugin.destroy(ctx);
 }
+
+Test(jsonl, failed_rotation_backs_off, .init = setup, .fini = teardown)
+{
+    /* path.1 is a non-empty directory: rename(path, path.1) fails even for
+     * root. The sink keeps appending and does not retry on every line. */
+    char p[160];
+    snprintf(p, sizeof(p), "%s.1", path);
+    cr_assert_eq(mkdir(p, 0700), 0);
+    snprintf(p, sizeof(p), "%s.1/x", path);
+    FILE *f = fopen(p, "w");
+    fclose(f);
+    struct ns_instance *ins = ns_fake_instance("sink/jsonl", "out");
+    struct jsonl_config cfg = defaults(path);
+    cfg.rotate_size = 200;
+    cfg.rotate_keep = 1;
+    cfg.buffer_size = 0;
+    void *ctx;
+    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    feed(ctx, 0, 20, 60);
+    uint64_t next = 0;
+    cr_assert_eq(check_lines(path, &next), 20, "nothing lost");
+    cr_assert_eq(ns_fake_counter_value("rotations_total", NULL), 1, "one attempt, then back off");
+    cr_assert_eq(ns_fake_counter_value("records_total", NULL), 20);
+    cr_assert_geq(ns_fake_log_count(NS_LOG_ERROR), 1);
+    ns_plugin.destroy(ctx);
+}

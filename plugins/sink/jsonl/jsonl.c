@@ -36,11 +36,12 @@ struct jsonl_ctx {
     const struct ns_host *h;
     struct jsonl_config cfg;
     bool is_stdout;
-    int fd;                /* -1: not open (open failed; retried at the next write) */
-    bool regular;          /* a regular file: rotation, fsync and truncation apply  */
-    bool broken;           /* the last write stopped mid-line: start with '\n'       */
-    uint64_t fsize;        /* bytes in the current file                             */
-    uint64_t next_open_ns; /* monotonic time before which no reopen is tried */
+    int fd;                  /* -1: not open (open failed; retried at the next write) */
+    bool regular;            /* a regular file: rotation, fsync and truncation apply  */
+    bool broken;             /* the last write stopped mid-line: start with '\n'       */
+    uint64_t fsize;          /* bytes in the current file                             */
+    uint64_t next_open_ns;   /* monotonic time before which no reopen is tried   */
+    uint64_t next_rotate_ns; /* after a failed rotation: no retry before this   */
 
     char *buf; /* serialised lines waiting to be written */
     size_t blen, bcap;
@@ -207,6 +208,22 @@ static void jsonl_rotate(struct jsonl_ctx *c)
     jsonl_open(c);
 }
 
+/* Rotate unless a rotation failed recently: when the file cannot be moved
+ * (permissions, read-only directory) it stays full, and retrying before
+ * every line would turn each record into a dozen failing syscalls. */
+static void jsonl_maybe_rotate(struct jsonl_ctx *c)
+{
+    uint64_t now = jsonl_now_ns();
+    if (now < c->next_rotate_ns)
+        return;
+    jsonl_rotate(c);
+    if (c->regular && c->fsize > 0) { /* a fresh file would be empty */
+        c->next_rotate_ns = now + 60 * 1000000000ull;
+        ns_log(c->ins, NS_LOG_ERROR | NS_LOG_RATELIMIT,
+               "cannot rotate %s; appending past rotate_size, next try in 60s", c->cfg.path);
+    }
+}
+
 static int jsonl_process(void *ctx, struct ns_record **recs, uint32_t n)
 {
     struct jsonl_ctx *c = ctx;
@@ -239,7 +256,7 @@ static int jsonl_process(void *ctx, struct ns_record **recs, uint32_t n)
             memmove(c->buf, c->buf + start, c->blen - start);
             c->blen -= start;
             c->brecs = 0;
-            jsonl_rotate(c);
+            jsonl_maybe_rotate(c);
         }
         c->brecs++;
         if (c->blen >= c->cfg.buffer_size)
