@@ -13,6 +13,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <link.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +193,18 @@ int ns_plugin_load_file(const char *path, struct ns_plugin_entry **out, char *er
                     path, NS_PLUGIN_SYMBOL);
     }
     int rc = -EINVAL;
+    /* The symbol's own size bounds what may be read: a corrupt desc_size (or an
+     * `ns_plugin` that is not a descriptor at all) must not make us read past it. */
+    size_t symsize = SIZE_MAX;
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (dladdr1(d, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size)
+        symsize = sym->st_size;
+    if (symsize < offsetof(struct ns_plugin_desc, kind)) {
+        (void)ERRF("%s: the '%s' symbol is only %zu bytes: not a NetScope plugin descriptor", path,
+                   NS_PLUGIN_SYMBOL, symsize);
+        goto fail;
+    }
     if (d->abi_major != NS_ABI_MAJOR) {
         (void)ERRF("%s: built for plugin ABI %u.%u, but this netscope has ABI %u.%u: rebuild the "
                    "plugin against this version's headers",
@@ -202,6 +216,12 @@ int ns_plugin_load_file(const char *path, struct ns_plugin_entry **out, char *er
                    "%u.%u): corrupt or not built with NS_PLUGIN_DEFINE",
                    path, d->desc_size, (size_t)NS_DESC_MIN_SIZE, NS_ABI_MAJOR, d->abi_major,
                    d->abi_minor);
+        goto fail;
+    }
+    if (d->desc_size > symsize) {
+        (void)ERRF("%s: descriptor claims %u bytes, but the '%s' symbol is only %zu bytes: "
+                   "corrupt or not built with NS_PLUGIN_DEFINE",
+                   path, d->desc_size, NS_PLUGIN_SYMBOL, symsize);
         goto fail;
     }
     struct ns_plugin_entry *e = calloc(1, sizeof(*e));
