@@ -98,6 +98,20 @@ Test(loader, refuses_short_descriptor)
     expect_refused("bad", "ns-decoder-shortdesc.so", reason);
 }
 
+Test(loader, refuses_descriptor_larger_than_its_symbol)
+{
+    /* desc_size says 208 but the object is 24 bytes: copying desc_size bytes
+     * would read past it (AddressSanitizer: global-buffer-overflow). */
+    char reason[256];
+    snprintf(reason, sizeof(reason),
+             "descriptor claims %zu bytes, but the 'ns_plugin' symbol is only 24 bytes: corrupt "
+             "or not built with NS_PLUGIN_DEFINE",
+             sizeof(struct ns_plugin_desc));
+    expect_refused("bad", "ns-decoder-liar.so", reason);
+    expect_refused("bad", "ns-decoder-tiny.so",
+                   "the 'ns_plugin' symbol is only 4 bytes: not a NetScope plugin descriptor");
+}
+
 Test(loader, refuses_missing_symbol)
 {
     expect_refused("bad", "ns-decoder-nosym.so",
@@ -348,13 +362,13 @@ Test(registry, scan_reports_every_refusal)
     close(fds[0]);
     fclose(mem);
 
-    cr_expect_eq(refused, 11, "refused %zu:\n%s", refused, out);
+    cr_expect_eq(refused, 13, "refused %zu:\n%s", refused, out);
     cr_expect_eq(reg.nloaded, 7);
-    static const char *const files[] = {"ns-decoder-badmajor.so",  "ns-decoder-garbage.so",
-                                        "ns-decoder-namemix.so",   "ns-decoder-nosym.so",
-                                        "ns-decoder-shortdesc.so", "ns-detector-badkind.so",
-                                        "ns-enricher-nocb.so",     "ns-sink-kindmix.so",
-                                        "ns-sink-noname.so",       "ns-source-norun.so"};
+    static const char *const files[] = {
+        "ns-decoder-badmajor.so",  "ns-decoder-garbage.so",  "ns-decoder-liar.so",
+        "ns-decoder-tiny.so",      "ns-decoder-namemix.so",  "ns-decoder-nosym.so",
+        "ns-decoder-shortdesc.so", "ns-detector-badkind.so", "ns-enricher-nocb.so",
+        "ns-sink-kindmix.so",      "ns-sink-noname.so",      "ns-source-norun.so"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char line[600];
         snprintf(line, sizeof(line), "netscope: refused %s/bad/%s: ", FX, files[i]);
@@ -370,6 +384,6 @@ Test(registry, scan_reports_every_refusal)
     size_t lines = 0;
     for (const char *p = out; *p; p++)
         lines += *p == '\n';
-    cr_expect_eq(lines, 11, "%s", out);
+    cr_expect_eq(lines, 13, "%s", out);
     free(out);
 }
