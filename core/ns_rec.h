@@ -14,7 +14,7 @@
  * then whichever stage holds it); only ns_rec_ref/ns_rec_release may race, and
  * they are atomic. Read functions may run concurrently once nobody writes.
  *
- * Callers: ns_host.c wraps these as the host table's rec_* members; the event
+ * Callers: the core's host table wraps these as its rec_* members; the event
  * fan-out uses ns_rec_clone; sinks use ns_rec_to_json (ns_json.c).
  */
 #ifndef NETSCOPE_CORE_NS_REC_H
