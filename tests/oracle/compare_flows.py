@@ -8,7 +8,8 @@ in the given directories that has an oracle file expected/<stem>.json, and
 compares each TCP/UDP flow with the oracle's `flows` list (tshark tcp.stream /
 udp.stream): the 5-tuple, and packets and bytes (frame length) per direction.
 ICMP/ICMPv6 is compared separately: packets per directed address pair against
-the oracle's `icmp` table.
+the oracle's `icmp` table. TCP retransmission analysis: the capture's total of
+retransmitted + out-of-order segments against tshark's tcp.analysis flags.
 
 tshark's side `a` is the sender of the first packet it saw, which is not always
 the initiator; our `source` is the initiator, so directions are matched by
@@ -212,6 +213,21 @@ def compare_capture(path, expected, binary, plugin_dir):
         if want_icmp.get(k, 0) != got_icmp.get(k, 0):
             diffs.append(("icmp %s %s" % k, "ICMP packets src->dst: tshark %d, NetScope %d"
                           % (want_icmp.get(k, 0), got_icmp.get(k, 0))))
+    # TCP analysis: segments flagged as resent or late. tshark splits them into
+    # retransmission (fast and spurious included) and out_of_order by timing
+    # heuristics; NetScope by sequence ranges only, so compare the sum.
+    ta = (expected.get("anomalies") or {}).get("tcp_analysis") or {}
+
+    def ta_count(k):
+        v = ta.get(k) or 0
+        return v.get("count", 0) if isinstance(v, dict) else v
+    want_rx = ta_count("retransmission") + ta_count("out_of_order")
+    got_rx = sum((get(r, "netscope.flow.retransmissions", 0) or 0) +
+                 (get(r, "netscope.flow.out_of_order", 0) or 0)
+                 for r in recs if get(r, "event.action") == "flow_end")
+    if want_rx != got_rx:
+        diffs.append(("tcp-analysis", "retransmitted + out-of-order segments: tshark %d, "
+                      "NetScope %d" % (want_rx, got_rx)))
     return name, diffs, len(exp)
 
 
