@@ -171,7 +171,7 @@ static inline bool rec_in_array(const struct ns_record *rec)
  * writer can then copy the key (and its dotted segments) without escaping.
  * Computed once here, 8 bytes at a time, because a record may be serialised
  * by several sinks and keys are short, where per-byte escaping costs most. */
-static bool rec_plain(const char *s, size_t len)
+static inline bool rec_plain(const char *s, size_t len)
 {
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
     size_t i = 0;
@@ -201,8 +201,9 @@ static bool rec_plain(const char *s, size_t len)
 /* Start an entry: checks the key, reserves room for the entry, its key and
  * `extra` arena bytes, and fills the header fields. Returns NULL with *err set
  * when the field cannot be added. */
-static struct ns__rec_ent *rec_start(struct ns_record *rec, const char *key, uint8_t type,
-                                     uint32_t extra, uint32_t extra_ents, int *err)
+static inline __attribute__((always_inline)) struct ns__rec_ent *
+rec_start(struct ns_record *rec, const char *key, uint8_t type, uint32_t extra, uint32_t extra_ents,
+          int *err)
 {
     if (rec->skip) {
         /* Inside a container whose begin failed: the field is lost with it. */
