@@ -280,3 +280,25 @@ Test(flow_plugin, every_fixture_survives, .fini = ns_fake_reset)
     }
     cr_assert_gt(count_type(NS_REC_FLOW, NULL), 10);
 }
+
+Test(flow_plugin, unknown_linktype_counted_and_logged_once, .fini = ns_fake_reset)
+{
+    ns_fake_set_quiet(true);
+    struct ns_instance *ins = ns_fake_instance("decoder/flow", "flows");
+    H = ins->host;
+    struct flow_config cfg = defaults();
+    void *ctx;
+    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    static const uint8_t junk[64];
+    struct ns_packet p[3] = {
+        {.ts_ns = 1, .data = junk, .caplen = 64, .wirelen = 64, .linktype = 127},
+        {.ts_ns = 2, .data = junk, .caplen = 64, .wirelen = 64, .linktype = 127},
+        {.ts_ns = 3, .data = junk, .caplen = 0, .wirelen = 0, .linktype = 1},
+    };
+    ns_plugin.process_packets(ctx, p, 3);
+    ns_plugin.flush(ctx);
+    ns_plugin.destroy(ctx);
+    cr_assert_eq(ns_fake_counter_value("decode_errors_total", "reason=\"unknown_linktype\""), 2);
+    cr_assert_eq(ns_fake_counter_value("decode_errors_total", "reason=\"truncated_l2\""), 1);
+    cr_assert_eq(ns_fake_log_count(NS_LOG_WARN), 1);
+}

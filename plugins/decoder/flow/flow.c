@@ -32,6 +32,7 @@ struct flow_ctx {
     uint64_t now;             /* latest time seen (packet or tick)         */
     uint64_t last_dev_report; /* 0 = not started                           */
     uint64_t rec_failures;
+    uint32_t warned_linktype; /* last unsupported link type logged (0 = none) */
     ns_counter *c_packets, *c_ip, *c_arp, *c_other, *c_err[FLOW_ERR_COUNT];
     ns_counter *c_created, *c_ended, *g_active, *c_evict, *c_updates;
     ns_counter *c_frag_ok, *c_frag_orphan, *c_alloc_fail, *c_rec_fail, *c_len0;
@@ -370,6 +371,15 @@ static int flow_process_packets(void *ctx, const struct ns_packet *pkts, uint32_
         flow_table_packet(c->tbl, &p, pk->ts_ns, wire, pk->ifindex);
         if (p.kind == FLOW_PKT_ARP && c->cfg.arp)
             flow_emit_arp(c, &p, pk->ts_ns);
+        else if (p.err == FLOW_ERR_UNKNOWN_LINKTYPE && pk->linktype != c->warned_linktype) {
+            /* Counted per packet; said once per link type so a capture of an
+             * unsupported medium is not a silent stream of zero flows. */
+            c->warned_linktype = pk->linktype;
+            ns_log_warn(c->ins,
+                        "link type (DLT) %u is not decoded; its packets are counted "
+                        "in decode_errors_total{reason=\"unknown_linktype\"}",
+                        pk->linktype);
+        }
         if (pk->ts_ns > c->now)
             c->now = pk->ts_ns;
     }
