@@ -336,3 +336,139 @@ Test(flow_parse, random_bytes_never_crash)
         free(b);
     }
 }
+
+/* ---- encapsulations -------------------------------------------------------- */
+
+/* IPv4/UDP 10.9.0.1:1111 -> 10.9.0.2:2222 with 4 payload bytes at b; returns length. */
+static size_t inner_v4_udp(uint8_t *b)
+{
+    size_t o = tu_ipv4(b, "10.9.0.1", "10.9.0.2", 17, 12);
+    o += tu_udp(b + o, 1111, 2222, 4);
+    memset(b + o, 0, 4);
+    return o + 4;
+}
+
+static void expect_inner(const uint8_t *frame, size_t n, uint32_t dlt, uint8_t tunnel)
+{
+    struct flow_pkt p;
+    cr_assert_eq(flow_parse(frame, (uint32_t)n, dlt, &p), FLOW_PKT_IP, "err %s",
+                 flow_err_name(p.err));
+    cr_assert(p.has_l4);
+    cr_assert_eq(p.proto, 17);
+    cr_assert_eq(p.sport, 1111);
+    cr_assert_eq(p.dport, 2222);
+    cr_assert_eq(p.src[0], 10);
+    cr_assert_eq(p.src[1], 9);
+    cr_assert_eq(p.tunnel, tunnel);
+    check_prefixes(frame, n, dlt, n - 4); /* the UDP payload is not needed */
+}
+
+Test(flow_parse, mpls_pppoe_ppp_hdlc)
+{
+    /* MPLS: two labels */
+    size_t o = tu_eth(buf, 0x8847, 0);
+    uint8_t labels[8] = {0, 0x10, 0x00, 64, 0, 0x20, 0x01, 64};
+    memcpy(buf + o, labels, 8);
+    o += 8;
+    o += inner_v4_udp(buf + o);
+    expect_inner(buf, o, FLOW_DLT_EN10MB, FLOW_TUNNEL_NONE);
+
+    /* MPLS depth bomb: 20 labels, none bottom of stack */
+    o = tu_eth(buf, 0x8847, 0);
+    memset(buf + o, 0, 80);
+    struct flow_pkt p;
+    cr_assert_eq(flow_parse(buf, (uint32_t)(o + 80), FLOW_DLT_EN10MB, &p), FLOW_PKT_ERROR);
+    cr_assert_eq(p.err, FLOW_ERR_MPLS_DEPTH);
+
+    /* PPPoE session over a VLAN */
+    o = tu_eth(buf, 0x8864, 1);
+    uint8_t pppoe[8] = {0x11, 0, 0, 1, 0, 34, 0x00, 0x21};
+    memcpy(buf + o, pppoe, 8);
+    o += 8;
+    o += inner_v4_udp(buf + o);
+    expect_inner(buf, o, FLOW_DLT_EN10MB, FLOW_TUNNEL_NONE);
+
+    /* DLT_PPP with and without address/control */
+    buf[0] = 0xff;
+    buf[1] = 0x03;
+    tu_put16(buf + 2, 0x0021);
+    o = 4 + inner_v4_udp(buf + 4);
+    expect_inner(buf, o, FLOW_DLT_PPP, FLOW_TUNNEL_NONE);
+    tu_put16(buf, 0x0021);
+    o = 2 + inner_v4_udp(buf + 2);
+    expect_inner(buf, o, FLOW_DLT_PPP_SERIAL, FLOW_TUNNEL_NONE);
+
+    /* Cisco HDLC */
+    buf[0] = 0x0f;
+    buf[1] = 0;
+    tu_put16(buf + 2, 0x0800);
+    o = 4 + inner_v4_udp(buf + 4);
+    expect_inner(buf, o, FLOW_DLT_C_HDLC, FLOW_TUNNEL_NONE);
+
+    /* LCP over PPP: valid, untracked */
+    tu_put16(buf, 0xc021);
+    cr_assert_eq(flow_parse(buf, 20, FLOW_DLT_PPP, &p), FLOW_PKT_OTHER);
+}
+
+Test(flow_parse, gre_ipip_erspan)
+{
+    struct flow_pkt p;
+    /* GRE with checksum and key, carrying IPv4 */
+    size_t o = tu_eth(buf, 0x0800, 0);
+    size_t outer = o;
+    o += tu_ipv4(buf + o, "192.0.2.1", "192.0.2.2", 47, 12 + 32);
+    tu_put16(buf + o, 0xa000); /* C, K */
+    tu_put16(buf + o + 2, 0x0800);
+    memset(buf + o + 4, 0, 8);
+    o += 12;
+    o += inner_v4_udp(buf + o);
+    expect_inner(buf, o, FLOW_DLT_EN10MB, FLOW_TUNNEL_GRE);
+
+    /* GRE version 1 (PPTP): the outer GRE packet is the flow */
+    tu_put16(buf + outer + 20, 0x3001);
+    cr_assert_eq(flow_parse(buf, (uint32_t)o, FLOW_DLT_EN10MB, &p), FLOW_PKT_IP);
+    cr_assert_eq(p.proto, 47);
+    cr_assert_eq(p.tunnel, FLOW_TUNNEL_NONE);
+    cr_assert(!p.has_l4);
+
+    /* GRE carrying ARP: outer flow */
+    tu_put16(buf + outer + 20, 0x0000);
+    tu_put16(buf + outer + 22, 0x6558);
+    size_t e = outer + 24;
+    e += tu_eth(buf + e, 0x0806, 0);
+    static const uint8_t arp[28] = {0, 1, 8, 0, 6, 4, 0, 1};
+    memcpy(buf + e, arp, 28);
+    e += 28;
+    tu_put16(buf + outer + 2, (uint16_t)(e - outer));
+    cr_assert_eq(flow_parse(buf, (uint32_t)e, FLOW_DLT_EN10MB, &p), FLOW_PKT_IP);
+    cr_assert_eq(p.proto, 47);
+    cr_assert_eq(p.src[0], 192);
+
+    /* IPv4 in IPv6 */
+    o = tu_ipv6(buf, "2001:db8::1", "2001:db8::2", 4, 32);
+    o += inner_v4_udp(buf + o);
+    expect_inner(buf, o, FLOW_DLT_RAW, FLOW_TUNNEL_IPIP);
+
+    /* ERSPAN type II: GRE with sequence number, 8-byte header, Ethernet */
+    o = tu_ipv4(buf, "192.0.2.1", "192.0.2.2", 47, 8 + 8 + 14 + 32);
+    tu_put16(buf + o, 0x1000);
+    tu_put16(buf + o + 2, 0x88be);
+    memset(buf + o + 4, 0, 12);
+    o += 16;
+    o += tu_eth(buf + o, 0x0800, 1);
+    o += inner_v4_udp(buf + o);
+    tu_put16(buf + 2, (uint16_t)o);
+    expect_inner(buf, o, FLOW_DLT_RAW, FLOW_TUNNEL_ERSPAN);
+    cr_assert_eq(flow_parse(buf, (uint32_t)o, FLOW_DLT_RAW, &p), FLOW_PKT_IP);
+    cr_assert(p.has_src_mac);
+    cr_assert_eq(p.vlan_count, 1);
+
+    /* Nesting bomb: IPv4 in IPv4, 10 deep */
+    o = 0;
+    for (int i = 0; i < 10; i++)
+        o += tu_ipv4(buf + o, "192.0.2.1", "192.0.2.2", 4, (size_t)(9 - i) * 20 + 32);
+    o += inner_v4_udp(buf + o);
+    cr_assert_eq(flow_parse(buf, (uint32_t)o, FLOW_DLT_RAW, &p), FLOW_PKT_ERROR);
+    cr_assert_eq(p.err, FLOW_ERR_TUNNEL_DEPTH);
+    check_prefixes(buf, o, FLOW_DLT_RAW, o);
+}

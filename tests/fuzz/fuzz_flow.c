@@ -17,17 +17,12 @@
 #include "flow_parse.h"
 #include "flow_table.h"
 
-static const uint32_t fuzz_dlts[] = {FLOW_DLT_EN10MB,
-                                     FLOW_DLT_NULL,
-                                     FLOW_DLT_RAW,
-                                     FLOW_DLT_LOOP,
-                                     FLOW_DLT_IPV4,
-                                     FLOW_DLT_IPV6,
-                                     FLOW_DLT_LINUX_SLL,
-                                     FLOW_DLT_LINUX_SLL2,
-                                     FLOW_DLT_LINKTYPE_RAW,
-                                     FLOW_DLT_RAW_OPENBSD,
-                                     147 /* unknown */};
+static const uint32_t fuzz_dlts[] = {
+    FLOW_DLT_EN10MB,      FLOW_DLT_NULL,       FLOW_DLT_RAW,
+    FLOW_DLT_LOOP,        FLOW_DLT_IPV4,       FLOW_DLT_IPV6,
+    FLOW_DLT_LINUX_SLL,   FLOW_DLT_LINUX_SLL2, FLOW_DLT_LINKTYPE_RAW,
+    FLOW_DLT_RAW_OPENBSD, FLOW_DLT_PPP,        FLOW_DLT_PPP_SERIAL,
+    FLOW_DLT_PPP_ETHER,   FLOW_DLT_C_HDLC,     147 /* unknown */};
 
 static struct flow_table *fuzz_tbl;
 static struct flow_devices *fuzz_devs;

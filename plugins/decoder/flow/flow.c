@@ -158,6 +158,10 @@ static void flow_on_event(void *arg, const struct flow *f, enum flow_event ev, e
             f->icmp_type == 129)
             h->rec_add_uint(r, "netscope.flow.icmp.id", k->icmp_id);
     }
+    if (k->tunnel != FLOW_TUNNEL_NONE) {
+        static const char *const tunnels[] = {"none", "ipip", "gre", "erspan"};
+        h->rec_add_cstr(r, "netscope.flow.tunnel", k->tunnel < 4 ? tunnels[k->tunnel] : "other");
+    }
     if (f->frags != 0)
         h->rec_add_uint(r, "netscope.flow.fragments", f->frags);
     h->rec_add_uint(r, "netscope.flow.interface", f->ifindex);

@@ -3,7 +3,8 @@
  * flow_parse.c - stateless L2-L4 decoding for decoder/flow (see flow_parse.h).
  *
  * Layers: Ethernet (+ any stack of 802.1Q/802.1ad tags, bounded), Linux SLL and
- * SLL2, BSD NULL/LOOP, raw IP; ARP; IPv4 (options skipped, fragments flagged);
+ * SLL2, BSD NULL/LOOP, raw IP, PPP, PPPoE, Cisco HDLC; MPLS; ARP; IPv4 (options
+ * skipped, fragments flagged); IP-in-IP, GRE and ERSPAN decapsulated (bounded);
  * IPv6 (hop-by-hop, routing, fragment, destination options, AH, mobility walked,
  * bounded); TCP, UDP, SCTP ports, ICMP and ICMPv6 type/code/echo id.
  * Runs on the decoder's worker thread (and in tests/fuzzers); holds no state.
@@ -40,6 +41,11 @@ static enum flow_pkt_kind flow_fail(struct flow_pkt *out, enum flow_err err)
     out->err = err;
     return FLOW_PKT_ERROR;
 }
+
+static enum flow_pkt_kind flow_parse_tunnel(const uint8_t *p, uint32_t cap, struct flow_pkt *out);
+static enum flow_pkt_kind flow_parse_ether(const uint8_t *p, uint32_t cap, struct flow_pkt *out);
+static enum flow_pkt_kind flow_parse_ethertype(uint16_t type, const uint8_t *p, uint32_t cap,
+                                               struct flow_pkt *out);
 
 /* L4 of an IP packet: `p` points at the transport header, `cap` bytes captured of
  * it, `len` bytes of it according to the IP header. A bad L4 header leaves the IP
@@ -115,9 +121,85 @@ static enum flow_pkt_kind flow_parse_l4(const uint8_t *p, uint32_t cap, uint32_t
             out->icmp_id = rd16(p + 4);
         out->has_l4 = true;
         return FLOW_PKT_IP;
+    case 4:  /* IPv4 in IP */
+    case 41: /* IPv6 in IP */
+    case 47: /* GRE */
+        /* Decapsulate so the flow is the inner conversation (as tshark and
+         * Zeek report it). A fragmented outer packet carries a partial inner
+         * one: keep it as an outer flow. */
+        if (out->is_frag)
+            return FLOW_PKT_IP;
+        return flow_parse_tunnel(p, cap, out);
     default:
         return FLOW_PKT_IP; /* tracked by addresses and protocol only */
     }
+}
+
+/* Inner packet of an IP-in-IP or GRE tunnel at `p`. On success the L3/L4 fields
+ * describe the inner packet and out->tunnel says how it was carried; when the
+ * payload is not something we track (GRE version 1/PPTP, other protocols, ARP
+ * inside), the outer packet stays the flow. */
+static enum flow_pkt_kind flow_parse_tunnel(const uint8_t *p, uint32_t cap, struct flow_pkt *out)
+{
+    if (out->encap >= FLOW_MAX_ENCAP)
+        return flow_fail(out, FLOW_ERR_TUNNEL_DEPTH);
+    uint16_t etype;
+    uint32_t off = 0;
+    uint8_t kind = FLOW_TUNNEL_IPIP;
+    if (out->proto == 47) {
+        kind = FLOW_TUNNEL_GRE;
+        if (cap < 4)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_GRE);
+        uint16_t fl = rd16(p);
+        etype = rd16(p + 2);
+        if ((fl & 0x0007) != 0 || (fl & 0x4000) != 0)
+            return FLOW_PKT_IP; /* version 1 (PPTP) or source routing: outer flow */
+        off = 4 + ((fl & 0x8000) ? 4 : 0) + ((fl & 0x2000) ? 4 : 0) + ((fl & 0x1000) ? 4 : 0);
+        if (etype == 0x88be) { /* ERSPAN type II: 8-byte header, then Ethernet */
+            off += 8;
+            kind = FLOW_TUNNEL_ERSPAN;
+        } else if (etype == 0x22eb) { /* ERSPAN type III: 12 (+8 platform) bytes */
+            if (cap >= off + 12 && (p[off + 11] & 1))
+                off += 8;
+            off += 12;
+            kind = FLOW_TUNNEL_ERSPAN;
+        }
+        if (cap < off)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_GRE);
+    } else {
+        etype = out->proto == 4 ? 0x0800 : 0x86dd;
+    }
+    if (etype != 0x0800 && etype != 0x86dd && etype != 0x6558 && etype != 0x8847 &&
+        etype != 0x88be && etype != 0x22eb)
+        return FLOW_PKT_IP;
+    struct flow_pkt outer = *out;
+    /* Fresh L3/L4 state for the inner packet; L2 stays unless an inner
+     * Ethernet header replaces it. */
+    out->family = out->proto = 0;
+    out->ip_len = 0;
+    out->ip_len0 = out->is_frag = out->frag_more = out->has_l4 = false;
+    out->frag_offset = 0;
+    out->frag_id = 0;
+    out->sport = out->dport = 0;
+    out->tcp_flags = 0;
+    out->tcp_seq = out->tcp_ack = out->l4_payload = 0;
+    out->icmp_type = out->icmp_code = 0;
+    out->icmp_id = 0;
+    out->err = FLOW_ERR_NONE;
+    out->encap++;
+    out->tunnel = kind;
+    enum flow_pkt_kind k;
+    if (etype == 0x6558 || etype == 0x88be || etype == 0x22eb) {
+        out->vlan_count = 0;
+        out->vlan[0] = out->vlan[1] = 0;
+        k = flow_parse_ether(p + off, cap - off, out);
+    } else {
+        k = flow_parse_ethertype(etype, p + off, cap - off, out);
+    }
+    if (k == FLOW_PKT_IP || k == FLOW_PKT_ERROR)
+        return k;
+    *out = outer; /* ARP or something untracked inside: account the outer packet */
+    return FLOW_PKT_IP;
 }
 
 static enum flow_pkt_kind flow_parse_ipv4(const uint8_t *p, uint32_t cap, struct flow_pkt *out)
@@ -249,57 +331,13 @@ static enum flow_pkt_kind flow_parse_arp(const uint8_t *p, uint32_t cap, struct 
     return FLOW_PKT_ARP;
 }
 
-/* Dispatch on an EtherType at `p` (after the link header). */
-static enum flow_pkt_kind flow_parse_ethertype(uint16_t type, const uint8_t *p, uint32_t cap,
-                                               struct flow_pkt *out)
-{
-    switch (type) {
-    case 0x0800:
-        return flow_parse_ipv4(p, cap, out);
-    case 0x86dd:
-        return flow_parse_ipv6(p, cap, out);
-    case 0x0806:
-        return flow_parse_arp(p, cap, out);
-    default:
-        out->kind = FLOW_PKT_OTHER;
-        return FLOW_PKT_OTHER;
-    }
-}
-
 static bool flow_is_vlan_tpid(uint16_t t)
 {
     return t == 0x8100 || t == 0x88a8 || t == 0x9100 || t == 0x9200;
 }
 
-static enum flow_pkt_kind flow_parse_ether(const uint8_t *p, uint32_t cap, struct flow_pkt *out)
-{
-    if (cap < 14)
-        return flow_fail(out, FLOW_ERR_TRUNCATED_L2);
-    memcpy(out->dst_mac, p, 6);
-    memcpy(out->src_mac, p + 6, 6);
-    out->has_src_mac = out->has_dst_mac = true;
-    uint16_t type = rd16(p + 12);
-    uint32_t off = 14;
-    while (flow_is_vlan_tpid(type)) {
-        if (out->vlan_count >= FLOW_MAX_VLAN_DEPTH)
-            return flow_fail(out, FLOW_ERR_VLAN_DEPTH);
-        if (cap < off + 4)
-            return flow_fail(out, FLOW_ERR_TRUNCATED_L2);
-        if (out->vlan_count < 2)
-            out->vlan[out->vlan_count] = rd16(p + off) & 0x0fff;
-        out->vlan_count++;
-        type = rd16(p + off + 2);
-        off += 4;
-    }
-    if (type < 0x0600) { /* 802.3 length field: LLC/SNAP (STP, CDP, ...) */
-        out->kind = FLOW_PKT_OTHER;
-        return FLOW_PKT_OTHER;
-    }
-    return flow_parse_ethertype(type, p + off, cap - off, out);
-}
-
-/* IP version nibble decides for raw-IP link types. */
-static enum flow_pkt_kind flow_parse_raw(const uint8_t *p, uint32_t cap, struct flow_pkt *out)
+/* IP by version nibble (after MPLS, in raw-IP link types). */
+static enum flow_pkt_kind flow_parse_ip_guess(const uint8_t *p, uint32_t cap, struct flow_pkt *out)
 {
     if (cap < 1)
         return flow_fail(out, FLOW_ERR_TRUNCATED_IPV4);
@@ -311,6 +349,87 @@ static enum flow_pkt_kind flow_parse_raw(const uint8_t *p, uint32_t cap, struct 
     default:
         return flow_fail(out, FLOW_ERR_BAD_IP_VERSION);
     }
+}
+
+/* PPP protocol field: IPv4 and IPv6 are tracked, control protocols are not. */
+static enum flow_pkt_kind flow_parse_ppp_proto(uint16_t proto, const uint8_t *p, uint32_t cap,
+                                               struct flow_pkt *out)
+{
+    if (proto == 0x0021)
+        return flow_parse_ipv4(p, cap, out);
+    if (proto == 0x0057)
+        return flow_parse_ipv6(p, cap, out);
+    out->kind = FLOW_PKT_OTHER;
+    return FLOW_PKT_OTHER;
+}
+
+/* Dispatch on an EtherType at `p` (after the link header): VLAN tags (any
+ * stack, bounded), MPLS labels (bounded), PPPoE sessions, IPv4, IPv6, ARP. */
+static enum flow_pkt_kind flow_parse_ethertype(uint16_t type, const uint8_t *p, uint32_t cap,
+                                               struct flow_pkt *out)
+{
+    uint32_t off = 0;
+    while (flow_is_vlan_tpid(type)) {
+        if (out->vlan_count >= FLOW_MAX_VLAN_DEPTH)
+            return flow_fail(out, FLOW_ERR_VLAN_DEPTH);
+        if (cap < off + 4)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_L2);
+        if (out->vlan_count < 2)
+            out->vlan[out->vlan_count] = rd16(p + off) & 0x0fff;
+        out->vlan_count++;
+        type = rd16(p + off + 2);
+        off += 4;
+    }
+    p += off;
+    cap -= off;
+    switch (type) {
+    case 0x0800:
+        return flow_parse_ipv4(p, cap, out);
+    case 0x86dd:
+        return flow_parse_ipv6(p, cap, out);
+    case 0x0806:
+        return flow_parse_arp(p, cap, out);
+    case 0x8847: /* MPLS unicast */
+    case 0x8848: /* MPLS multicast */
+        for (uint32_t n = 0;; n++) {
+            if (n >= FLOW_MAX_MPLS_LABELS)
+                return flow_fail(out, FLOW_ERR_MPLS_DEPTH);
+            if (cap < 4 * n + 4)
+                return flow_fail(out, FLOW_ERR_TRUNCATED_MPLS);
+            if (p[4 * n + 2] & 1) { /* bottom of stack */
+                off = 4 * n + 4;
+                break;
+            }
+        }
+        /* No protocol field after the labels: IP is recognised by its version
+         * nibble; anything else (pseudowires) is untracked. */
+        if (cap > off && ((p[off] >> 4) == 4 || (p[off] >> 4) == 6))
+            return flow_parse_ip_guess(p + off, cap - off, out);
+        out->kind = FLOW_PKT_OTHER;
+        return FLOW_PKT_OTHER;
+    case 0x8864: /* PPPoE session: 6-byte header, 2-byte PPP protocol */
+        if (cap < 8)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_PPP);
+        return flow_parse_ppp_proto(rd16(p + 6), p + 8, cap - 8, out);
+    default:
+        out->kind = FLOW_PKT_OTHER;
+        return FLOW_PKT_OTHER;
+    }
+}
+
+static enum flow_pkt_kind flow_parse_ether(const uint8_t *p, uint32_t cap, struct flow_pkt *out)
+{
+    if (cap < 14)
+        return flow_fail(out, FLOW_ERR_TRUNCATED_L2);
+    memcpy(out->dst_mac, p, 6);
+    memcpy(out->src_mac, p + 6, 6);
+    out->has_src_mac = out->has_dst_mac = true;
+    uint16_t type = rd16(p + 12);
+    if (type < 0x0600) { /* 802.3 length field: LLC/SNAP (STP, CDP, ...) */
+        out->kind = FLOW_PKT_OTHER;
+        return FLOW_PKT_OTHER;
+    }
+    return flow_parse_ethertype(type, p + 14, cap - 14, out);
 }
 
 enum flow_pkt_kind flow_parse(const uint8_t *data, uint32_t caplen, uint32_t linktype,
@@ -325,7 +444,7 @@ enum flow_pkt_kind flow_parse(const uint8_t *data, uint32_t caplen, uint32_t lin
     case FLOW_DLT_RAW:
     case FLOW_DLT_RAW_OPENBSD:
     case FLOW_DLT_LINKTYPE_RAW:
-        return flow_parse_raw(data, caplen, out);
+        return flow_parse_ip_guess(data, caplen, out);
     case FLOW_DLT_IPV4:
         return flow_parse_ipv4(data, caplen, out);
     case FLOW_DLT_IPV6:
@@ -368,6 +487,22 @@ enum flow_pkt_kind flow_parse(const uint8_t *data, uint32_t caplen, uint32_t lin
         }
         return flow_parse_ethertype(rd16(data), data + 20, caplen - 20, out);
     }
+    case FLOW_DLT_PPP:
+    case FLOW_DLT_PPP_SERIAL: {
+        /* Address 0xff and control 0x03 may be compressed away. */
+        uint32_t off = (caplen >= 2 && data[0] == 0xff && data[1] == 0x03) ? 2 : 0;
+        if (caplen < off + 2)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_PPP);
+        return flow_parse_ppp_proto(rd16(data + off), data + off + 2, caplen - off - 2, out);
+    }
+    case FLOW_DLT_PPP_ETHER: /* PPPoE without the Ethernet header */
+        if (caplen < 8)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_PPP);
+        return flow_parse_ppp_proto(rd16(data + 6), data + 8, caplen - 8, out);
+    case FLOW_DLT_C_HDLC: /* address, control, EtherType */
+        if (caplen < 4)
+            return flow_fail(out, FLOW_ERR_TRUNCATED_L2);
+        return flow_parse_ethertype(rd16(data + 2), data + 4, caplen - 4, out);
     default:
         return flow_fail(out, FLOW_ERR_UNKNOWN_LINKTYPE);
     }

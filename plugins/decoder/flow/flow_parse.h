@@ -25,10 +25,22 @@
 #define FLOW_DLT_IPV4 228
 #define FLOW_DLT_IPV6 229
 #define FLOW_DLT_LINUX_SLL2 276
+#define FLOW_DLT_PPP 9
+#define FLOW_DLT_PPP_SERIAL 50
+#define FLOW_DLT_PPP_ETHER 51
+#define FLOW_DLT_C_HDLC 104
 
 /* Bounds on nesting: deeper stacks are counted as errors, not walked. */
 #define FLOW_MAX_VLAN_DEPTH 8
 #define FLOW_MAX_IPV6_EXT 8
+#define FLOW_MAX_MPLS_LABELS 8
+#define FLOW_MAX_ENCAP 3 /* nested IP-in-IP / GRE tunnels */
+
+/* How the tracked packet was carried (flow_pkt.tunnel). */
+#define FLOW_TUNNEL_NONE 0
+#define FLOW_TUNNEL_IPIP 1
+#define FLOW_TUNNEL_GRE 2
+#define FLOW_TUNNEL_ERSPAN 3
 
 /* TCP flag bits as on the wire (low byte of the flags field). */
 #define FLOW_TCP_FIN 0x01
@@ -72,7 +84,12 @@
     X(TRUNCATED_UDP, "truncated_udp")                                                              \
     X(BAD_UDP_LEN, "bad_udp_len")                                                                  \
     X(TRUNCATED_ICMP, "truncated_icmp")                                                            \
-    X(TRUNCATED_SCTP, "truncated_sctp")
+    X(TRUNCATED_SCTP, "truncated_sctp")                                                            \
+    X(TRUNCATED_MPLS, "truncated_mpls")                                                            \
+    X(MPLS_DEPTH, "mpls_depth")                                                                    \
+    X(TRUNCATED_PPP, "truncated_ppp")                                                              \
+    X(TRUNCATED_GRE, "truncated_gre")                                                              \
+    X(TUNNEL_DEPTH, "tunnel_depth")
 
 enum flow_err {
 #define FLOW_ERR_ENUM(id, label) FLOW_ERR_##id,
@@ -98,6 +115,8 @@ struct flow_pkt {
     bool has_src_mac, has_dst_mac;
     uint8_t src_mac[6], dst_mac[6];
     uint8_t vlan_count; /* tags seen (<= FLOW_MAX_VLAN_DEPTH)                 */
+    uint8_t tunnel;     /* FLOW_TUNNEL_*: the L3/L4 fields are the inner packet's */
+    uint8_t encap;      /* tunnel layers removed (<= FLOW_MAX_ENCAP)           */
     uint16_t vlan[2];   /* outer, inner VLAN id (12 bits)                      */
     /* L3 */
     uint8_t family; /* 4 or 6                                              */

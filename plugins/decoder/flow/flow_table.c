@@ -535,6 +535,7 @@ void flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t 
     k.vlan[0] = k.vlan_count > 0 ? p->vlan[0] : 0;
     k.vlan[1] = k.vlan_count > 1 ? p->vlan[1] : 0;
     k.icmp_id = icmp_id;
+    k.tunnel = p->tunnel;
     k.proto = p->proto;
     k.family = p->family;
 

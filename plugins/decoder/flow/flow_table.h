@@ -73,7 +73,8 @@ struct flow_key {
     uint8_t proto;
     uint8_t family;
     uint8_t vlan_count; /* 0, 1 or 2 (only the outer two tags are kept) */
-    uint8_t pad[3];
+    uint8_t tunnel;     /* FLOW_TUNNEL_*: tunnelled and plain traffic stay apart */
+    uint8_t pad[2];
 };
 
 /* Flags in flow.bits. */
