@@ -14,7 +14,8 @@
  * stably sorted by key, comparing '.' below every other byte so that all keys
  * under one dotted prefix are contiguous. Walking them in order, objects are
  * opened and closed along the key paths; equal keys are written once (the
- * first: producers' fields sort before the common ones).
+ * first: producers' fields sort before the common ones). Objects inside
+ * arrays get the same treatment; arrays keep their order.
  */
 #include "ns_json.h"
 #include "ns_rec.h"
@@ -484,64 +485,6 @@ static inline int jw_key(struct jw *w, const char *k, uint32_t len, bool plain)
     return 0;
 }
 
-/* An array/object block starting at entry i (depth 0): members in order,
- * keys inside objects written as given. Closes blocks the producer left open. */
-static int jw_block(struct jw *w, const struct ns_record *rec, uint32_t i)
-{
-    const struct ns__rec_ent *e = ns__rec_ents(rec);
-    /* Bit l of arr: level l is an array; bit l of some: level l has a member.
-     * Level l holds the entries of depth l; NS_REC_MAX_DEPTH <= 32 < 64. */
-    uint64_t arr = 0, some = 0;
-    uint32_t cur = 1;
-    if (jw_reserve(w, 1) < 0)
-        return -ENOMEM;
-    if (e[i].type == NS_F_ARRAY) {
-        arr |= 2;
-        jw_c(w, '[');
-    } else {
-        jw_c(w, '{');
-    }
-    for (uint32_t j = i + 1; j < rec->n && cur > 0; j++) {
-        const struct ns__rec_ent *f = &e[j];
-        if (jw_reserve(w, 2) < 0)
-            return -ENOMEM;
-        if (f->type == NS_F_END) {
-            jw_c(w, (arr >> cur) & 1 ? ']' : '}');
-            cur = f->depth;
-            continue;
-        }
-        if ((some >> cur) & 1)
-            jw_c(w, ',');
-        some |= (uint64_t)1 << cur;
-        if (!((arr >> cur) & 1)) {
-            const char *k = f->key ? ns__rec_str(rec, f->key) : "";
-            if (jw_key(w, k, f->klen, f->kplain) < 0 || jw_reserve(w, 2) < 0)
-                return -ENOMEM;
-            jw_c(w, ':');
-        }
-        if (f->type == NS_F_ARRAY || f->type == NS_F_OBJECT) {
-            cur = f->depth + 1u;
-            some &= ~((uint64_t)1 << cur);
-            if (f->type == NS_F_ARRAY) {
-                arr |= (uint64_t)1 << cur;
-                jw_c(w, '[');
-            } else {
-                arr &= ~((uint64_t)1 << cur);
-                jw_c(w, '{');
-            }
-        } else if (jw_scalar(w, rec, f) < 0) {
-            return -ENOMEM;
-        }
-    }
-    /* An unclosed block (the producer never called rec_end) still yields
-     * valid JSON. */
-    if (jw_reserve(w, cur) < 0)
-        return -ENOMEM;
-    for (; cur > 0; cur--)
-        jw_c(w, (arr >> cur) & 1 ? ']' : '}');
-    return 0;
-}
-
 /* ---- hostname --------------------------------------------------------- */
 
 static char json_host[256 * 6 + 3]; /* escaped and quoted */
@@ -698,6 +641,8 @@ static void units_sort(struct unit *u, struct unit *tmp, uint32_t n)
 
 #define JW_MAX_PATH 16 /* deeper dotted keys keep the rest of the key flat */
 
+static int jw_value(struct jw *w, const struct ns_record *rec, uint32_t i);
+
 /* A unit's value. */
 static int jw_unit(struct jw *w, const struct ns_record *rec, const struct unit *u)
 {
@@ -724,10 +669,7 @@ static int jw_unit(struct jw *w, const struct ns_record *rec, const struct unit 
     default:
         break;
     }
-    const struct ns__rec_ent *e = ns__rec_ents(rec) + u->idx;
-    if (e->type == NS_F_ARRAY || e->type == NS_F_OBJECT)
-        return jw_block(w, rec, u->idx);
-    return jw_scalar(w, rec, e);
+    return jw_value(w, rec, u->idx);
 }
 
 /* Write the sorted units, nesting dotted keys. */
@@ -810,6 +752,81 @@ static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit
     for (; depth > 0; depth--)
         jw_c(w, '}');
     return 0;
+}
+
+/* Members of an array: in order, at depth d + 1 until the array's END (an
+ * unclosed array runs to the end of the record). */
+static int jw_array(struct jw *w, const struct ns_record *rec, uint32_t i)
+{
+    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    uint32_t d = e[i].depth;
+    bool some = false;
+    if (jw_reserve(w, 1) < 0)
+        return -ENOMEM;
+    jw_c(w, '[');
+    for (uint32_t j = i + 1; j < rec->n && e[j].depth > d; j++) {
+        if (e[j].depth != d + 1 || e[j].type == NS_F_END)
+            continue;
+        if (jw_reserve(w, 1) < 0)
+            return -ENOMEM;
+        if (some)
+            jw_c(w, ',');
+        some = true;
+        if (jw_value(w, rec, j) < 0)
+            return -ENOMEM;
+    }
+    if (jw_reserve(w, 1) < 0)
+        return -ENOMEM;
+    jw_c(w, ']');
+    return 0;
+}
+
+#define JW_OBJ_UNITS 16
+
+/* An object's members follow the top level's rules (sorted, dotted keys
+ * nested, the first of equal keys kept), so no object in the output ever
+ * holds a key twice, whatever the producer added. */
+static int jw_object(struct jw *w, const struct ns_record *rec, uint32_t i)
+{
+    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    uint32_t d = e[i].depth, n = 0;
+    for (uint32_t j = i + 1; j < rec->n && e[j].depth > d; j++)
+        n += e[j].depth == d + 1 && e[j].type != NS_F_END && e[j].key;
+    struct unit small[2 * JW_OBJ_UNITS];
+    struct unit *u = small, *heap = NULL;
+    if (n > JW_OBJ_UNITS) {
+        heap = malloc(2 * (size_t)n * sizeof(*u));
+        if (!heap)
+            return -ENOMEM;
+        u = heap;
+    }
+    uint32_t k = 0;
+    for (uint32_t j = i + 1; j < rec->n && e[j].depth > d; j++) {
+        if (e[j].depth == d + 1 && e[j].type != NS_F_END && e[j].key)
+            unit_set(&u[k++], ns__rec_str(rec, e[j].key), e[j].klen, j, e[j].kplain);
+    }
+    units_sort(u, u + n, n);
+    int rc = -ENOMEM;
+    if (jw_reserve(w, 1) < 0)
+        goto out;
+    jw_c(w, '{');
+    if (jw_units(w, rec, u, n) < 0 || jw_reserve(w, 1) < 0)
+        goto out;
+    jw_c(w, '}');
+    rc = 0;
+out:
+    free(heap);
+    return rc;
+}
+
+static int jw_value(struct jw *w, const struct ns_record *rec, uint32_t i)
+{
+    const struct ns__rec_ent *e = ns__rec_ents(rec) + i;
+    if (e->type == NS_F_ARRAY)
+        return jw_array(w, rec, i);
+    if (e->type == NS_F_OBJECT)
+        return jw_object(w, rec, i);
+    return jw_scalar(w, rec, e);
 }
 
 int ns_rec_to_json(const struct ns_record *rec, char **buf, size_t *cap, size_t *len)

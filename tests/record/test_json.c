@@ -551,6 +551,57 @@ Test(json, checker_rejects_bad_json)
         cr_assert_null(ns_fake_json_check(good[i], strlen(good[i])), "rejected %s", good[i]);
 }
 
+/* Objects inside arrays follow the top-level rules: sorted, dotted keys
+ * nested, the first of equal keys kept, value/object clashes kept flat. */
+Test(json, objects_in_arrays_are_normalised)
+{
+    struct ns_record *r = ns_rec_new(NS_REC_TLS, 0);
+    ns_rec_begin_array(r, "certs");
+    ns_rec_begin_object(r, NULL);
+    ns_rec_add_cstr(r, "subject.common_name", "b.example");
+    ns_rec_add_cstr(r, "issuer.common_name", "CA");
+    ns_rec_add_uint(r, "dup", 1);
+    ns_rec_add_uint(r, "dup", 2);
+    ns_rec_add_uint(r, "subject", 3);
+    ns_rec_begin_array(r, "alt");
+    ns_rec_begin_object(r, NULL);
+    ns_rec_add_uint(r, "z", 1);
+    ns_rec_add_uint(r, "a", 2);
+    ns_rec_end(r);
+    ns_rec_end(r);
+    ns_rec_add_uint(r, "subject.serial", 4);
+    ns_rec_end(r);
+    ns_rec_begin_object(r, NULL);
+    ns_rec_end(r);
+    ns_rec_end(r);
+    EXPECT_JSON(r, "{\"@timestamp\":\"1970-01-01T00:00:00.000000Z\","
+                   "\"certs\":[{\"alt\":[{\"a\":2,\"z\":1}],\"dup\":1,"
+                   "\"issuer\":{\"common_name\":\"CA\"},\"subject\":3,"
+                   "\"subject.common_name\":\"b.example\",\"subject.serial\":4},{}],"
+                   "\"event\":{\"dataset\":\"netscope.tls\"}}");
+    ns_rec_release(r);
+}
+
+/* An object with more members than the on-stack scratch. */
+Test(json, big_object_in_array)
+{
+    struct ns_record *r = ns_rec_new(NS_REC_HTTP, 0);
+    ns_rec_begin_array(r, "headers");
+    ns_rec_begin_object(r, NULL);
+    char key[16];
+    for (int i = 99; i >= 0; i--) {
+        snprintf(key, sizeof(key), "h%02d", i % 50); /* 50 distinct, each twice */
+        ns_rec_add_uint(r, key, (uint64_t)i);
+    }
+    ns_rec_end(r);
+    ns_rec_end(r);
+    char *j = json_of(r);
+    cr_assert(strstr(j, "[{\"h00\":50,\"h01\":51,"), "%.120s", j);
+    cr_assert(strstr(j, "\"h49\":99}]"));
+    free(j);
+    ns_rec_release(r);
+}
+
 /* The per-thread sort cache must never change the output: same type and
  * field count, different keys and duplicates, in alternation. */
 Test(json, sort_cache_is_exact)

@@ -137,8 +137,8 @@ Test(rec, nested_arrays_of_objects)
 
     char *j = json_of(r);
     cr_assert_str_eq(j, "{\"@timestamp\":\"1970-01-01T00:00:00.000000Z\",\"dns\":{\"answers\":["
-                        "{\"name\":\"example.com\",\"ttl\":300,\"tags\":[\"x\"]},"
-                        "{\"name\":\"example.com\",\"ttl\":301,\"tags\":[\"x\"]}],"
+                        "{\"name\":\"example.com\",\"tags\":[\"x\"],\"ttl\":300},"
+                        "{\"name\":\"example.com\",\"tags\":[\"x\"],\"ttl\":301}],"
                         "\"question\":{\"name\":\"example.com\"}},"
                         "\"event\":{\"dataset\":\"netscope.dns\"}}");
     free(j);

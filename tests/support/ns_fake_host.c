@@ -597,7 +597,7 @@ static bool jc_lit(struct jc *j, const char *lit)
 
 static bool jc_value(struct jc *j, int depth)
 {
-    if (depth > 64)
+    if (depth > 1000)
         return jc_fail(j, "nested too deeply");
     jc_ws(j);
     if (j->i >= j->n)

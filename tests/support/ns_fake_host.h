@@ -106,7 +106,7 @@ size_t ns_fake_log_count(int level);
 void ns_fake_set_quiet(bool quiet);
 
 /* Strict JSON check of s[0..len) (RFC 8259: one value, no trailing bytes,
- * strings valid UTF-8 without raw control characters, at most 64 levels) that
+ * strings valid UTF-8 without raw control characters, at most 1000 levels) that
  * also rejects duplicate keys in an object (compared as written, escapes
  * included). Returns NULL when valid, else a static message with the offset. */
 const char *ns_fake_json_check(const char *s, size_t len);
