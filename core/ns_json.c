@@ -477,14 +477,6 @@ static inline void jw_key_raw(struct jw *w, const char *k, uint32_t len, bool pl
     w->len += (size_t)len + 2;
 }
 
-static inline int jw_key(struct jw *w, const char *k, uint32_t len, bool plain)
-{
-    if (jw_reserve(w, (size_t)len * 6 + 2) < 0)
-        return -ENOMEM;
-    jw_key_raw(w, k, len, plain);
-    return 0;
-}
-
 /* ---- hostname --------------------------------------------------------- */
 
 static char json_host[256 * 6 + 3]; /* escaped and quoted */
