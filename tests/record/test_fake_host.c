@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
@@ -102,6 +103,17 @@ Test(fake_host, emit_and_packets, .fini = ns_fake_reset)
     cr_assert_eq(got[0].wirelen, 1500);
     cr_assert_eq(got[0].data[0], 1);
     cr_assert_neq(got[0].data, data);
+}
+
+Test(fake_host, rec_json, .fini = ns_fake_reset)
+{
+    struct ns_record *r = ns_rec_new(NS_REC_DNS, 0);
+    ns_rec_add_uint(r, "dns.id", 4660);
+    char *j = ns_fake_rec_json(r);
+    cr_assert_str_eq(j, "{\"@timestamp\":\"1970-01-01T00:00:00.000000Z\",\"dns\":{\"id\":4660},"
+                        "\"event\":{\"dataset\":\"netscope.dns\"}}");
+    free(j);
+    ns_rec_release(r);
 }
 
 static void *emitter(void *arg)

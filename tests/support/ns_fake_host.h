@@ -105,6 +105,14 @@ size_t ns_fake_log_count(int level);
 /* Suppress the stderr echo (the counts still run). */
 void ns_fake_set_quiet(bool quiet);
 
+/* The record as its JSON line (no newline), NUL-terminated and malloc'd
+ * (free it). Aborts with a message if the serialiser fails or its output is
+ * not valid JSON, so a test can compare the string directly:
+ *     char *j = ns_fake_rec_json(recs[0]);
+ *     cr_assert(strstr(j, "\"dns\":{\"id\":4660"), "%s", j);
+ *     free(j); */
+char *ns_fake_rec_json(const struct ns_record *rec);
+
 /* Strict JSON check of s[0..len) (RFC 8259: one value, no trailing bytes,
  * strings valid UTF-8 without raw control characters, at most 1000 levels) that
  * also rejects duplicate keys in an object (compared as written, escapes
