@@ -67,8 +67,13 @@ void ns_registry_free(struct ns_registry *reg)
 
 int ns_registry_add_dir(struct ns_registry *reg, const char *dir)
 {
+    char canon[PATH_MAX];
     if (!dir || !*dir)
         return 0;
+    /* The same directory written two ways (relative, symlinked) is one entry,
+     * not the source of "duplicate plugin" refusals. */
+    if (realpath(dir, canon))
+        dir = canon;
     for (size_t i = 0; i < reg->ndirs; i++)
         if (strcmp(reg->dirs[i], dir) == 0)
             return 0;

@@ -52,6 +52,7 @@
 #define NS_PB_PKTS 256
 #define NS_PB_BYTES (256u * 1024u)
 #define NS_RB_MAX 256
+#define NS_PB_SPAN_NS 5000000ull /* 5 ms */
 #define NS_DEQ_BURST 16
 
 enum ns_where { W_LOOP = 0, W_SOURCE_THREAD, W_WORKER, W_EVENT };
@@ -59,6 +60,7 @@ enum ns_where { W_LOOP = 0, W_SOURCE_THREAD, W_WORKER, W_EVENT };
 /* A batch of packets owned by one (source, worker) pair. */
 struct ns_pbatch {
     uint32_t n, used;
+    uint64_t first_ts; /* packet time of pkts[0] */
     struct ns_packet pkts[NS_PB_PKTS];
     uint8_t data[NS_PB_BYTES];
 };
@@ -417,6 +419,8 @@ static int host_emit_packet(struct ns_instance *ins, const struct ns_packet *pkt
             return -ENOBUFS;
         }
     }
+    if (b->n == 0)
+        b->first_ts = pkt->ts_ns;
     struct ns_packet *dst = &b->pkts[b->n++];
     *dst = *pkt;
     dst->hash = h;
@@ -428,6 +432,10 @@ static int host_emit_packet(struct ns_instance *ins, const struct ns_packet *pkt
     if (b->used > NS_PB_BYTES)
         b->used = NS_PB_BYTES;
     ns_counter_inc(s->c_pkts);
+    /* A slow trickle of packets must not wait for a full batch: hand it on
+     * once it spans NS_PB_SPAN_NS of packet time (live: about wall time). */
+    if (pkt->ts_ns - b->first_ts > NS_PB_SPAN_NS)
+        src_push(s, w);
     return 0;
 }
 
@@ -1343,7 +1351,7 @@ static int rt_setup(struct ns_rt *rt)
         struct ns_worker *wk = &rt->workers[w];
         wk->rt = rt;
         wk->idx = w;
-        wk->out = q_new(g->settings.queue_size > 1024 ? (uint32_t)g->settings.queue_size : 1024);
+        wk->out = q_new((uint32_t)g->settings.queue_size);
         wk->dec = calloc(rt->ndec ? rt->ndec : 1, sizeof(*wk->dec));
         if (!wk->out || !wk->dec)
             return -ENOMEM;

@@ -15,7 +15,9 @@
  *
  * Threads. A plugin instance's callbacks are never called concurrently:
  *  - init, start, stop and destroy run on the loop thread;
- *  - source `run` runs on the source's own thread until it returns;
+ *  - source `run` runs on the source's own thread until it returns; a source's
+ *    `stop` is the one exception to "never concurrently": it is called on the
+ *    loop thread while `run` may still be running, to make it return;
  *  - decoder callbacks run on a worker thread; with `workers: N` the core creates N
  *    instances of each decoder (one per worker; ns_instance.worker tells which)
  *    and sends both directions of a flow to the same worker;
@@ -166,7 +168,10 @@ struct ns_host {
     /* Sources that produce packets: the core copies the packet (caplen bytes)
      * into a batch for the worker chosen by the flow hash. Returns 0, or
      * -ENOBUFS when it was dropped under the drop policy (counted). May block
-     * under the block policy until the workers catch up or the pipeline stops. */
+     * under the block policy until the workers catch up or the pipeline stops.
+     * Batches are handed on when full or when they span more than 5 ms of
+     * packet time; pkt == NULL hands on every partial batch now: a live
+     * source calls it when its poll times out, so quiet links are not held. */
     int (*emit_packet)(struct ns_instance *ins, const struct ns_packet *pkt);
 
     /* True once the pipeline is stopping: a source's run() should return soon. */
