@@ -161,6 +161,8 @@ static const char *missing_callback(const struct ns_plugin_desc *d)
     case NS_KIND_SOURCE:
         return (d->run || d->start) ? NULL : "run or start";
     case NS_KIND_DECODER:
+        if (d->flags & NS_PLUGIN_APP)
+            return !d->app_probe ? "app_probe" : !d->app_data ? "app_data" : NULL;
         return d->process_packets ? NULL : "process_packets";
     case NS_KIND_ENRICHER:
     case NS_KIND_DETECTOR:

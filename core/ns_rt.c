@@ -267,6 +267,15 @@ static int q_push(struct ns_rt *rt, struct ns_q *q, void *p, int policy)
 
 /* ---- host table -------------------------------------------------------- */
 
+static bool node_reads(const struct ns_gnode *g, size_t from)
+{
+    for (size_t i = 0; i < g->nfrom; i++)
+        if (g->from[i] == from)
+            return true;
+    return false;
+}
+
+
 static struct ns_inst *I(struct ns_instance *pub)
 {
     return (struct ns_inst *)pub;
@@ -507,6 +516,28 @@ static const char *host_hostname(struct ns_instance *ins)
     return g_hostname;
 }
 
+static size_t host_app_peers(struct ns_instance *ins, struct ns_app_peer *out, size_t max)
+{
+    struct ns_inst *in = I(ins);
+    struct ns_rt *rt = in->rt;
+    size_t n = 0;
+    if (in->where != W_WORKER)
+        return 0;
+    struct ns_worker *wk = &rt->workers[in->pub.worker];
+    for (size_t d = 0; d < rt->ndec; d++) {
+        struct ns_inst *p = wk->dec[d];
+        if (!p || !(p->g->plugin->desc.flags & NS_PLUGIN_APP) || !node_reads(p->g, in->g->idx))
+            continue;
+        if (n < max && out) {
+            out[n].desc = &p->g->plugin->desc;
+            out[n].ctx = p->ctx;
+            out[n].ins = &p->pub;
+        }
+        n++;
+    }
+    return n;
+}
+
 static enum ns_rec_type host_rec_type(const struct ns_record *r)
 {
     return ns_rec_type(r);
@@ -550,6 +581,7 @@ static void host_init(void)
     g_host.timer = host_timer;
     g_host.set_ready = host_set_ready;
     g_host.hostname = host_hostname;
+    g_host.app_peers = host_app_peers;
 }
 
 const struct ns_host *ns_rt_host(void)
@@ -636,17 +668,11 @@ static void worker_tick(struct ns_worker *wk, bool force)
         if (!live(in) || !in->g->plugin->desc.tick)
             continue;
         in->g->plugin->desc.tick(in->ctx, now);
-        inst_flush_out(in);
     }
+    for (size_t d = 0; d < rt->ndec; d++)
+        inst_flush_out(wk->dec[d]);
 }
 
-static bool node_reads(const struct ns_gnode *g, size_t from)
-{
-    for (size_t i = 0; i < g->nfrom; i++)
-        if (g->from[i] == from)
-            return true;
-    return false;
-}
 
 static void *worker_main(void *arg)
 {
@@ -669,14 +695,17 @@ static void *worker_main(void *arg)
                 got = true;
                 for (size_t d = 0; d < rt->ndec; d++) {
                     struct ns_inst *in = wk->dec[d];
-                    if (!live(in) || !node_reads(in->g, src->inst->g->idx))
+                    if (!live(in) || !in->g->plugin->desc.process_packets ||
+                        !node_reads(in->g, src->inst->g->idx))
                         continue;
                     ns_counter_add(in->c_in, b->n);
                     int rc = in->g->plugin->desc.process_packets(in->ctx, b->pkts, b->n);
                     if (rc < 0)
                         ns_counter_inc(in->c_err);
-                    inst_flush_out(in);
                 }
+                /* App decoders emit while their flow decoder runs: flush every out. */
+                for (size_t d = 0; d < rt->ndec; d++)
+                    inst_flush_out(wk->dec[d]);
                 if (b->n && b->pkts[b->n - 1].ts_ns >= wk->max_ts) {
                     wk->max_ts = b->pkts[b->n - 1].ts_ns;
                     wk->wall_at_max = wall_ns();
@@ -704,16 +733,20 @@ static void *worker_main(void *arg)
         worker_tick(wk, false);
         backoff(&round);
     }
-    for (size_t d = 0; d < rt->ndec; d++) {
-        struct ns_inst *in = wk->dec[d];
-        if (!live(in))
-            continue;
-        if (in->g->plugin->desc.tick && wk->max_ts)
-            in->g->plugin->desc.tick(in->ctx, wk->now > wk->max_ts ? wk->now : wk->max_ts);
-        if (in->g->plugin->desc.flush)
-            in->g->plugin->desc.flush(in->ctx);
-        inst_flush_out(in);
+    /* Packet decoders first: closing their flows feeds the app decoders. */
+    for (int app = 0; app < 2; app++) {
+        for (size_t d = 0; d < rt->ndec; d++) {
+            struct ns_inst *in = wk->dec[d];
+            if (!live(in) || !!(in->g->plugin->desc.flags & NS_PLUGIN_APP) != app)
+                continue;
+            if (in->g->plugin->desc.tick && wk->max_ts)
+                in->g->plugin->desc.tick(in->ctx, wk->now > wk->max_ts ? wk->now : wk->max_ts);
+            if (in->g->plugin->desc.flush)
+                in->g->plugin->desc.flush(in->ctx);
+        }
     }
+    for (size_t d = 0; d < rt->ndec; d++)
+        inst_flush_out(wk->dec[d]);
     atomic_store_explicit(&wk->done, 1, memory_order_release);
     atomic_fetch_add_explicit(&rt->workers_done, 1, memory_order_acq_rel);
     return NULL;

@@ -188,6 +188,24 @@ static void fk_set_ready(struct ns_instance *ins, bool ready)
     fk.ready = ready;
 }
 
+static struct ns_app_peer fk_peers[16];
+static size_t fk_npeers;
+
+void ns_fake_set_app_peers(const struct ns_app_peer *peers, size_t n)
+{
+    fk_npeers = n < 16 ? n : 16;
+    for (size_t i = 0; i < fk_npeers; i++)
+        fk_peers[i] = peers[i];
+}
+
+static size_t fk_app_peers(struct ns_instance *ins, struct ns_app_peer *out, size_t max)
+{
+    (void)ins;
+    for (size_t i = 0; i < fk_npeers && i < max; i++)
+        out[i] = fk_peers[i];
+    return fk_npeers;
+}
+
 static const char *fk_hostname(struct ns_instance *ins)
 {
     return "testhost";
@@ -230,6 +248,7 @@ static const struct ns_host fk_host = {
     .timer = fk_timer,
     .set_ready = fk_set_ready,
     .hostname = fk_hostname,
+    .app_peers = fk_app_peers,
 };
 
 const struct ns_host *ns_fake_host(void)

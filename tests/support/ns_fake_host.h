@@ -88,6 +88,9 @@ const struct ns_packet *ns_fake_packets(size_t *n);
 
 /* The value host->stopping() returns. */
 void ns_fake_set_stopping(bool stopping);
+/* What host->app_peers returns (a flow decoder's app decoders); reset clears it
+ * only when the test calls this with n = 0. */
+void ns_fake_set_app_peers(const struct ns_app_peer *peers, size_t n);
 
 /* Timers registered with host->timer. ns_fake_fire_timers calls every
  * callback once and returns how many it called. */

@@ -77,6 +77,43 @@ enum ns_log_level {
 /* Descriptor flags. */
 #define NS_PLUGIN_EMITS_RECORDS (1u << 0) /* source: emits records, not packets (e.g. redis) */
 #define NS_PLUGIN_NEEDS_ROOT (1u << 1)    /* documented: needs CAP_NET_RAW/CAP_BPF       */
+#define NS_PLUGIN_APP (1u << 2)           /* decoder: application layer, hosted by a flow
+                                           * decoder (see struct ns_app_flow)           */
+
+/*
+ * Application-layer decoders (DNS, TLS, HTTP, ...). A decoder with NS_PLUGIN_APP
+ * reads no packets: it names a flow decoder in `from:` (decoder/flow), which runs
+ * on the same worker, tracks the flow, reassembles TCP, and calls the app
+ * decoder's app_* callbacks with each direction's payload in order. The app
+ * decoder emits its own records (netscope.dns, ...) with host->emit and may add
+ * fields to the flow's records in app_annotate. One app decoder owns a flow:
+ * the first whose app_probe claims it.
+ */
+struct ns_app_flow {
+    /* Set by the flow decoder; read-only for the app decoder. */
+    struct ns_ip src_ip, dst_ip; /* initiator (source) and responder (destination) */
+    uint16_t src_port, dst_port;
+    uint8_t transport;    /* IANA protocol number: 6 = TCP, 17 = UDP */
+    uint8_t ip_version;   /* 4 or 6 */
+    uint16_t vlan;        /* outer VLAN id, 0 = none */
+    uint64_t first_ts;    /* ns since the epoch */
+    const char *community_id; /* "1:...", or NULL */
+    void *flow_ref;       /* opaque to the app decoder */
+    /* Owned by the app decoder that claimed the flow. */
+    void *state;          /* per-flow state; free it in app_close */
+    uint32_t app_flags;   /* free for the app decoder */
+    uint32_t reserved;
+};
+
+/* Directions for app callbacks. */
+enum ns_app_dir { NS_APP_TO_SERVER = 0, NS_APP_TO_CLIENT = 1 };
+
+/* One app decoder as its host flow decoder sees it (host->app_peers). */
+struct ns_app_peer {
+    const struct ns_plugin_desc *desc;
+    void *ctx;
+    struct ns_instance *ins;
+};
 
 struct ns_host;
 struct ns_instance;
@@ -192,6 +229,11 @@ struct ns_host {
 
     /* The agent's host name (observer.hostname). */
     const char *(*hostname)(struct ns_instance *ins);
+
+    /* Flow decoders: the app decoders that read from this node, on this worker,
+     * in pipeline order. Returns how many (at most max were written). Call from
+     * init or later; the list does not change while the pipeline runs. */
+    size_t (*app_peers)(struct ns_instance *ins, struct ns_app_peer *out, size_t max);
 };
 
 /*
@@ -199,7 +241,7 @@ struct ns_host {
  *
  * Which callbacks each kind needs (the loader refuses a descriptor without them):
  *   source:   run (a thread that captures until stopping()) or start (arm loop handles)
- *   decoder:  process_packets
+ *   decoder:  process_packets, or (with NS_PLUGIN_APP) app_probe and app_data
  *   enricher: process
  *   detector: process
  *   sink:     process
@@ -246,6 +288,25 @@ struct ns_plugin_desc {
     /* SIGHUP (loop thread for sinks/sources, else the stage's thread at the next
      * batch): reopen output files after logrotate moved them. Optional. */
     int (*reopen)(void *ctx);
+
+    /* App decoders (NS_PLUGIN_APP), called by the host flow decoder on its worker
+     * thread. `data` is valid during the call only.
+     * app_probe: the first payload of a not yet claimed flow, in either direction.
+     *   Return NS_OK (0) to claim the flow, NS_DECLINED to pass; a claimed flow
+     *   then gets every later payload through app_data.
+     * app_data: payload in stream order. `gap` > 0 says that many bytes were lost
+     *   before this data (the decoder resynchronises or gives up). Return
+     *   NS_DECLINED to receive nothing more for this flow.
+     * app_annotate: the flow decoder is about to emit a record for this flow
+     *   (flow_update or flow_end): add network.protocol and key fields.
+     * app_close: the flow ended (or the pipeline stops): emit what is pending
+     *   (an unanswered query) and free f->state. Called once per claimed flow. */
+    int (*app_probe)(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, const uint8_t *data,
+                     size_t len, uint64_t ts_ns);
+    int (*app_data)(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, const uint8_t *data,
+                    size_t len, uint64_t ts_ns, uint64_t gap);
+    void (*app_annotate)(void *ctx, struct ns_app_flow *f, struct ns_record *flow_rec);
+    void (*app_close)(void *ctx, struct ns_app_flow *f, uint64_t ts_ns);
 
     void *reserved[8]; /* room for callbacks appended in later minors */
 };
