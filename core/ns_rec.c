@@ -71,7 +71,7 @@ struct ns_record *ns_rec_new(enum ns_rec_type type, uint64_t ts_ns)
     rec->arena = 0;
     rec->kinds = 0;
     rec->buf = rec->inl;
-    rec->reserved = 0;
+    rec->fin = NULL;
     return rec;
 }
 
@@ -88,8 +88,24 @@ void ns_rec_release(struct ns_record *rec)
         return;
     /* acq_rel: the thread that frees must see every write made by the
      * threads that released before it. */
-    if (__atomic_sub_fetch(&rec->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
+    if (__atomic_sub_fetch(&rec->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
+        void (*fin)(void *, uint64_t) = rec->fin;
+        void *arg = rec->fin_arg;
+        uint64_t tag = rec->fin_tag;
         rec_free(rec);
+        if (fin)
+            fin(arg, tag);
+    }
+}
+
+void ns_rec_on_release(struct ns_record *rec, void (*cb)(void *arg, uint64_t tag), void *arg,
+                       uint64_t tag)
+{
+    if (!rec)
+        return;
+    rec->fin = cb;
+    rec->fin_arg = arg;
+    rec->fin_tag = tag;
 }
 
 void ns_rec_ref(struct ns_record *rec)

@@ -67,7 +67,7 @@ struct ns__rec_ent {
 
 /* Inline storage bytes in the header allocation: the header + inline buffer
  * make a 2 KiB block, enough for a typical flow or DNS record. */
-#define NS__REC_INLINE (2048 - 64)
+#define NS__REC_INLINE (2048 - 80)
 
 struct ns_record {
     uint32_t refcnt;   /* atomic                                        */
@@ -81,7 +81,11 @@ struct ns_record {
     uint32_t arena;    /* arena bytes used (from the end)               */
     uint32_t kinds;    /* bit d set: the container open at depth d is an array */
     uint8_t *buf;      /* inl or a heap block                           */
-    uint64_t reserved; /* keeps inl 16-byte aligned at offset 64         */
+    /* Finaliser (ns_rec_on_release): called once after the last release;
+     * not copied by ns_rec_clone. inl stays 16-byte aligned at offset 80. */
+    void (*fin)(void *arg, uint64_t tag);
+    void *fin_arg;
+    uint64_t fin_tag;
     _Alignas(16) uint8_t inl[NS__REC_INLINE];
 };
 
@@ -107,6 +111,12 @@ void ns_rec_release(struct ns_record *rec);
 
 /* Take one more reference (a sink keeping a record past process()). */
 void ns_rec_ref(struct ns_record *rec);
+
+/* Have cb(arg, tag) called once when the last reference is released, on the
+ * releasing thread, after the record is freed (host->rec_on_release). A second
+ * call replaces the first. Clones do not inherit it. Only the owner calls it. */
+void ns_rec_on_release(struct ns_record *rec, void (*cb)(void *arg, uint64_t tag), void *arg,
+                       uint64_t tag);
 
 /* Deep copy with refcount 1 (fan-out to stages that may modify it). The copy
  * has the same type, time, sequence and fields, and its storage is trimmed to

@@ -582,6 +582,7 @@ static void host_init(void)
     g_host.set_ready = host_set_ready;
     g_host.hostname = host_hostname;
     g_host.app_peers = host_app_peers;
+    g_host.rec_on_release = ns_rec_on_release;
 }
 
 const struct ns_host *ns_rt_host(void)

@@ -249,6 +249,7 @@ static const struct ns_host fk_host = {
     .set_ready = fk_set_ready,
     .hostname = fk_hostname,
     .app_peers = fk_app_peers,
+    .rec_on_release = ns_rec_on_release,
 };
 
 const struct ns_host *ns_fake_host(void)

@@ -234,6 +234,16 @@ struct ns_host {
      * in pipeline order. Returns how many (at most max were written). Call from
      * init or later; the list does not change while the pipeline runs. */
     size_t (*app_peers)(struct ns_instance *ins, struct ns_app_peer *out, size_t max);
+
+    /* Call cb(arg, tag) once, when the record's last reference is released
+     * (it has passed every sink, or was filtered or dropped). It runs on
+     * whichever thread released it, so it must be thread-safe and quick (e.g.
+     * queue the tag under a mutex and uv_async_send). One finaliser per record
+     * (a second call replaces the first); copies made for fan-out
+     * (enrichers/detectors) do not inherit it. A record source uses it to
+     * acknowledge its input (source/redis: XACK). Check `size` first. */
+    void (*rec_on_release)(struct ns_record *rec, void (*cb)(void *arg, uint64_t tag), void *arg,
+                           uint64_t tag);
 };
 
 /*
