@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ns_http.h"
 #include "ns_log.h"
 #include "ns_opt.h"
 
@@ -66,6 +67,14 @@ static const struct ns_option settings_opts[] = {
      .max = 4096,
      .offset = offsetof(struct ns_settings, max_packet_batches),
      .doc = "Packet batches (256 packets / 256 KiB each) in flight per source and worker."},
+    {.name = "metrics_listen",
+     .type = NS_OPT_STRING,
+     .def = "127.0.0.1:9109",
+     .offset = offsetof(struct ns_settings, metrics_listen),
+     .doc = "Address of the HTTP endpoint serving /metrics (Prometheus), /health and /ready: "
+            "host:port, [ipv6]:port or :port; \"\" turns it off. When this default is busy "
+            "the endpoint is skipped with a warning; an address set here that cannot be "
+            "bound stops the start."},
     NS_OPT_END};
 
 static const struct ns_option node_opts[] = {
@@ -124,6 +133,18 @@ int ns_graph_settings(const struct ns_config *cfg, struct ns_settings *s, struct
                 "netscope: 'queue_size' must be a power of two, got %llu",
                 (unsigned long long)s->queue_size);
         return -EINVAL;
+    }
+    if (s->metrics_listen && *s->metrics_listen) {
+        struct sockaddr_storage ss;
+        char err[200];
+        if (ns_http_parse_listen(s->metrics_listen, &ss, err, sizeof(err))) {
+            ns_diag(cfg,
+                    kv_mark(cfg->settings, cfg->nsettings, "metrics_listen",
+                            (struct ns_mark){0, 0}),
+                    "netscope: 'metrics_listen': %s", err);
+            ns_settings_free(s);
+            return -EINVAL;
+        }
     }
     if (reg) {
         ns_registry_add_env_dirs(reg);

@@ -35,6 +35,7 @@ struct ns_settings {
     int on_full;         /* default edge policy */
     uint64_t tick_interval;
     uint64_t max_packet_batches; /* per source and worker */
+    char *metrics_listen;        /* /metrics, /health, /ready address; "" = off */
 };
 
 /* Per-node keys the core handles itself. */

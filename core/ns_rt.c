@@ -41,6 +41,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "ns_http.h"
 #include "ns_json.h"
 #include "ns_log.h"
 #include "ns_metrics.h"
@@ -96,6 +97,7 @@ struct ns_inst {
     uv_timer_t **timers;
     size_t ntimers;
     ns_counter *c_in, *c_out, *c_drop, *c_err;
+    atomic_bool unready; /* host->set_ready(false): /ready waits */
 };
 
 struct ns_src {
@@ -173,6 +175,7 @@ struct ns_rt {
     bool sinks_flushed, closing;
     int signals;
     ns_counter *c_unrouted;
+    struct rt_ops *ops; /* the HTTP endpoint and the operations metrics */
 };
 
 static struct ns_host g_host;
@@ -504,8 +507,7 @@ static int host_timer(struct ns_instance *ins, uint64_t interval_ns, void (*cb)(
 
 static void host_set_ready(struct ns_instance *ins, bool ready)
 {
-    (void)ins;
-    (void)ready; /* /ready arrives with the operations issue */
+    atomic_store_explicit(&I(ins)->unready, !ready, memory_order_relaxed);
 }
 
 static char g_hostname[256];
@@ -1006,6 +1008,184 @@ static void *event_main(void *arg)
     return NULL;
 }
 
+/* ---- operations: the HTTP endpoint, readiness, self-metrics --------------- */
+
+/* A ring whose depth /metrics shows, refreshed at every scrape. */
+struct rt_ring_gauge {
+    struct ns_ring *ring;
+    ns_counter *depth;
+};
+
+struct rt_ops {
+    struct ns_http *http;
+    bool running;
+    struct rt_ring_gauge *rings;
+    size_t nrings;
+    ns_counter *g_ready, *c_reload_ok, *c_reload_fail, *g_reload_ok, *g_reload_time;
+};
+
+/* /ready: the pipeline started, is not draining, every (enabled) source is
+ * started and no instance has called host->set_ready(false). Loop thread. */
+static bool rt_ready(void *arg, char *why, size_t cap)
+{
+    struct ns_rt *rt = arg;
+    if (!rt->ops || !rt->ops->running) {
+        snprintf(why, cap, "the pipeline is starting");
+        return false;
+    }
+    if (atomic_load(&rt->stopping)) {
+        snprintf(why, cap, "the pipeline is stopping (draining)");
+        return false;
+    }
+    for (size_t i = 0; i < rt->nall; i++) {
+        struct ns_inst *in = rt->all[i];
+        if (in->disabled)
+            continue;
+        if (in->g->kind == NS_KIND_SOURCE && !in->started) {
+            snprintf(why, cap, "source '%s' is not running", in->g->spec->name);
+            return false;
+        }
+        if (atomic_load_explicit(&in->unready, memory_order_relaxed)) {
+            snprintf(why, cap, "node '%s' (%s) reports it is not ready", in->g->spec->name,
+                     in->g->plugin->id);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The metrics collector: gauges computed at scrape time. Loop thread. */
+static void rt_collect(void *arg)
+{
+    struct ns_rt *rt = arg;
+    char why[8];
+    for (size_t i = 0; i < rt->ops->nrings; i++)
+        ns_gauge_set(rt->ops->rings[i].depth, ns_ring_count(rt->ops->rings[i].ring));
+    ns_gauge_set(rt->ops->g_ready, rt_ready(rt, why, sizeof(why)) ? 1 : 0);
+}
+
+static void rt_ring_gauge(struct ns_rt *rt, struct ns_q *q, const char *from, const char *to)
+{
+    struct rt_ops *o = rt->ops;
+    char lab[512] = "";
+    if (!q || ns_metrics_label_append(lab, sizeof(lab), "from", from) ||
+        ns_metrics_label_append(lab, sizeof(lab), "to", to))
+        return;
+    struct rt_ring_gauge *v = realloc(o->rings, (o->nrings + 1) * sizeof(*v));
+    if (!v)
+        return;
+    o->rings = v;
+    v[o->nrings].ring = &q->ring;
+    v[o->nrings++].depth = ns_metrics_register(
+        NS_METRIC_GAUGE, "ring_depth", lab,
+        "Batches (of up to 256 packets or records) waiting in a ring between two stages.");
+    ns_gauge_set(ns_metrics_register(NS_METRIC_GAUGE, "ring_capacity", lab,
+                                     "Capacity of a ring between two stages, in batches."),
+                 ns_ring_capacity(&q->ring));
+}
+
+/* The pipeline started: register the ring gauges and turn /ready on. */
+static void rt_ops_running(struct ns_rt *rt)
+{
+    char a[64], b[64];
+    for (size_t s = 0; s < rt->nsrc; s++)
+        for (uint32_t w = 0; w < rt->W; w++) {
+            snprintf(b, sizeof(b), "worker-%u", w);
+            rt_ring_gauge(rt, rt->srcs[s].to_worker[w], rt->srcs[s].inst->g->spec->name, b);
+        }
+    for (uint32_t w = 0; w < rt->W; w++) {
+        snprintf(a, sizeof(a), "worker-%u", w);
+        rt_ring_gauge(rt, rt->workers[w].out, a, "router");
+    }
+    for (size_t r = 0; r < rt->nrsrc; r++)
+        rt_ring_gauge(rt, rt->rsrc_q[r], rt->rsrc[r]->g->spec->name, "router");
+    for (size_t i = 0; i < rt->g->n; i++)
+        if (rt->sinks[i].inst)
+            rt_ring_gauge(rt, rt->sinks[i].q, "router", rt->g->nodes[i].spec->name);
+    rt->ops->running = true;
+    ns_metrics_set_collector(rt_collect, rt);
+}
+
+static void rt_ops_reloaded(struct ns_rt *rt, bool ok)
+{
+    ns_counter_inc(ok ? rt->ops->c_reload_ok : rt->ops->c_reload_fail);
+    ns_gauge_set(rt->ops->g_reload_ok, ok ? 1 : 0);
+    ns_gauge_set(rt->ops->g_reload_time, (uint64_t)time(NULL));
+}
+
+/* Self-metrics and the endpoint, before anything else starts. Returns 0, or -1
+ * (logged) when the endpoint cannot listen on an address the file asked for. */
+static int rt_ops_start(struct ns_rt *rt)
+{
+    struct rt_ops *o = calloc(1, sizeof(*o));
+    if (!o) {
+        ns_err("out of memory");
+        return -1;
+    }
+    rt->ops = o;
+    ns_metrics_register_process();
+    o->g_ready = ns_metrics_register(NS_METRIC_GAUGE, "ready", "",
+                                     "1 when /ready answers 200: every source running, every "
+                                     "sink connected or spooling.");
+    o->c_reload_ok = ns_metrics_register(NS_METRIC_COUNTER, "reloads_total", "result=\"ok\"",
+                                         "Configuration reloads (SIGHUP), by result.");
+    o->c_reload_fail = ns_metrics_register(NS_METRIC_COUNTER, "reloads_total",
+                                           "result=\"failed\"",
+                                           "Configuration reloads (SIGHUP), by result.");
+    o->g_reload_ok = ns_metrics_register(NS_METRIC_GAUGE, "last_reload_success", "",
+                                         "1 when the last configuration load (start or SIGHUP) "
+                                         "was valid, 0 when it was refused.");
+    o->g_reload_time = ns_metrics_register(NS_METRIC_GAUGE, "last_reload_timestamp_seconds", "",
+                                           "When the configuration was last loaded (start or "
+                                           "SIGHUP), in seconds since the Unix epoch.");
+    ns_gauge_set(o->g_reload_ok, 1);
+    ns_gauge_set(o->g_reload_time, (uint64_t)time(NULL));
+
+    const char *addr = rt->g->settings.metrics_listen;
+    if (!addr || !*addr)
+        return 0;
+    bool explicit = false;
+    for (size_t i = 0; rt->g->cfg && i < rt->g->cfg->nsettings; i++)
+        explicit |= strcmp(rt->g->cfg->settings[i].key, "metrics_listen") == 0;
+    struct ns_http_opts ho = {.listen = addr, .ready = rt_ready, .arg = rt};
+    char err[300];
+    int rc = ns_http_start(&rt->loop, &ho, &o->http, err, sizeof(err));
+    if (rc == 0) {
+        ns_info("serving /metrics, /health and /ready on http://%s", ns_http_address(o->http));
+        return 0;
+    }
+    if (rc == UV_EADDRINUSE && !explicit) {
+        /* Only the built-in default: a second netscope on the host (an offline
+         * analysis next to the agent) still runs, without an endpoint. */
+        ns_warn("metrics endpoint off: %s (set netscope: metrics_listen to another address, "
+                "or to \"\" to silence this)",
+                err);
+        return 0;
+    }
+    ns_err("cannot serve metrics (netscope: metrics_listen): %s", err);
+    return -1;
+}
+
+/* Stop serving; the collector is removed before the rings go away. Loop thread. */
+static void rt_ops_close(struct ns_rt *rt)
+{
+    if (!rt->ops)
+        return;
+    ns_metrics_set_collector(NULL, NULL);
+    ns_http_close(rt->ops->http);
+    rt->ops->http = NULL;
+}
+
+static void rt_ops_free(struct ns_rt *rt)
+{
+    if (!rt->ops)
+        return;
+    ns_metrics_set_collector(NULL, NULL);
+    free(rt->ops->rings);
+    free(rt->ops);
+    rt->ops = NULL;
+}
+
 /* ---- loop thread -------------------------------------------------------- */
 
 static void close_cb(uv_handle_t *h)
@@ -1179,6 +1359,7 @@ static void hup_cb(uv_signal_t *s, int signum)
 #endif
         ns_info("SIGHUP: re-reading the configuration");
         int rc = rt->opts && rt->opts->reload ? rt->opts->reload(rt->opts->reload_arg) : 0;
+        rt_ops_reloaded(rt, rc == 0);
         if (rc == 0) {
             for (size_t i = 0; i < rt->g->n; i++) {
                 struct ns_inst *in = rt->node_inst[i];
@@ -1217,6 +1398,7 @@ static void term_async_cb(uv_async_t *a)
 static void rt_begin_close(struct ns_rt *rt)
 {
     rt->closing = true;
+    rt_ops_close(rt);
     stop_sources(rt);
     for (size_t i = 0; i < rt->nall; i++)
         inst_stop_timers(rt->all[i]);
@@ -1577,6 +1759,12 @@ int ns_rt_run(struct ns_graph *g, const struct ns_rt_opts *opts)
         ns_err("cannot create the event loop: %s", uv_strerror(rc));
         return 1;
     }
+    if (rt_ops_start(rt)) {
+        uv_run(&rt->loop, UV_RUN_DEFAULT); /* the endpoint's handles close */
+        rt_ops_free(rt);
+        uv_loop_close(&rt->loop);
+        return 1;
+    }
     uv_async_init(&rt->loop, (uv_async_t *)&rt->sig_term, term_async_cb);
     uv_signal_init(&rt->loop, &rt->sig_hup);
     uv_async_init(&rt->loop, &rt->async, async_cb);
@@ -1613,6 +1801,7 @@ int ns_rt_run(struct ns_graph *g, const struct ns_rt_opts *opts)
                 atomic_fetch_add(&rt->workers_done, 1);
     } else {
         ns_info("pipeline running: %zu nodes, %u worker%s", g->n, rt->W, rt->W == 1 ? "" : "s");
+        rt_ops_running(rt);
 #ifdef NS_HAVE_SYSTEMD
         sd_notify(0, "READY=1");
 #endif
@@ -1644,6 +1833,7 @@ int ns_rt_run(struct ns_graph *g, const struct ns_rt_opts *opts)
         ns_info("pipeline finished; counters:");
         ns_metrics_foreach(summary_line, NULL);
     }
+    rt_ops_free(rt); /* before the rings its gauges read are freed */
     rt_free(rt);
     /* Plugins may have closed handles in stop/destroy: let their callbacks run. */
     uv_run(&rt->loop, UV_RUN_DEFAULT);
