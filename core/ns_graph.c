@@ -189,10 +189,13 @@ static const char *what(const struct ns_gnode *n)
 
 static int add_succ(struct ns_gnode *n, size_t s)
 {
-    size_t *v = realloc(n->succ, (n->nsucc + 1) * sizeof(size_t));
-    if (!v)
-        return -ENOMEM;
-    n->succ = v;
+    /* Grow by doubling (at 0, 1, 2, 4, ... entries): one node may feed 10^5. */
+    if ((n->nsucc & (n->nsucc - 1)) == 0) {
+        size_t *v = realloc(n->succ, (n->nsucc ? 2 * n->nsucc : 1) * sizeof(size_t));
+        if (!v)
+            return -ENOMEM;
+        n->succ = v;
+    }
     n->succ[n->nsucc++] = s;
     return 0;
 }
@@ -274,17 +277,35 @@ static int topo_sort(struct ns_graph *g)
     return rc;
 }
 
-static size_t find_node(const struct ns_config *cfg, const char *name)
+/* Node names sorted (name, then index) so that duplicates and `from` lookups
+ * cost O(n log n), not O(n^2): a 4 MiB file can hold 10^5 nodes. */
+struct nameref {
+    const char *s;
+    size_t i;
+};
+
+static int nameref_cmp(const void *a, const void *b)
 {
-    for (size_t i = 0; i < cfg->nnodes; i++)
-        if (strcmp(cfg->nodes[i].name, name) == 0)
-            return i;
-    return (size_t)-1;
+    const struct nameref *x = a, *y = b;
+    int c = strcmp(x->s, y->s);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+static int nameref_key_cmp(const void *key, const void *b)
+{
+    return strcmp((const char *)key, ((const struct nameref *)b)->s);
+}
+
+static size_t find_node(const struct nameref *names, size_t n, const char *name)
+{
+    const struct nameref *r = bsearch(name, names, n, sizeof(*names), nameref_key_cmp);
+    return r ? r->i : (size_t)-1;
 }
 
 struct ns_graph *ns_graph_build(const struct ns_config *cfg, struct ns_registry *reg)
 {
     struct ns_graph *g = calloc(1, sizeof(*g));
+    struct nameref *byname = NULL;
     char err[1024], where[160];
     if (!g)
         return NULL;
@@ -294,8 +315,17 @@ struct ns_graph *ns_graph_build(const struct ns_config *cfg, struct ns_registry 
     g->n = cfg->nnodes;
     g->nodes = calloc(g->n, sizeof(struct ns_gnode));
     g->topo = calloc(g->n, sizeof(size_t));
-    if (!g->nodes || !g->topo)
+    byname = calloc(g->n ? g->n : 1, sizeof(*byname));
+    if (!g->nodes || !g->topo || !byname)
         goto fail;
+    /* The first node (in file order) whose name an earlier node already has. */
+    size_t dup_at = (size_t)-1;
+    for (size_t i = 0; i < g->n; i++)
+        byname[i] = (struct nameref){cfg->nodes[i].name, i};
+    qsort(byname, g->n, sizeof(*byname), nameref_cmp);
+    for (size_t i = 1; i < g->n; i++)
+        if (strcmp(byname[i].s, byname[i - 1].s) == 0 && byname[i].i < dup_at)
+            dup_at = byname[i].i;
 
     /* Pass 1: plugins and options. */
     for (size_t i = 0; i < g->n; i++) {
@@ -303,11 +333,10 @@ struct ns_graph *ns_graph_build(const struct ns_config *cfg, struct ns_registry 
         const struct ns_node_spec *sp = &cfg->nodes[i];
         n->idx = i;
         n->spec = sp;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(cfg->nodes[j].name, sp->name) == 0) {
-                ns_diag(cfg, sp->mark, "duplicate node name '%s'", sp->name);
-                goto fail;
-            }
+        if (i == dup_at) {
+            ns_diag(cfg, sp->mark, "duplicate node name '%s'", sp->name);
+            goto fail;
+        }
         n->plugin = ns_registry_get(reg, sp->plugin, err, sizeof(err));
         if (!n->plugin) {
             ns_diag(cfg, sp->plugin_mark, "node '%s': %s", sp->name, err);
@@ -348,9 +377,21 @@ struct ns_graph *ns_graph_build(const struct ns_config *cfg, struct ns_registry 
     }
 
     /* Pass 2: edges. */
+    size_t npsrc = 0;
+    for (size_t i = 0; i < g->n; i++)
+        npsrc += g->nodes[i].kind == NS_KIND_SOURCE && !g->nodes[i].emits_records;
+    /* The last node above so far of each kind (slot 0: record sources), so the
+     * default `from` is found in O(1) rather than by scanning back. */
+    size_t last[NS_KIND_SINK + 1];
+    for (size_t c = 0; c <= NS_KIND_SINK; c++)
+        last[c] = (size_t)-1;
     for (size_t i = 0; i < g->n; i++) {
         struct ns_gnode *n = &g->nodes[i];
         const struct ns_node_spec *sp = n->spec;
+        if (i) {
+            const struct ns_gnode *p = &g->nodes[i - 1];
+            last[p->emits_records ? 0 : p->kind] = i - 1;
+        }
         if (n->kind == NS_KIND_SOURCE) {
             if (sp->from_given && sp->nfrom) {
                 ns_diag(cfg, sp->from_marks[0], "node '%s' is a source and cannot have 'from'",
@@ -359,12 +400,14 @@ struct ns_graph *ns_graph_build(const struct ns_config *cfg, struct ns_registry 
             }
             continue;
         }
-        n->from = calloc(g->n, sizeof(size_t));
+        /* Sized for this node's inputs, not g->n: n nodes of n slots is quadratic. */
+        size_t cap = sp->from_given ? sp->nfrom : n->kind == NS_KIND_DECODER ? npsrc : 1;
+        n->from = calloc(cap ? cap : 1, sizeof(size_t));
         if (!n->from)
             goto fail;
         if (sp->from_given) {
             for (size_t j = 0; j < sp->nfrom; j++) {
-                size_t f = find_node(cfg, sp->from[j]);
+                size_t f = find_node(byname, g->n, sp->from[j]);
                 if (f == (size_t)-1) {
                     const char *names[256];
                     size_t nn = 0;
@@ -406,13 +449,15 @@ struct ns_graph *ns_graph_build(const struct ns_config *cfg, struct ns_registry 
                 if (g->nodes[j].kind == NS_KIND_SOURCE && !g->nodes[j].emits_records)
                     n->from[n->nfrom++] = j;
         } else {
-            for (size_t j = i; j-- > 0;) {
-                struct ns_gnode *fn = &g->nodes[j];
-                if (ns_graph_edge_allowed(fn->kind, fn->emits_records, n->kind)) {
-                    n->from[n->nfrom++] = j;
-                    break;
-                }
+            size_t best = (size_t)-1;
+            for (size_t c = 0; c <= NS_KIND_SINK; c++) {
+                size_t j = last[c];
+                if (j != (size_t)-1 && (best == (size_t)-1 || j > best) &&
+                    ns_graph_edge_allowed(g->nodes[j].kind, g->nodes[j].emits_records, n->kind))
+                    best = j;
             }
+            if (best != (size_t)-1)
+                n->from[n->nfrom++] = best;
         }
         if (n->nfrom == 0) {
             ns_diag(cfg, sp->mark,
@@ -443,8 +488,10 @@ struct ns_graph *ns_graph_build(const struct ns_config *cfg, struct ns_registry 
                     "discarded (counted)\n",
                     cfg->file, n->spec->mark.line, n->spec->mark.col, n->spec->name);
     }
+    free(byname);
     return g;
 fail:
+    free(byname);
     ns_graph_free(g);
     return NULL;
 }
