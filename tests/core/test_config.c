@@ -245,6 +245,40 @@ Test(config, duplicate_keys)
                    "t.yaml:4:5: error: duplicate key 'plugin' (first at line 3)");
 }
 
+Test(config, first_problem_in_file_order)
+{
+    /* Duplicates and non-string keys are reported in file order. */
+    EXPECT_REFUSED("pipeline:\n  cap:\n    plugin: source/fx\n    a: 1\n    [x]: 2\n    a: 3\n",
+                   "t.yaml:5:5: error: keys must be plain strings");
+    EXPECT_REFUSED("pipeline:\n  cap:\n    plugin: source/fx\n    a: 1\n    a: 3\n    [x]: 2\n",
+                   "t.yaml:5:5: error: duplicate key 'a' (first at line 4)");
+    EXPECT_REFUSED("pipeline:\n  cap:\n    plugin: source/fx\n    z: 1\n    b: 2\n    b: 3\n"
+                   "    z: 4\n    b: 5\n",
+                   "t.yaml:6:5: error: duplicate key 'b' (first at line 5)");
+}
+
+/* A 4 MiB file (the limit) with one node of ~290000 keys, the last one a
+ * duplicate of the first: found quickly (was O(n^2) comparisons). */
+Test(config, many_keys_are_checked_quickly, .timeout = 60)
+{
+    size_t cap = 4u << 20, len = 0;
+    char *y = malloc(cap + 64);
+    cr_assert_not_null(y);
+    len += (size_t)sprintf(y, "pipeline:\n  cap:\n    plugin: source/fx\n");
+    size_t i = 0;
+    while (len + 32 < cap)
+        len += (size_t)sprintf(y + len, "    k%zu: 1\n", i++);
+    len += (size_t)sprintf(y + len, "    k0: 2\n");
+    struct ns_config *c = ns_config_load_string("t.yaml", y, len);
+    cr_expect_null(c);
+    ns_config_free(c);
+    char want[128];
+    snprintf(want, sizeof(want), "t.yaml:%zu:5: error: duplicate key 'k0' (first at line 4)",
+             i + 4);
+    cr_expect_str_eq(ns_diag_last(), want, "got: %s", ns_diag_last());
+    free(y);
+}
+
 Test(config, node_shapes)
 {
     EXPECT_REFUSED("pipeline:\n  cap:\n    file: x.pcap\n",
