@@ -387,6 +387,10 @@ static int on_headers_complete(http_parser *p)
     struct http_conn *c = p->data;
     char path[HTTP_URL_MAX + 1];
     c->head = p->method == HTTP_HEAD;
+    if (p->http_major != 1) {
+        c->status = 400; /* HTTP/1.0 and 1.1 only; the parser takes any digit */
+        return 3;
+    }
     if (p->method != HTTP_GET && p->method != HTTP_HEAD) {
         const char *pp = request_path(c, path, sizeof(path));
         c->status = pp && !known_path(pp) ? 404 : 405;

@@ -302,8 +302,12 @@ static ns_counter *host_metric(struct ns_instance *ins, enum ns_metric_type t, c
 {
     char lab[512];
     struct ns_inst *in = I(ins);
-    snprintf(lab, sizeof(lab), "node=\"%s\",plugin=\"%s\"%s%s", in->g->spec->name,
-             in->g->plugin->id, labels && *labels ? "," : "", labels ? labels : "");
+    /* node and plugin escaped; the plugin's own label text is checked by the registry */
+    lab[0] = '\0';
+    ns_metrics_label_append(lab, sizeof(lab), "node", in->g->spec->name);
+    ns_metrics_label_append(lab, sizeof(lab), "plugin", in->g->plugin->id);
+    if (labels && *labels)
+        snprintf(lab + strlen(lab), sizeof(lab) - strlen(lab), ",%s", labels);
     char full[256];
     /* netscope_<kind>_<name>: the plugin kind keeps names of different kinds apart. */
     snprintf(full, sizeof(full), "%s_%s", ns_kind_name(in->g->kind), name);
@@ -1429,7 +1433,9 @@ static struct ns_inst *inst_new(struct ns_rt *rt, struct ns_gnode *g, uint32_t w
     else
         snprintf(in->prefix, sizeof(in->prefix), "%s:%s", g->plugin->id, g->spec->name);
     char lab[300];
-    snprintf(lab, sizeof(lab), "node=\"%s\",plugin=\"%s\"", g->spec->name, g->plugin->id);
+    lab[0] = '\0';
+    ns_metrics_label_append(lab, sizeof(lab), "node", g->spec->name);
+    ns_metrics_label_append(lab, sizeof(lab), "plugin", g->plugin->id);
     in->c_in = ns_metrics_register(NS_METRIC_COUNTER, "node_records_in_total", lab,
                                    "Records (packets for decoders) a node received.");
     in->c_out = ns_metrics_register(NS_METRIC_COUNTER, "node_records_out_total", lab,
@@ -1636,7 +1642,8 @@ static int rt_setup(struct ns_rt *rt)
                             return -ENOMEM;
                     }
                     char lab[300];
-                    snprintf(lab, sizeof(lab), "node=\"%s\"", gn->spec->name);
+                    lab[0] = '\0';
+                    ns_metrics_label_append(lab, sizeof(lab), "node", gn->spec->name);
                     s->c_pkts = ns_metrics_register(NS_METRIC_COUNTER, "source_packets_total", lab,
                                                     "Packets a source handed to workers.");
                     s->c_drop = ns_metrics_register(
