@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tls.c - decoder/tls plugin glue: TLS handshakes in, netscope.tls records out.
+ *
+ * An application decoder (NS_PLUGIN_APP): decoder/flow calls app_probe,
+ * app_data, app_annotate and app_close on its worker thread with each
+ * direction's reassembled TCP payload. The parsing is pure code in
+ * tls_parse.c / tls_x509.c; this file claims flows, turns a finished
+ * handshake into one ECS record, and counts what went wrong. Once the record
+ * is out the flow's parser state is freed and the flow declined (only the
+ * server name stays, for the flow record). Options and fields: README.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netscope/netscope.h"
+
+#include "tls_parse.h"
+
+struct tls_config {
+    uint64_t max_handshake;
+    uint64_t max_certificates;
+};
+
+struct tls_ctx {
+    struct ns_instance *ins;
+    const struct ns_host *h;
+    struct tls_config cfg;
+    ns_counter *c_flows, *c_records, *c_rec_fail, *c_alloc_fail, *g_active;
+    ns_counter *c_err_record, *c_err_big, *c_err_hello, *c_err_cert, *c_err_gap, *c_err_cut;
+    uint64_t active;
+};
+
+/* Per claimed flow. `s` is freed once the record is emitted. */
+struct tls_flow {
+    struct tls_session *s;
+    bool reported;
+    char *sni; /* kept for app_annotate after `s` is gone */
+};
+
+#define OFF(f) offsetof(struct tls_config, f)
+static const struct ns_option tls_options[] = {
+    {.name = "max_handshake",
+     .type = NS_OPT_SIZE,
+     .def = "64KiB",
+     .min = 1024,
+     .max = 16777216,
+     .offset = OFF(max_handshake),
+     .doc = "Largest handshake message assembled (certificate chains are the big ones); a "
+            "larger one stops parsing that direction (counted as too_big)."},
+    {.name = "max_certificates",
+     .type = NS_OPT_UINT,
+     .def = "4",
+     .min = 1,
+     .max = TLS_MAX_CERTS,
+     .offset = OFF(max_certificates),
+     .doc = "Certificates of the server chain parsed (leaf first); the rest are counted."},
+    NS_OPT_END};
+
+/* ---- record --------------------------------------------------------------- */
+
+static void tls_add_endpoints(struct tls_ctx *c, struct ns_record *r, const struct ns_app_flow *f)
+{
+    const struct ns_host *h = c->h;
+    h->rec_add_cstr(r, "event.kind", "event");
+    h->rec_add_cstr(r, "event.category", "network");
+    h->rec_begin_array(r, "event.type");
+    h->rec_add_cstr(r, NULL, "protocol");
+    h->rec_end(r);
+    h->rec_add_ip(r, "source.ip", &f->src_ip);
+    h->rec_add_uint(r, "source.port", f->src_port);
+    h->rec_add_ip(r, "destination.ip", &f->dst_ip);
+    h->rec_add_uint(r, "destination.port", f->dst_port);
+    h->rec_add_cstr(r, "network.transport", f->transport == 17 ? "udp" : "tcp");
+    h->rec_add_cstr(r, "network.type", f->ip_version == 6 ? "ipv6" : "ipv4");
+    h->rec_add_cstr(r, "network.protocol", "tls");
+    if (f->community_id != NULL)
+        h->rec_add_cstr(r, "network.community_id", f->community_id);
+}
+
+static void tls_hex16(char out[7], uint16_t v)
+{
+    snprintf(out, 7, "0x%04x", v);
+}
+
+static void tls_add_version(struct tls_ctx *c, struct ns_record *r, const char *key, uint16_t v)
+{
+    const char *n = tls_version_name(v, NULL);
+    char hx[7];
+    if (n == NULL) {
+        tls_hex16(hx, v);
+        n = hx;
+    }
+    c->h->rec_add_cstr(r, key, n);
+}
+
+static uint64_t tls_time_ns(int64_t s)
+{
+    /* Records carry unsigned ns since the epoch: clamp pre-1970 and far
+     * future dates rather than wrap. */
+    if (s <= 0)
+        return 0;
+    if ((uint64_t)s > UINT64_MAX / 1000000000u)
+        return UINT64_MAX;
+    return (uint64_t)s * 1000000000u;
+}
+
+static void tls_add_client(struct tls_ctx *c, struct ns_record *r, const struct tls_session *s)
+{
+    const struct ns_host *h = c->h;
+    const struct tls_client_hello *ch = &s->ch;
+    char str[TLS_JA3_MAX], md5[33], ja4[TLS_JA4_LEN + 1], hx[7];
+    if (ch->sni_len > 0)
+        h->rec_add_str(r, "tls.client.server_name", ch->sni, ch->sni_len);
+    size_t n = tls_ja3(ch, str, sizeof(str), md5);
+    h->rec_add_cstr(r, "tls.client.ja3", md5);
+    h->rec_add_str(r, "tls.client.ja3_string", str, n);
+    tls_ja4(ch, 't', ja4);
+    h->rec_add_cstr(r, "tls.client.ja4", ja4);
+    h->rec_begin_array(r, "tls.client.supported_ciphers");
+    for (size_t i = 0; i < ch->n_ciphers; i++) {
+        if (tls_is_grease(ch->ciphers[i]))
+            continue;
+        const char *cn = tls_cipher_name(ch->ciphers[i]);
+        if (cn == NULL) {
+            tls_hex16(hx, ch->ciphers[i]);
+            cn = hx;
+        }
+        h->rec_add_cstr(r, NULL, cn);
+    }
+    h->rec_end(r);
+    tls_add_version(c, r, "netscope.tls.client.legacy_version", ch->legacy_version);
+    if (ch->n_versions > 0) {
+        h->rec_begin_array(r, "netscope.tls.client.supported_versions");
+        for (size_t i = 0; i < ch->n_versions; i++)
+            if (!tls_is_grease(ch->versions[i]))
+                tls_add_version(c, r, NULL, ch->versions[i]);
+        h->rec_end(r);
+    }
+    if (ch->n_alpn > 0) {
+        h->rec_begin_array(r, "netscope.tls.client.alpn");
+        for (size_t i = 0; i < ch->n_alpn; i++)
+            h->rec_add_str(r, NULL, ch->alpn[i], ch->alpn_len[i]);
+        h->rec_end(r);
+    }
+}
+
+static void tls_add_cert(struct tls_ctx *c, struct ns_record *r, const struct tls_x509 *x)
+{
+    const struct ns_host *h = c->h;
+    if (x->subject_cn != NULL)
+        h->rec_add_cstr(r, "tls.server.x509.subject.common_name", x->subject_cn);
+    if (x->issuer_cn != NULL)
+        h->rec_add_cstr(r, "tls.server.x509.issuer.common_name", x->issuer_cn);
+    if (x->n_san_dns + x->n_san_ip > 0) {
+        h->rec_begin_array(r, "tls.server.x509.alternative_names");
+        for (uint16_t i = 0; i < x->n_san_dns; i++)
+            h->rec_add_cstr(r, NULL, x->san_dns[i]);
+        for (uint16_t i = 0; i < x->n_san_ip; i++)
+            h->rec_add_cstr(r, NULL, x->san_ip[i]);
+        h->rec_end(r);
+    }
+    if (x->serial != NULL)
+        h->rec_add_cstr(r, "tls.server.x509.serial_number", x->serial);
+    if (x->has_validity) {
+        h->rec_add_time(r, "tls.server.x509.not_before", tls_time_ns(x->not_before));
+        h->rec_add_time(r, "tls.server.x509.not_after", tls_time_ns(x->not_after));
+        h->rec_add_time(r, "tls.server.not_before", tls_time_ns(x->not_before));
+        h->rec_add_time(r, "tls.server.not_after", tls_time_ns(x->not_after));
+    }
+    if (x->sha256[0] != '\0')
+        h->rec_add_cstr(r, "tls.server.hash.sha256", x->sha256);
+    if (x->subject != NULL)
+        h->rec_add_cstr(r, "tls.server.subject", x->subject);
+    if (x->issuer != NULL)
+        h->rec_add_cstr(r, "tls.server.issuer", x->issuer);
+}
+
+static void tls_add_chain(struct tls_ctx *c, struct ns_record *r, const struct tls_session *s)
+{
+    const struct ns_host *h = c->h;
+    h->rec_begin_array(r, "netscope.tls.server.chain");
+    for (uint32_t i = 0; i < s->n_certs; i++) {
+        const struct tls_x509 *x = &s->certs[i];
+        h->rec_begin_object(r, NULL);
+        if (x->subject != NULL)
+            h->rec_add_cstr(r, "subject", x->subject);
+        if (x->issuer != NULL)
+            h->rec_add_cstr(r, "issuer", x->issuer);
+        if (x->serial != NULL)
+            h->rec_add_cstr(r, "serial_number", x->serial);
+        if (x->has_validity) {
+            h->rec_add_time(r, "not_before", tls_time_ns(x->not_before));
+            h->rec_add_time(r, "not_after", tls_time_ns(x->not_after));
+        }
+        if (x->n_san_dns + x->n_san_ip > 0) {
+            h->rec_begin_array(r, "alternative_names");
+            for (uint16_t k = 0; k < x->n_san_dns; k++)
+                h->rec_add_cstr(r, NULL, x->san_dns[k]);
+            for (uint16_t k = 0; k < x->n_san_ip; k++)
+                h->rec_add_cstr(r, NULL, x->san_ip[k]);
+            h->rec_end(r);
+        }
+        if (x->sha256[0] != '\0')
+            h->rec_add_cstr(r, "sha256", x->sha256);
+        h->rec_end(r);
+    }
+    h->rec_end(r);
+    h->rec_add_uint(r, "netscope.tls.server.certificates", s->total_certs);
+}
+
+static void tls_add_server(struct tls_ctx *c, struct ns_record *r, const struct tls_session *s)
+{
+    const struct ns_host *h = c->h;
+    const struct tls_server_hello *sh = &s->sh;
+    char str[TLS_JA3_MAX], md5[33], hx[7];
+    uint16_t v = tls_session_version(s);
+    const char *proto = NULL, *vn = tls_version_name(v, &proto);
+    if (vn != NULL) {
+        h->rec_add_cstr(r, "tls.version", vn);
+        h->rec_add_cstr(r, "tls.version_protocol", proto);
+    }
+    const char *cn = tls_cipher_name(sh->cipher);
+    if (cn == NULL) {
+        tls_hex16(hx, sh->cipher);
+        cn = hx;
+    }
+    h->rec_add_cstr(r, "tls.cipher", cn);
+    if (sh->key_share_group != 0) {
+        const char *g = tls_group_name(sh->key_share_group);
+        if (g == NULL) {
+            tls_hex16(hx, sh->key_share_group);
+            g = hx;
+        }
+        h->rec_add_cstr(r, "tls.curve", g);
+    }
+    if (sh->has_alpn)
+        h->rec_add_str(r, "tls.next_protocol", sh->alpn, sh->alpn_len);
+    size_t n = tls_ja3s(sh, str, sizeof(str), md5);
+    h->rec_add_cstr(r, "tls.server.ja3s", md5);
+    h->rec_add_str(r, "tls.server.ja3s_string", str, n);
+    if (sh->hrr)
+        h->rec_add_bool(r, "netscope.tls.hello_retry", true);
+    if (s->n_certs > 0) {
+        tls_add_cert(c, r, &s->certs[0]);
+        tls_add_chain(c, r, s);
+    }
+}
+
+static void tls_count_errors(struct tls_ctx *c, uint32_t e)
+{
+    if (e & TLS_E_RECORD)
+        ns_counter_inc(c->c_err_record);
+    if (e & TLS_E_TOO_BIG)
+        ns_counter_inc(c->c_err_big);
+    if (e & TLS_E_HELLO)
+        ns_counter_inc(c->c_err_hello);
+    if (e & TLS_E_CERT)
+        ns_counter_inc(c->c_err_cert);
+    if (e & TLS_E_GAP)
+        ns_counter_inc(c->c_err_gap);
+    if (e & TLS_E_TRUNCATED)
+        ns_counter_inc(c->c_err_cut);
+}
+
+/* Emit the flow's record (once) and drop its parser state. */
+static void tls_report(struct tls_ctx *c, struct ns_app_flow *f, struct tls_flow *tf, uint64_t ts)
+{
+    struct tls_session *s = tf->s;
+    if (tf->reported || s == NULL)
+        return;
+    tf->reported = true;
+    if (s->have_ch && s->ch.sni_len > 0 && tf->sni == NULL)
+        tf->sni = strdup(s->ch.sni);
+    tls_count_errors(c, s->errors);
+    if (s->have_ch || s->have_sh) {
+        struct ns_record *r = c->h->rec_new(c->ins, NS_REC_TLS, ts);
+        if (r == NULL) {
+            ns_counter_inc(c->c_rec_fail);
+        } else {
+            tls_add_endpoints(c, r, f);
+            c->h->rec_add_time(r, "event.start", f->first_ts);
+            if (s->have_ch)
+                tls_add_client(c, r, s);
+            if (s->have_sh)
+                tls_add_server(c, r, s);
+            c->h->rec_add_bool(r, "tls.established", tls_session_established(s));
+            c->h->rec_add_bool(r, "tls.resumed", tls_session_resumed(s));
+            c->h->emit(c->ins, r);
+            ns_counter_inc(c->c_records);
+        }
+    }
+    tls_session_free(s);
+    free(s);
+    tf->s = NULL;
+}
+
+/* ---- app callbacks ---------------------------------------------------------- */
+
+static int tls_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, const uint8_t *data,
+                        size_t len, uint64_t ts_ns, uint64_t gap)
+{
+    struct tls_ctx *c = ctx;
+    struct tls_flow *tf = f->state;
+    if (tf == NULL || tf->s == NULL)
+        return NS_DECLINED;
+    enum tls_state st = tls_session_feed(tf->s, dir == NS_APP_TO_CLIENT ? 1 : 0, data, len, gap);
+    if (st == TLS_ST_READY) {
+        tls_report(c, f, tf, ts_ns);
+        return NS_DECLINED; /* the rest is ciphertext */
+    }
+    if (tf->s->dir[0].dead && tf->s->dir[1].dead) {
+        tls_report(c, f, tf, ts_ns);
+        return NS_DECLINED;
+    }
+    return NS_OK;
+}
+
+static int tls_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, const uint8_t *data,
+                         size_t len, uint64_t ts_ns)
+{
+    struct tls_ctx *c = ctx;
+    if (f->transport != 6 || !tls_probe(data, len))
+        return NS_DECLINED;
+    struct tls_flow *tf = calloc(1, sizeof(*tf));
+    struct tls_session *s = malloc(sizeof(*s));
+    if (tf == NULL || s == NULL) {
+        free(tf);
+        free(s);
+        ns_counter_inc(c->c_alloc_fail);
+        return NS_DECLINED;
+    }
+    tls_session_init(s, (uint32_t)c->cfg.max_handshake, (uint32_t)c->cfg.max_certificates);
+    tf->s = s;
+    f->state = tf;
+    ns_counter_inc(c->c_flows);
+    ns_gauge_set(c->g_active, ++c->active);
+    (void)tls_app_data(ctx, f, dir, data, len, ts_ns, 0);
+    return NS_OK;
+}
+
+static void tls_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record *flow_rec)
+{
+    struct tls_ctx *c = ctx;
+    struct tls_flow *tf = f->state;
+    if (tf == NULL)
+        return;
+    c->h->rec_add_cstr(flow_rec, "network.protocol", "tls");
+    if (tf->sni != NULL)
+        c->h->rec_add_cstr(flow_rec, "tls.client.server_name", tf->sni);
+    else if (tf->s != NULL && tf->s->have_ch && tf->s->ch.sni_len > 0)
+        c->h->rec_add_str(flow_rec, "tls.client.server_name", tf->s->ch.sni, tf->s->ch.sni_len);
+}
+
+static void tls_app_close(void *ctx, struct ns_app_flow *f, uint64_t ts_ns)
+{
+    struct tls_ctx *c = ctx;
+    struct tls_flow *tf = f->state;
+    if (tf == NULL)
+        return;
+    tls_report(c, f, tf, ts_ns);
+    free(tf->sni);
+    free(tf);
+    f->state = NULL;
+    if (c->active > 0)
+        c->active--;
+    ns_gauge_set(c->g_active, c->active);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+static int tls_init(struct ns_instance *ins, const void *config, void **ctx)
+{
+    struct tls_ctx *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    c->ins = ins;
+    c->h = ins->host;
+    memcpy(&c->cfg, config, sizeof(c->cfg));
+    if (c->cfg.max_handshake < 1024)
+        c->cfg.max_handshake = 1024;
+    if (c->cfg.max_certificates < 1 || c->cfg.max_certificates > TLS_MAX_CERTS)
+        c->cfg.max_certificates = TLS_MAX_CERTS;
+    const struct ns_host *h = c->h;
+    c->c_flows = h->counter(ins, "tls_flows_total", NULL, "Flows claimed as TLS");
+    c->c_records = h->counter(ins, "tls_records_total", NULL, "netscope.tls records emitted");
+    c->c_rec_fail = h->counter(ins, "record_failures_total", NULL, "Records not allocated");
+    c->c_alloc_fail = h->counter(ins, "alloc_failures_total", NULL, "Flow states not allocated");
+    c->g_active = h->gauge(ins, "tls_flows_active", NULL, "TLS flows with state held");
+    static const char help[] = "Handshakes with a parse problem, by reason";
+    c->c_err_record = h->counter(ins, "parse_errors_total", "reason=\"bad_record\"", help);
+    c->c_err_big = h->counter(ins, "parse_errors_total", "reason=\"too_big\"", help);
+    c->c_err_hello = h->counter(ins, "parse_errors_total", "reason=\"bad_hello\"", help);
+    c->c_err_cert = h->counter(ins, "parse_errors_total", "reason=\"bad_certificate\"", help);
+    c->c_err_gap = h->counter(ins, "parse_errors_total", "reason=\"gap\"", help);
+    c->c_err_cut = h->counter(ins, "parse_errors_total", "reason=\"truncated_list\"", help);
+    *ctx = c;
+    return 0;
+}
+
+static void tls_destroy(void *ctx)
+{
+    free(ctx);
+}
+
+NS_PLUGIN_DEFINE(.kind = NS_KIND_DECODER, .name = "tls", .version = "0.1.0",
+                 .summary = "TLS handshakes: SNI, versions, ciphers, ALPN, JA3/JA3S/JA4, "
+                            "server certificates",
+                 .options = tls_options, .config_size = sizeof(struct tls_config),
+                 .flags = NS_PLUGIN_APP, .init = tls_init, .destroy = tls_destroy,
+                 .app_probe = tls_app_probe, .app_data = tls_app_data,
+                 .app_annotate = tls_app_annotate, .app_close = tls_app_close);
