@@ -6,7 +6,7 @@
 NS_DEPS_BUILD="gcc libc6-dev make cmake ninja-build pkg-config binutils
   libpcap-dev libuv1-dev libyaml-dev libhiredis-dev libmaxminddb-dev libssl-dev libsystemd-dev
   libbpf-dev libck-dev libnghttp2-dev libcriterion-dev libhttp-parser-dev"
-NS_DEPS_TEST="python3 clang llvm libclang-rt-14-dev clang-format bpftool iproute2 tcpdump
+NS_DEPS_TEST="python3 clang llvm libclang-rt-14-dev clang-format bpftool iproute2 tcpdump iperf3
   redis-server prometheus tshark procps"
 
 ns_deps() {
