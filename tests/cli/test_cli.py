@@ -136,6 +136,7 @@ def case_plugins_refusals():
                                      "descriptor says 'other'",
         "bad/ns-enricher-nocb.so": "lacks the required callback 'process'",
         "bad/ns-source-norun.so": "lacks the required callback 'run or start'",
+        "bad/ns-decoder-appnodata.so": "lacks the required callback 'app_data'",
         "bad/ns-detector-badkind.so": "invalid kind 42",
         "bad/ns-sink-noname.so": "descriptor has no name",
         "bad/ns-decoder-garbage.so": "cannot load:",

@@ -137,6 +137,8 @@ Test(loader, refuses_missing_callback)
                    "enricher plugin 'nocb' lacks the required callback 'process'");
     expect_refused("bad", "ns-source-norun.so",
                    "source plugin 'norun' lacks the required callback 'run or start'");
+    expect_refused("bad", "ns-decoder-appnodata.so",
+                   "decoder plugin 'appnodata' lacks the required callback 'app_data'");
 }
 
 Test(loader, refuses_invalid_kind_and_empty_name)
@@ -362,13 +364,14 @@ Test(registry, scan_reports_every_refusal)
     close(fds[0]);
     fclose(mem);
 
-    cr_expect_eq(refused, 13, "refused %zu:\n%s", refused, out);
+    cr_expect_eq(refused, 14, "refused %zu:\n%s", refused, out);
     cr_expect_eq(reg.nloaded, 7);
     static const char *const files[] = {
-        "ns-decoder-badmajor.so",  "ns-decoder-garbage.so",  "ns-decoder-liar.so",
-        "ns-decoder-tiny.so",      "ns-decoder-namemix.so",  "ns-decoder-nosym.so",
-        "ns-decoder-shortdesc.so", "ns-detector-badkind.so", "ns-enricher-nocb.so",
-        "ns-sink-kindmix.so",      "ns-sink-noname.so",      "ns-source-norun.so"};
+        "ns-decoder-appnodata.so", "ns-decoder-badmajor.so",  "ns-decoder-garbage.so",
+        "ns-decoder-liar.so",      "ns-decoder-tiny.so",      "ns-decoder-namemix.so",
+        "ns-decoder-nosym.so",     "ns-decoder-shortdesc.so", "ns-detector-badkind.so",
+        "ns-enricher-nocb.so",     "ns-sink-kindmix.so",      "ns-sink-noname.so",
+        "ns-source-norun.so"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char line[600];
         snprintf(line, sizeof(line), "netscope: refused %s/bad/%s: ", FX, files[i]);
@@ -384,6 +387,6 @@ Test(registry, scan_reports_every_refusal)
     size_t lines = 0;
     for (const char *p = out; *p; p++)
         lines += *p == '\n';
-    cr_expect_eq(lines, 13, "%s", out);
+    cr_expect_eq(lines, 14, "%s", out);
     free(out);
 }
