@@ -51,6 +51,9 @@
  * the two sides only contend when one of them has to look at the other's
  * index. Each line carries its own read-only copy of the mask and the slot
  * pointer so that neither side ever reads the other side's line for them.
+ * An unused guard line follows each of the two: x86 and arm64 cores prefetch
+ * the adjacent line of a 128-byte pair, which would otherwise drag the other
+ * side's line (or the neighbour of the struct) along (DPDK's cache guard).
  * Allocate it statically, embedded in an aligned struct, or with
  * aligned_alloc(): plain malloc() does not honour the 64-byte alignment.
  * Fields are private; use the functions below.
@@ -62,12 +65,14 @@ struct ns_ring {
     _Atomic uint32_t prod_cons_cache; /* producers' last seen cons_tail */
     uint32_t prod_mask;               /* capacity - 1 */
     void **prod_slots;
+    alignas(NS_RING_CACHE_LINE) char prod_guard[NS_RING_CACHE_LINE];
     /* Consumer line: written by the consumer, read by producers when they run out of room. */
     alignas(NS_RING_CACHE_LINE) _Atomic uint32_t cons_head; /* == cons_tail (single consumer) */
     _Atomic uint32_t cons_tail; /* every index below this is read; its slot is free */
     uint32_t cons_prod_cache;   /* consumer's last seen prod_tail */
     uint32_t cons_mask;
     void **cons_slots;
+    alignas(NS_RING_CACHE_LINE) char cons_guard[NS_RING_CACHE_LINE];
 };
 
 /*
