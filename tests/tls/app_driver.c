@@ -23,7 +23,7 @@ extern const struct ns_plugin_desc ns_plugin;
 
 struct conn {
     struct ns_app_flow f;
-    int claimed; /* 0 not probed, 1 claimed, -1 declined, 2 data declined */
+    int claimed; /* <= 0 probing (-probes so far), 1 claimed, 2 data declined, -9 gave up */
     char cid[4];
 };
 
@@ -105,8 +105,12 @@ int main(void)
                 continue;
             struct conn *c = &conns[id];
             enum ns_app_dir d = dir ? NS_APP_TO_CLIENT : NS_APP_TO_SERVER;
-            if (c->claimed == 0) {
-                c->claimed = ns_plugin.app_probe(ctx, &c->f, d, buf, len, ts) == NS_OK ? 1 : -1;
+            if (c->claimed <= 0 && c->claimed > -4) {
+                /* Like decoder/flow: a few payloads are offered before giving up. */
+                if (ns_plugin.app_probe(ctx, &c->f, d, buf, len, ts) == NS_OK)
+                    c->claimed = 1;
+                else
+                    c->claimed--;
             } else if (c->claimed == 1) {
                 if (ns_plugin.app_data(ctx, &c->f, d, buf, len, ts, 0) == NS_DECLINED)
                     c->claimed = 2;
@@ -127,7 +131,7 @@ int main(void)
                 free(j);
                 ns_fake_host()->rec_release(r);
                 ns_plugin.app_close(ctx, &c->f, be(hdr + 4, 8));
-                c->claimed = -2;
+                c->claimed = -9;
             }
             print_emitted();
         } else {

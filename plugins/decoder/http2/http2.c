@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http2.c - decoder/http2 plugin glue: cleartext HTTP/2 (h2c) and gRPC streams
+ * in, one netscope.http2 record per stream out.
+ *
+ * An application decoder (NS_PLUGIN_APP): decoder/flow calls app_probe,
+ * app_data, app_annotate and app_close on its worker thread with each
+ * direction's reassembled TCP payload. Frame, HPACK (libnghttp2) and stream
+ * handling is pure code in h2_parse.c; this file claims flows that start
+ * with the HTTP/2 preface or an HTTP/1.1 `Upgrade: h2c` request, turns
+ * finished streams into ECS records (gRPC fields from :path and the
+ * trailers) and counts problems. HTTP/2 inside TLS (h2 via ALPN) is
+ * encrypted: decoder/tls reports it, its streams are not decoded here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netscope/netscope.h"
+
+#include "h2_parse.h"
+
+struct http2_config {
+    uint64_t max_frame;
+    uint64_t max_header_block;
+    uint64_t max_streams;
+};
+
+struct http2_ctx {
+    struct ns_instance *ins;
+    const struct ns_host *h;
+    struct http2_config cfg;
+    ns_counter *c_flows, *c_records, *c_dropped, *c_rec_fail, *c_alloc_fail, *g_active;
+    ns_counter *c_err[7];
+    uint64_t active;
+};
+
+/* Per claimed flow. `conn` is closed (and its streams reported) when both
+ * directions are done or at app_close; the authority and gRPC bit stay for
+ * app_annotate. */
+struct http2_flow {
+    struct h2_conn conn;
+    struct http2_ctx *c;
+    struct ns_app_flow *f;
+    bool closed;
+    bool grpc;
+    char *authority;
+};
+
+#define OFF(f) offsetof(struct http2_config, f)
+static const struct ns_option http2_options[] = {
+    {.name = "max_frame",
+     .type = NS_OPT_SIZE,
+     .def = "64KiB",
+     .min = 16384,
+     .max = 16777215,
+     .offset = OFF(max_frame),
+     .doc = "Largest HEADERS/CONTINUATION/SETTINGS frame buffered (DATA is never buffered); a "
+            "larger one stops decoding that direction (counted)."},
+    {.name = "max_header_block",
+     .type = NS_OPT_SIZE,
+     .def = "64KiB",
+     .min = 1024,
+     .max = 16777216,
+     .offset = OFF(max_header_block),
+     .doc = "Largest compressed header block (HEADERS plus CONTINUATION); past it HPACK "
+            "decoding of that direction stops (counted)."},
+    {.name = "max_streams",
+     .type = NS_OPT_UINT,
+     .def = "128",
+     .min = 1,
+     .max = 65536,
+     .offset = OFF(max_streams),
+     .doc = "Open streams tracked per connection; further ones are counted and not reported."},
+    NS_OPT_END};
+
+static const char *const http2_err_names[7] = {"preface", "frame",   "hpack",    "streams",
+                                               "gap",     "upgrade", "value_cut"};
+
+/* ---- record ------------------------------------------------------------------- */
+
+static void http2_add_url(struct http2_ctx *c, struct ns_record *r, const char *authority,
+                          const char *path)
+{
+    const struct ns_host *h = c->h;
+    if (authority != NULL) {
+        /* url.domain is the host without the port; IPv6 literals keep no brackets. */
+        const char *a = authority, *end = authority + strlen(authority);
+        const char *colon = NULL;
+        if (*a == '[') {
+            const char *rb = strchr(a, ']');
+            if (rb != NULL) {
+                colon = rb[1] == ':' ? rb + 1 : NULL;
+                h->rec_add_str(r, "url.domain", a + 1, (size_t)(rb - a - 1));
+            }
+        } else {
+            colon = strrchr(a, ':');
+            h->rec_add_str(r, "url.domain", a, colon ? (size_t)(colon - a) : (size_t)(end - a));
+        }
+        if (colon != NULL && colon[1] != '\0') {
+            char *e;
+            unsigned long port = strtoul(colon + 1, &e, 10);
+            if (*e == '\0' && port > 0 && port < 65536)
+                h->rec_add_uint(r, "url.port", port);
+        }
+    }
+    if (path != NULL) {
+        h->rec_add_cstr(r, "url.original", path);
+        const char *q = strchr(path, '?');
+        h->rec_add_str(r, "url.path", path, q ? (size_t)(q - path) : strlen(path));
+        if (q != NULL && q[1] != '\0')
+            h->rec_add_cstr(r, "url.query", q + 1);
+    }
+}
+
+static void http2_on_stream(void *arg, struct h2_conn *conn, struct h2_stream *s)
+{
+    struct http2_flow *fl = arg;
+    struct http2_ctx *c = fl->c;
+    const struct ns_host *h = c->h;
+    const struct ns_app_flow *f = fl->f;
+    (void)conn;
+    if (f == NULL)
+        return;
+    const char *ctype = s->f[H2_F_REQ_CTYPE];
+    bool grpc = ctype != NULL && strncmp(ctype, "application/grpc", 16) == 0;
+    struct ns_record *r = h->rec_new(c->ins, NS_REC_HTTP2, s->ts_end);
+    if (r == NULL) {
+        ns_counter_inc(c->c_rec_fail);
+        return;
+    }
+    h->rec_add_cstr(r, "event.kind", "event");
+    h->rec_add_cstr(r, "event.category", "network");
+    h->rec_begin_array(r, "event.type");
+    h->rec_add_cstr(r, NULL, "protocol");
+    h->rec_end(r);
+    h->rec_add_time(r, "event.start", s->ts_start);
+    h->rec_add_time(r, "event.end", s->ts_end);
+    h->rec_add_ip(r, "source.ip", &f->src_ip);
+    h->rec_add_uint(r, "source.port", f->src_port);
+    h->rec_add_ip(r, "destination.ip", &f->dst_ip);
+    h->rec_add_uint(r, "destination.port", f->dst_port);
+    h->rec_add_cstr(r, "network.transport", "tcp");
+    h->rec_add_cstr(r, "network.type", f->ip_version == 6 ? "ipv6" : "ipv4");
+    h->rec_add_cstr(r, "network.protocol", grpc ? "grpc" : "http2");
+    if (f->community_id != NULL)
+        h->rec_add_cstr(r, "network.community_id", f->community_id);
+    h->rec_add_cstr(r, "http.version", "2");
+    if (s->f[H2_F_METHOD] != NULL)
+        h->rec_add_cstr(r, "http.request.method", s->f[H2_F_METHOD]);
+    http2_add_url(c, r, s->f[H2_F_AUTHORITY], s->f[H2_F_PATH]);
+    if (s->f[H2_F_SCHEME] != NULL)
+        h->rec_add_cstr(r, "url.scheme", s->f[H2_F_SCHEME]);
+    if (s->f[H2_F_STATUS] != NULL) {
+        char *e;
+        unsigned long st = strtoul(s->f[H2_F_STATUS], &e, 10);
+        if (*e == '\0' && e != s->f[H2_F_STATUS] && st < 1000)
+            h->rec_add_uint(r, "http.response.status_code", st);
+    }
+    if (ctype != NULL)
+        h->rec_add_cstr(r, "http.request.mime_type", ctype);
+    if (s->f[H2_F_RESP_CTYPE] != NULL)
+        h->rec_add_cstr(r, "http.response.mime_type", s->f[H2_F_RESP_CTYPE]);
+    if (s->f[H2_F_USER_AGENT] != NULL)
+        h->rec_add_cstr(r, "user_agent.original", s->f[H2_F_USER_AGENT]);
+    h->rec_add_uint(r, "http.request.body.bytes", s->body_bytes[0]);
+    h->rec_add_uint(r, "http.response.body.bytes", s->body_bytes[1]);
+    if (grpc) {
+        const char *svc, *m;
+        size_t sl, ml;
+        h->rec_add_cstr(r, "rpc.system", "grpc");
+        if (h2_grpc_split(s->f[H2_F_PATH], &svc, &sl, &m, &ml)) {
+            h->rec_add_str(r, "rpc.service", svc, sl);
+            h->rec_add_str(r, "rpc.method", m, ml);
+        }
+        if (s->f[H2_F_GRPC_STATUS] != NULL) {
+            char *e;
+            long gs = strtol(s->f[H2_F_GRPC_STATUS], &e, 10);
+            if (*e == '\0' && e != s->f[H2_F_GRPC_STATUS])
+                h->rec_add_int(r, "rpc.grpc.status_code", gs);
+        }
+        if (s->f[H2_F_GRPC_MESSAGE] != NULL)
+            h->rec_add_cstr(r, "netscope.grpc.message", s->f[H2_F_GRPC_MESSAGE]);
+    }
+    h->rec_add_uint(r, "netscope.http2.stream_id", s->id);
+    h->rec_add_bool(r, "netscope.http2.complete", s->req_end && s->resp_end);
+    if (s->reset)
+        h->rec_add_uint(r, "netscope.http2.reset_code", s->rst_code);
+    if (fl->conn.upgrade)
+        h->rec_add_bool(r, "netscope.http2.upgrade", true);
+    h->emit(c->ins, r);
+    ns_counter_inc(c->c_records);
+}
+
+static void http2_close_conn(struct http2_ctx *c, struct http2_flow *fl, uint64_t ts)
+{
+    if (fl->closed)
+        return;
+    fl->closed = true;
+    if (fl->conn.first_authority != NULL && fl->authority == NULL)
+        fl->authority = strdup(fl->conn.first_authority);
+    fl->grpc = fl->conn.grpc;
+    uint32_t e = fl->conn.errors;
+    h2_conn_close(&fl->conn, ts);
+    for (int i = 0; i < 7; i++)
+        if (e & (1u << i))
+            ns_counter_inc(c->c_err[i]);
+    ns_counter_add(c->c_dropped, fl->conn.streams_dropped);
+}
+
+/* ---- app callbacks ----------------------------------------------------------------- */
+
+static int http2_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir,
+                          const uint8_t *data, size_t len, uint64_t ts_ns, uint64_t gap)
+{
+    struct http2_ctx *c = ctx;
+    struct http2_flow *fl = f->state;
+    if (fl == NULL || fl->closed)
+        return NS_DECLINED;
+    fl->f = f;
+    if (!h2_conn_feed(&fl->conn, dir == NS_APP_TO_CLIENT ? 1 : 0, data, len, ts_ns, gap)) {
+        http2_close_conn(c, fl, ts_ns);
+        return NS_DECLINED;
+    }
+    return NS_OK;
+}
+
+static int http2_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir,
+                           const uint8_t *data, size_t len, uint64_t ts_ns)
+{
+    struct http2_ctx *c = ctx;
+    if (f->transport != 6)
+        return NS_DECLINED;
+    int kind = dir == NS_APP_TO_SERVER ? h2_probe(data, len) : h2_probe_server(data, len);
+    if (kind == 0)
+        return NS_DECLINED;
+    struct http2_flow *fl = calloc(1, sizeof(*fl));
+    if (fl == NULL) {
+        ns_counter_inc(c->c_alloc_fail);
+        return NS_DECLINED;
+    }
+    fl->c = c;
+    h2_conn_init(&fl->conn, (uint32_t)c->cfg.max_frame, (uint32_t)c->cfg.max_header_block,
+                 (uint32_t)c->cfg.max_streams, http2_on_stream, fl);
+    if (kind == 2)
+        h2_conn_upgrade(&fl->conn);
+    f->state = fl;
+    ns_counter_inc(c->c_flows);
+    ns_gauge_set(c->g_active, ++c->active);
+    (void)http2_app_data(ctx, f, dir, data, len, ts_ns, 0);
+    return NS_OK;
+}
+
+static void http2_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record *flow_rec)
+{
+    struct http2_ctx *c = ctx;
+    struct http2_flow *fl = f->state;
+    if (fl == NULL)
+        return;
+    bool grpc = fl->closed ? fl->grpc : fl->conn.grpc;
+    const char *auth = fl->closed ? fl->authority : fl->conn.first_authority;
+    c->h->rec_add_cstr(flow_rec, "network.protocol", grpc ? "grpc" : "http2");
+    if (auth != NULL) {
+        const char *colon = auth[0] == '[' ? NULL : strrchr(auth, ':');
+        c->h->rec_add_str(flow_rec, "url.domain", auth,
+                          colon ? (size_t)(colon - auth) : strlen(auth));
+    }
+}
+
+static void http2_app_close(void *ctx, struct ns_app_flow *f, uint64_t ts_ns)
+{
+    struct http2_ctx *c = ctx;
+    struct http2_flow *fl = f->state;
+    if (fl == NULL)
+        return;
+    fl->f = f;
+    http2_close_conn(c, fl, ts_ns);
+    free(fl->authority);
+    free(fl);
+    f->state = NULL;
+    if (c->active > 0)
+        c->active--;
+    ns_gauge_set(c->g_active, c->active);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+static int http2_init(struct ns_instance *ins, const void *config, void **ctx)
+{
+    struct http2_ctx *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    c->ins = ins;
+    c->h = ins->host;
+    memcpy(&c->cfg, config, sizeof(c->cfg));
+    if (c->cfg.max_frame < 16384)
+        c->cfg.max_frame = 16384;
+    if (c->cfg.max_header_block < 1024)
+        c->cfg.max_header_block = 1024;
+    if (c->cfg.max_streams < 1)
+        c->cfg.max_streams = 1;
+    const struct ns_host *h = c->h;
+    c->c_flows = h->counter(ins, "http2_flows_total", NULL, "Flows claimed as HTTP/2");
+    c->c_records = h->counter(ins, "http2_streams_total", NULL, "netscope.http2 records emitted");
+    c->c_dropped =
+        h->counter(ins, "streams_dropped_total", NULL, "Streams not tracked (max_streams open)");
+    c->c_rec_fail = h->counter(ins, "record_failures_total", NULL, "Records not allocated");
+    c->c_alloc_fail = h->counter(ins, "alloc_failures_total", NULL, "Flow states not allocated");
+    c->g_active = h->gauge(ins, "http2_flows_active", NULL, "HTTP/2 flows with state held");
+    for (int i = 0; i < 7; i++) {
+        char lab[48];
+        snprintf(lab, sizeof(lab), "reason=\"%s\"", http2_err_names[i]);
+        c->c_err[i] = h->counter(ins, "parse_errors_total", lab,
+                                 "Connections with a parse problem, by reason");
+    }
+    *ctx = c;
+    return 0;
+}
+
+static void http2_destroy(void *ctx)
+{
+    free(ctx);
+}
+
+NS_PLUGIN_DEFINE(.kind = NS_KIND_DECODER, .name = "http2", .version = "0.1.0",
+                 .summary = "Cleartext HTTP/2 (h2c prior knowledge and Upgrade) and gRPC: one "
+                            "record per stream",
+                 .options = http2_options, .config_size = sizeof(struct http2_config),
+                 .flags = NS_PLUGIN_APP, .init = http2_init, .destroy = http2_destroy,
+                 .app_probe = http2_app_probe, .app_data = http2_app_data,
+                 .app_annotate = http2_app_annotate, .app_close = http2_app_close);
