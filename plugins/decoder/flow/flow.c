@@ -19,6 +19,7 @@
 
 #include "community_id.h"
 #include "flow.h"
+#include "flow_app.h"
 #include "flow_device.h"
 #include "flow_parse.h"
 #include "flow_table.h"
@@ -29,6 +30,7 @@ struct flow_ctx {
     struct flow_config cfg;
     struct flow_table *tbl;
     struct flow_devices *devs;
+    struct flow_apps *apps;   /* NULL: no app decoder reads from this node */
     uint64_t now;             /* latest time seen (packet or tick)         */
     uint64_t last_dev_report; /* 0 = not started                           */
     uint64_t rec_failures;
@@ -86,10 +88,26 @@ static void flow_emit(struct flow_ctx *c, struct ns_record *r)
 
 /* ---- flow records --------------------------------------------------------- */
 
+static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event ev,
+                       enum flow_reason why, uint64_t now);
+
 static void flow_on_event(void *arg, const struct flow *f, enum flow_event ev, enum flow_reason why,
                           uint64_t now)
 {
     struct flow_ctx *c = arg;
+    if (ev == FLOW_EV_END && c->apps != NULL && f->app != 0) {
+        /* The flow record first (annotated with everything the app decoder
+         * saw), then app_close, which may emit the app's last records. */
+        flow_build(c, f, ev, why, now);
+        flow_apps_end(c->apps, f, now);
+        return;
+    }
+    flow_build(c, f, ev, why, now);
+}
+
+static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event ev,
+                       enum flow_reason why, uint64_t now)
+{
     const struct ns_host *h = c->h;
     struct ns_record *r = h->rec_new(c->ins, NS_REC_FLOW, now);
     if (r == NULL) {
@@ -173,6 +191,8 @@ static void flow_on_event(void *arg, const struct flow *f, enum flow_event ev, e
         h->rec_add_uint(r, "netscope.flow.delta.destination.packets", f->pkts[d] - f->rep_pkts[d]);
     }
     h->rec_add_uint(r, "netscope.flow.updates", f->updates);
+    if (c->apps != NULL && f->app != 0 && ev != FLOW_EV_START)
+        flow_apps_annotate(c->apps, f, r, ev == FLOW_EV_END, now);
     flow_emit(c, r);
 }
 
@@ -273,6 +293,8 @@ static void flow_publish(struct flow_ctx *c)
     ns_gauge_set(c->c_alloc_fail, st->alloc_failures);
     ns_gauge_set(c->c_len0, st->ipv4_len0);
     ns_gauge_set(c->c_rec_fail, c->rec_failures);
+    if (c->apps != NULL)
+        flow_apps_publish(c->apps);
     if (c->devs != NULL) {
         ns_gauge_set(c->g_devices, flow_devices_count(c->devs));
         ns_gauge_set(c->c_dev_full, flow_devices_full_drops(c->devs));
@@ -343,6 +365,16 @@ static int flow_init(struct ns_instance *ins, const void *config, void **ctxp)
     c->tbl = flow_table_new(&tc);
     if (c->tbl == NULL)
         goto nomem;
+    struct flow_apps_cfg ac = {
+        .flow_buffer = c->cfg.reassembly_flow_bytes,
+        .total_buffer = c->cfg.reassembly_total_bytes,
+        .max_probes = c->cfg.app_probe_payloads > 255 ? 255 : (uint32_t)c->cfg.app_probe_payloads,
+        .cid_seed = (uint16_t)c->cfg.community_id_seed,
+    };
+    int err = 0;
+    c->apps = flow_apps_new(ins, &ac, &err);
+    if (err != 0)
+        goto nomem;
     *ctxp = c;
     return 0;
 nomem:
@@ -364,15 +396,27 @@ static void flow_advance(struct flow_ctx *c, uint64_t now)
     }
 }
 
+static inline void flow_apps_check(struct flow_ctx *c)
+{
+    if (c->apps != NULL && !flow_apps_ready(c->apps))
+        flow_apps_refresh(c->apps);
+}
+
 static int flow_process_packets(void *ctx, const struct ns_packet *pkts, uint32_t n)
 {
     struct flow_ctx *c = ctx;
     struct flow_pkt p;
+    flow_apps_check(c);
     for (uint32_t i = 0; i < n; i++) {
         const struct ns_packet *pk = &pkts[i];
         flow_parse(pk->data, pk->caplen, pk->linktype, &p);
         uint32_t wire = pk->wirelen > pk->caplen ? pk->wirelen : pk->caplen;
-        flow_table_packet(c->tbl, &p, pk->ts_ns, wire, pk->ifindex);
+        struct flow *f = flow_table_packet(c->tbl, &p, pk->ts_ns, wire, pk->ifindex);
+        /* App decoders read TCP/UDP payload (IP fragments are not reassembled).
+         * Without app decoders this is the one extra branch per packet. */
+        if (c->apps != NULL && f != NULL && p.has_l4 && !p.is_frag &&
+            (p.proto == FLOW_IPPROTO_TCP || p.proto == FLOW_IPPROTO_UDP))
+            flow_apps_packet(c->apps, f, flow_table_last_side(c->tbl), &p, pk->ts_ns);
         if (p.kind == FLOW_PKT_ARP && c->cfg.arp)
             flow_emit_arp(c, &p, pk->ts_ns);
         else if (p.err == FLOW_ERR_UNKNOWN_LINKTYPE && pk->linktype != c->warned_linktype) {
@@ -394,6 +438,7 @@ static int flow_process_packets(void *ctx, const struct ns_packet *pkts, uint32_
 static void flow_tick(void *ctx, uint64_t now)
 {
     struct flow_ctx *c = ctx;
+    flow_apps_check(c);
     flow_advance(c, now);
     flow_table_tick(c->tbl, c->now);
     flow_publish(c);
@@ -402,6 +447,7 @@ static void flow_tick(void *ctx, uint64_t now)
 static int flow_flush(void *ctx)
 {
     struct flow_ctx *c = ctx;
+    flow_apps_check(c);
     flow_table_flush(c->tbl, FLOW_REASON_SHUTDOWN, c->now);
     flow_report_devices(c, true);
     flow_publish(c);
@@ -414,6 +460,7 @@ static void flow_destroy(void *ctx)
     if (c == NULL)
         return;
     flow_table_free(c->tbl);
+    flow_apps_free(c->apps);
     flow_devices_free(c->devs);
     free(c);
 }
@@ -500,6 +547,28 @@ static const struct ns_option flow_options[] = {
      .offset = OFF(community_id_seed),
      .doc = "Seed of the Community ID v1 hash (network.community_id); keep 0 to match other "
             "tools' defaults."},
+    {.name = "reassembly_flow_bytes",
+     .type = NS_OPT_UINT,
+     .def = "262144",
+     .max = 1073741824,
+     .offset = OFF(reassembly_flow_bytes),
+     .doc = "App decoders: TCP bytes held out of order per flow (both directions); when full "
+            "the hole is given up and signalled as a gap (counted)."},
+    {.name = "reassembly_total_bytes",
+     .type = NS_OPT_UINT,
+     .def = "67108864",
+     .max = 17179869184.0,
+     .offset = OFF(reassembly_total_bytes),
+     .doc = "App decoders: TCP bytes held out of order by all flows of one worker; when full "
+            "holes are given up (counted)."},
+    {.name = "app_probe_payloads",
+     .type = NS_OPT_UINT,
+     .def = "4",
+     .min = 1,
+     .max = 255,
+     .offset = OFF(app_probe_payloads),
+     .doc = "App decoders: payloads of a flow offered to app_probe before the flow is left "
+            "unclaimed."},
     NS_OPT_END,
 };
 

@@ -25,6 +25,9 @@ struct flow_config {
     uint64_t device_interval;
     uint64_t max_devices;
     uint64_t community_id_seed;
+    uint64_t reassembly_flow_bytes;  /* app decoders: TCP bytes held per flow      */
+    uint64_t reassembly_total_bytes; /* ... held by all flows of this instance     */
+    uint64_t app_probe_payloads;     /* payloads offered before giving a flow up   */
 };
 
 #endif

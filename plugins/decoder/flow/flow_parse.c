@@ -73,6 +73,10 @@ static enum flow_pkt_kind flow_parse_l4(const uint8_t *p, uint32_t cap, uint32_t
         out->tcp_ack = rd32(p + 8);
         out->tcp_flags = p[13];
         out->l4_payload = len - hl;
+        if (cap > hl) {
+            out->payload = p + hl;
+            out->payload_cap = cap - hl < len - hl ? cap - hl : len - hl;
+        }
         out->has_l4 = true;
         return FLOW_PKT_IP;
     }
@@ -93,6 +97,12 @@ static enum flow_pkt_kind flow_parse_l4(const uint8_t *p, uint32_t cap, uint32_t
         out->sport = rd16(p);
         out->dport = rd16(p + 2);
         out->l4_payload = (uint32_t)ulen - 8;
+        uint32_t avail = cap < len ? cap : len;
+        if (avail > 8) {
+            /* Ethernet padding lies beyond the UDP length: never hand it on. */
+            out->payload = p + 8;
+            out->payload_cap = avail - 8 < out->l4_payload ? avail - 8 : out->l4_payload;
+        }
         out->has_l4 = true;
         return FLOW_PKT_IP;
     }
@@ -183,6 +193,8 @@ static enum flow_pkt_kind flow_parse_tunnel(const uint8_t *p, uint32_t cap, stru
     out->sport = out->dport = 0;
     out->tcp_flags = 0;
     out->tcp_seq = out->tcp_ack = out->l4_payload = 0;
+    out->payload = NULL;
+    out->payload_cap = 0;
     out->icmp_type = out->icmp_code = 0;
     out->icmp_id = 0;
     out->err = FLOW_ERR_NONE;

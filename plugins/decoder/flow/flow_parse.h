@@ -135,7 +135,9 @@ struct flow_pkt {
     uint16_t sport, dport;
     uint8_t tcp_flags;
     uint32_t tcp_seq, tcp_ack;
-    uint32_t l4_payload; /* TCP/UDP payload bytes per the headers              */
+    uint32_t l4_payload;    /* TCP/UDP payload bytes per the headers              */
+    const uint8_t *payload; /* TCP/UDP payload in the frame (NULL if none)        */
+    uint32_t payload_cap;   /* ... bytes of it captured (<= l4_payload)          */
     uint8_t icmp_type, icmp_code;
     uint16_t icmp_id; /* echo identifier (echo request/reply only)           */
     /* ARP (kind ARP) */

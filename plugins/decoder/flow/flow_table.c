@@ -45,6 +45,7 @@ struct flow_table {
     uint32_t ahead, atail;
     struct frag_ent *frags;
     struct flow_stats st;
+    int last_side;
 };
 
 static inline struct flow *F(const struct flow_table *t, uint32_t idx)
@@ -451,26 +452,31 @@ static uint32_t flow_create(struct flow_table *t, const struct flow_key *k, uint
     return idx;
 }
 
-void flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t ts,
-                       uint32_t wirelen, uint16_t ifindex)
+int flow_table_last_side(const struct flow_table *t)
+{
+    return t->last_side;
+}
+
+struct flow *flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t ts,
+                               uint32_t wirelen, uint16_t ifindex)
 {
     t->st.packets++;
     switch (p->kind) {
     case FLOW_PKT_ERROR:
         t->st.errors[p->err < FLOW_ERR_COUNT ? p->err : 0]++;
-        return;
+        return NULL;
     case FLOW_PKT_OTHER:
         t->st.other_packets++;
-        return;
+        return NULL;
     case FLOW_PKT_ARP:
         t->st.arp_packets++;
-        return;
+        return NULL;
     case FLOW_PKT_IP:
         break;
     }
     if (p->err != FLOW_ERR_NONE) {
         t->st.errors[p->err < FLOW_ERR_COUNT ? p->err : 0]++;
-        return; /* IP header fine, L4 header unusable: counted, not tracked */
+        return NULL; /* IP header fine, L4 header unusable: counted, not tracked */
     }
     if (p->ip_len0)
         t->st.ipv4_len0++;
@@ -554,7 +560,7 @@ void flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t 
     if (idx == FLOW_NIL) {
         idx = flow_create(t, &k, b, s, lp, ts, ifindex);
         if (idx == FLOW_NIL)
-            return; /* counted in alloc_failures */
+            return NULL; /* counted in alloc_failures */
         created = true;
     }
     struct flow *f = F(t, idx);
@@ -600,6 +606,8 @@ void flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t 
     }
     if (created && t->cfg.emit_start)
         t->cfg.on_event(t->cfg.arg, f, FLOW_EV_START, FLOW_REASON_NONE, ts);
+    t->last_side = s;
+    return f;
 }
 
 void flow_table_tick(struct flow_table *t, uint64_t now)

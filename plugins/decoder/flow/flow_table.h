@@ -113,6 +113,8 @@ struct flow {
     uint8_t close_reason;         /* FIN or RST once cls is CLOSED */
     uint8_t icmp_type, icmp_code; /* first ICMP message of the flow */
     uint8_t updates;              /* interim records so far (saturating) */
+    uint32_t app;                 /* app-decoder slot of the glue (flow_app.c); 0 = none. Fits in
+                                     what was tail padding: the struct stays 256 bytes. */
 };
 
 /* Plain counters kept by the table; the glue publishes them after each batch. */
@@ -168,10 +170,15 @@ void flow_table_free(struct flow_table *t);
  * on the wire, on interface ifindex. Errors and untracked kinds are counted in
  * the stats; IP packets create or update a flow (which may emit START, or END for
  * an evicted or reused flow). ARP is only counted here: the glue emits ARP
- * records itself.
+ * records itself. Returns the flow the packet was accounted to (valid until the
+ * next call into the table), or NULL when it was not accounted to one.
  */
-void flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t ts_ns,
-                       uint32_t wirelen, uint16_t ifindex);
+struct flow *flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t ts_ns,
+                               uint32_t wirelen, uint16_t ifindex);
+
+/* After flow_table_packet returned a flow: the key side (0/1) of that packet's
+ * sender. Compare with flow.src_side to know the direction. */
+int flow_table_last_side(const struct flow_table *t);
 
 /* Time passes: end idle flows (END idle / fin / rst) and emit interim UPDATEs for
  * flows whose last record is older than active_ns. */
