@@ -9,7 +9,7 @@
  * the other contenders are reported as a fraction of this rate.
  * Single-threaded; run by bench_flow.sh only (not a ctest test).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* u_char and friends in <pcap/pcap.h>; clock_gettime */
 #include <pcap/pcap.h>
 #include <stdint.h>
 #include <stdio.h>
