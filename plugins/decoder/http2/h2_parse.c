@@ -173,9 +173,12 @@ static void h2_hpack_break(struct h2_conn *c, struct h2_dir *d)
 static void h2_inflate(struct h2_conn *c, int dir, uint32_t sid, const uint8_t *p, size_t n,
                        bool final)
 {
+    static const uint8_t empty[1];
     struct h2_dir *d = &c->dir[dir];
     if (H2_HPACK_BROKEN(d))
         return;
+    if (p == NULL) /* an empty frame has no buffer yet */
+        p = empty;
     if (d->inflater == NULL) {
         nghttp2_hd_inflater *inf = NULL;
         if (nghttp2_hd_inflate_new(&inf) != 0) {
@@ -445,7 +448,7 @@ static size_t h2_frames(struct h2_conn *c, int dir, const uint8_t *data, size_t 
             take = len - used;
         if (d->type == H2_DATA && d->fgot == 0 && take > 0)
             d->data_pad = data[used];
-        if (h2_buffered(d->type))
+        if (h2_buffered(d->type) && take > 0)
             memcpy(d->buf + d->fgot, data + used, take);
         d->fgot += (uint32_t)take;
         used += take;
@@ -606,7 +609,7 @@ bool h2_conn_feed(struct h2_conn *c, int dir, const uint8_t *data, size_t len, u
         case H2_D_PREFACE: {
             size_t want = H2_PREFACE_LEN - d->pre_have;
             size_t take = len < want ? len : want;
-            if (memcmp(data, H2_PREFACE + d->pre_have, take) != 0) {
+            if (memcmp(data, &H2_PREFACE[d->pre_have], take) != 0) {
                 h2_kill(c, d, H2_E_PREFACE);
                 used = len;
                 break;
