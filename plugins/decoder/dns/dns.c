@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * dns.c - decoder/dns: DNS over UDP and TCP as an application decoder
+ * (NS_PLUGIN_APP) hosted by decoder/flow.
+ *
+ * decoder/flow calls app_probe/app_data/app_annotate/app_close on its worker
+ * thread (the same thread as tick and flush here) with each UDP datagram, or
+ * the reassembled TCP stream (2-byte length prefix, several messages per
+ * segment or one split across segments). Messages are parsed by the pure code
+ * in dns_parse.c. A query waits in a per-flow list (and one FIFO per instance,
+ * for the timeout) until a response with the same id (and question) on the
+ * same flow arrives: then one netscope.dns record is emitted for the
+ * transaction, with the response time. Unanswered queries are emitted after
+ * `query_timeout`, when the flow ends, or when the pending bound is hit.
+ * Options, fields and counters: README.md.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "netscope/netscope.h"
+
+#include "dns_parse.h"
+
+#define DNS_FLOW_MAX_PENDING 64 /* pending queries per flow               */
+#define DNS_TCP_BAD_LIMIT 3     /* malformed messages in a row: give up  */
+
+struct dns_config {
+    uint64_t query_timeout;
+    uint64_t max_pending;
+};
+
+struct dns_flow;
+
+/* A query waiting for its response. */
+struct dns_q {
+    struct dns_q *fnext, *fprev; /* the flow's list (arrival order)  */
+    struct dns_q *gnext, *gprev; /* the instance FIFO (arrival order) */
+    struct dns_flow *fl;
+    uint64_t ts;
+    uint16_t id, flags, qtype, qclass;
+    uint8_t opcode;
+    bool edns_do;
+    char qname[]; /* text, NUL-terminated */
+};
+
+/* Per-flow state (ns_app_flow.state). */
+struct dns_flow {
+    struct ns_app_flow *af;
+    struct dns_flow *next, *prev; /* every live flow (for destroy) */
+    struct dns_q *qhead, *qtail;
+    uint32_t nq;
+    uint8_t *buf[2]; /* TCP: a message split across segments */
+    uint32_t blen[2];
+    uint32_t bad; /* malformed messages in a row */
+    char *qname;  /* first question seen: for the flow record */
+    uint16_t qtype;
+};
+
+enum dns_mal { MAL_SHORT = 0, MAL_TRUNC, MAL_LOOP, MAL_LONG, MAL_LABEL, MAL_TCP_LEN, MAL_COUNT };
+
+struct dns_ctx {
+    struct ns_instance *ins;
+    const struct ns_host *h;
+    struct dns_config cfg;
+    struct dns_msg *msg; /* scratch: one parsed message */
+    struct dns_q *ghead, *gtail;
+    uint64_t npending;
+    struct dns_flow *flows;
+    ns_counter *c_msgs, *c_queries, *c_responses, *c_trans, *c_unanswered, *c_unsolicited;
+    ns_counter *c_mal[MAL_COUNT], *c_overflow, *c_gaps, *c_alloc, *c_declined, *g_pending;
+    ns_counter *c_rec_fail;
+};
+
+/* ---- record ----------------------------------------------------------------- */
+
+static void dns_add_type(struct dns_ctx *c, struct ns_record *r, const char *key, uint16_t t)
+{
+    const char *n = dns_type_name(t);
+    char tmp[16];
+    if (n == NULL) {
+        snprintf(tmp, sizeof(tmp), "TYPE%u", t);
+        n = tmp;
+    }
+    c->h->rec_add_cstr(r, key, n);
+}
+
+static void dns_add_class(struct dns_ctx *c, struct ns_record *r, const char *key, uint16_t cl)
+{
+    const char *n = dns_class_name(cl);
+    char tmp[16];
+    if (n == NULL) {
+        snprintf(tmp, sizeof(tmp), "CLASS%u", cl);
+        n = tmp;
+    }
+    c->h->rec_add_cstr(r, key, n);
+}
+
+static void dns_add_flags(struct dns_ctx *c, struct ns_record *r, uint16_t flags, bool edns_do)
+{
+    static const struct {
+        uint16_t bit;
+        const char *name;
+    } fl[] = {{DNS_F_AA, "AA"}, {DNS_F_TC, "TC"}, {DNS_F_RD, "RD"},
+              {DNS_F_RA, "RA"}, {DNS_F_AD, "AD"}, {DNS_F_CD, "CD"}};
+    c->h->rec_begin_array(r, "dns.header_flags");
+    for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
+        if (flags & fl[i].bit)
+            c->h->rec_add_cstr(r, NULL, fl[i].name);
+    if (edns_do)
+        c->h->rec_add_cstr(r, NULL, "DO");
+    c->h->rec_end(r);
+}
+
+/*
+ * One netscope.dns record. q: the query (NULL for a response seen without
+ * it); m: the parsed response (NULL for an unanswered query).
+ */
+static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const struct dns_q *q,
+                     const struct dns_msg *m, uint64_t resp_ts, const char *action)
+{
+    const struct ns_host *h = c->h;
+    uint64_t ts = q != NULL ? q->ts : resp_ts;
+    struct ns_record *r = h->rec_new(c->ins, NS_REC_DNS, ts);
+    if (r == NULL) {
+        ns_counter_inc(c->c_rec_fail);
+        return;
+    }
+    h->rec_add_cstr(r, "event.kind", "event");
+    h->rec_add_cstr(r, "event.category", "network");
+    h->rec_begin_array(r, "event.type");
+    h->rec_add_cstr(r, NULL, "protocol");
+    h->rec_end(r);
+    h->rec_add_cstr(r, "event.action", action);
+    h->rec_add_time(r, "event.start", ts);
+    if (m != NULL) {
+        h->rec_add_time(r, "event.end", resp_ts);
+        if (q != NULL)
+            h->rec_add_uint(r, "event.duration", resp_ts >= q->ts ? resp_ts - q->ts : 0);
+    }
+    h->rec_add_ip(r, "source.ip", &af->src_ip);
+    h->rec_add_uint(r, "source.port", af->src_port);
+    h->rec_add_ip(r, "destination.ip", &af->dst_ip);
+    h->rec_add_uint(r, "destination.port", af->dst_port);
+    h->rec_add_cstr(r, "network.transport", af->transport == 6 ? "tcp" : "udp");
+    h->rec_add_cstr(r, "network.type", af->ip_version == 6 ? "ipv6" : "ipv4");
+    h->rec_add_cstr(r, "network.protocol", "dns");
+    if (af->community_id != NULL)
+        h->rec_add_cstr(r, "network.community_id", af->community_id);
+
+    uint16_t id = q != NULL ? q->id : m->id;
+    uint8_t opcode = q != NULL ? q->opcode : m->opcode;
+    h->rec_add_uint(r, "dns.id", id);
+    const char *op = dns_opcode_name(opcode);
+    char tmp[16];
+    if (op == NULL) {
+        snprintf(tmp, sizeof(tmp), "%u", opcode);
+        op = tmp;
+    }
+    h->rec_add_cstr(r, "dns.op_code", op);
+    h->rec_add_cstr(r, "dns.type", m != NULL ? "answer" : "query");
+    if (m != NULL)
+        dns_add_flags(c, r, m->flags, m->edns_do);
+    else
+        dns_add_flags(c, r, q->flags, q->edns_do);
+    if (m != NULL) {
+        const char *rc = dns_rcode_name(m->rcode);
+        if (rc == NULL) {
+            snprintf(tmp, sizeof(tmp), "RCODE%u", m->rcode);
+            rc = tmp;
+        }
+        h->rec_add_cstr(r, "dns.response_code", rc);
+    }
+    /* The question: the query's (the response echoes it). */
+    if (q != NULL) {
+        h->rec_add_cstr(r, "dns.question.name", q->qname);
+        dns_add_type(c, r, "dns.question.type", q->qtype);
+        dns_add_class(c, r, "dns.question.class", q->qclass);
+    } else if (m->has_question) {
+        h->rec_add_cstr(r, "dns.question.name", m->qname);
+        dns_add_type(c, r, "dns.question.type", m->qtype);
+        dns_add_class(c, r, "dns.question.class", m->qclass);
+    }
+    if (m != NULL) {
+        if (m->nanswers > 0) {
+            h->rec_begin_array(r, "dns.answers");
+            for (uint16_t i = 0; i < m->nanswers; i++) {
+                const struct dns_rr *rr = &m->an[i];
+                h->rec_begin_object(r, NULL);
+                h->rec_add_cstr(r, "name", rr->name);
+                dns_add_type(c, r, "type", rr->type);
+                dns_add_class(c, r, "class", rr->cls);
+                h->rec_add_uint(r, "ttl", rr->ttl);
+                if (rr->data_err == DNS_OK)
+                    h->rec_add_cstr(r, "data", rr->data);
+                h->rec_end(r);
+            }
+            h->rec_end(r);
+            bool any = false;
+            for (uint16_t i = 0; i < m->nanswers; i++) {
+                const struct dns_rr *rr = &m->an[i];
+                if (rr->ip_len == 0)
+                    continue;
+                if (!any)
+                    h->rec_begin_array(r, "dns.resolved_ip");
+                any = true;
+                struct ns_ip ip = {.family = rr->ip_len == 4 ? 4 : 6};
+                memcpy(ip.a, rr->ip, rr->ip_len);
+                h->rec_add_ip(r, NULL, &ip);
+            }
+            if (any)
+                h->rec_end(r);
+        }
+        h->rec_add_uint(r, "netscope.dns.answer_count", m->ancount);
+        h->rec_add_uint(r, "netscope.dns.authority_count", m->nscount);
+        h->rec_add_uint(r, "netscope.dns.additional_count", m->arcount);
+        if (m->answers_cut)
+            h->rec_add_bool(r, "netscope.dns.answers_truncated", true);
+        if (m->err != DNS_OK)
+            h->rec_add_cstr(r, "netscope.dns.malformed", dns_err_name(m->err));
+        else
+            for (uint16_t i = 0; i < m->nanswers; i++)
+                if (m->an[i].data_err != DNS_OK) {
+                    h->rec_add_cstr(r, "netscope.dns.malformed", dns_err_name(m->an[i].data_err));
+                    break;
+                }
+        if (q != NULL)
+            h->rec_add_uint(r, "netscope.dns.response_time_ns",
+                            resp_ts >= q->ts ? resp_ts - q->ts : 0);
+    }
+    h->emit(c->ins, r);
+}
+
+/* ---- pending queries -------------------------------------------------------- */
+
+static void q_unlink(struct dns_ctx *c, struct dns_q *q)
+{
+    struct dns_flow *fl = q->fl;
+    if (q->fprev)
+        q->fprev->fnext = q->fnext;
+    else
+        fl->qhead = q->fnext;
+    if (q->fnext)
+        q->fnext->fprev = q->fprev;
+    else
+        fl->qtail = q->fprev;
+    fl->nq--;
+    if (q->gprev)
+        q->gprev->gnext = q->gnext;
+    else
+        c->ghead = q->gnext;
+    if (q->gnext)
+        q->gnext->gprev = q->gprev;
+    else
+        c->gtail = q->gprev;
+    c->npending--;
+}
+
+/* Emit q as unanswered and free it. */
+static void q_expire(struct dns_ctx *c, struct dns_q *q, uint64_t now)
+{
+    dns_emit(c, q->fl->af, q, NULL, now, "dns_unanswered");
+    ns_counter_inc(c->c_unanswered);
+    q_unlink(c, q);
+    free(q);
+}
+
+static void q_add(struct dns_ctx *c, struct dns_flow *fl, const struct dns_msg *m, uint64_t ts)
+{
+    if (fl->nq >= DNS_FLOW_MAX_PENDING) {
+        ns_counter_inc(c->c_overflow);
+        q_expire(c, fl->qhead, ts);
+    }
+    if (c->npending >= c->cfg.max_pending && c->ghead != NULL) {
+        ns_counter_inc(c->c_overflow);
+        q_expire(c, c->ghead, ts);
+    }
+    size_t nl = strlen(m->qname);
+    struct dns_q *q = malloc(sizeof(*q) + nl + 1);
+    if (q == NULL) {
+        ns_counter_inc(c->c_alloc);
+        return;
+    }
+    memset(q, 0, sizeof(*q));
+    memcpy(q->qname, m->qname, nl + 1);
+    q->fl = fl;
+    q->ts = ts;
+    q->id = m->id;
+    q->flags = m->flags;
+    q->qtype = m->qtype;
+    q->qclass = m->qclass;
+    q->opcode = m->opcode;
+    q->edns_do = m->edns_do;
+    q->fprev = fl->qtail;
+    if (fl->qtail)
+        fl->qtail->fnext = q;
+    else
+        fl->qhead = q;
+    fl->qtail = q;
+    fl->nq++;
+    q->gprev = c->gtail;
+    if (c->gtail)
+        c->gtail->gnext = q;
+    else
+        c->ghead = q;
+    c->gtail = q;
+    c->npending++;
+}
+
+/* The pending query a response answers: same id and, when both carry one,
+ * the same question (case-insensitive, as DNS names compare). */
+static struct dns_q *q_match(struct dns_flow *fl, const struct dns_msg *m)
+{
+    struct dns_q *idonly = NULL;
+    for (struct dns_q *q = fl->qhead; q != NULL; q = q->fnext) {
+        if (q->id != m->id)
+            continue;
+        if (!m->has_question || (strcasecmp(q->qname, m->qname) == 0 && q->qtype == m->qtype))
+            return q;
+        if (idonly == NULL)
+            idonly = q;
+    }
+    return idonly;
+}
+
+/* ---- messages --------------------------------------------------------------- */
+
+static void dns_count_mal(struct dns_ctx *c, enum dns_err e)
+{
+    switch (e) {
+    case DNS_ERR_SHORT:
+        ns_counter_inc(c->c_mal[MAL_SHORT]);
+        break;
+    case DNS_ERR_TRUNCATED:
+        ns_counter_inc(c->c_mal[MAL_TRUNC]);
+        break;
+    case DNS_ERR_NAME_LOOP:
+        ns_counter_inc(c->c_mal[MAL_LOOP]);
+        break;
+    case DNS_ERR_NAME_TOO_LONG:
+        ns_counter_inc(c->c_mal[MAL_LONG]);
+        break;
+    case DNS_ERR_BAD_LABEL:
+        ns_counter_inc(c->c_mal[MAL_LABEL]);
+        break;
+    default:
+        break;
+    }
+}
+
+/* One DNS message of flow fl. Returns false when it was unusable. */
+static bool dns_message(struct dns_ctx *c, struct dns_flow *fl, const uint8_t *d, size_t len,
+                        uint64_t ts)
+{
+    struct dns_msg *m = c->msg;
+    enum dns_err e = dns_parse(d, len, m);
+    ns_counter_inc(c->c_msgs);
+    if (e != DNS_OK) {
+        dns_count_mal(c, e);
+        if (e == DNS_ERR_SHORT || !m->has_question)
+            return false; /* nothing to report */
+    } else {
+        for (uint16_t i = 0; i < m->nanswers; i++)
+            if (m->an[i].data_err != DNS_OK)
+                dns_count_mal(c, m->an[i].data_err);
+    }
+    if (fl->qname == NULL && m->has_question) {
+        fl->qname = strdup(m->qname);
+        fl->qtype = m->qtype;
+    }
+    if (!m->qr) {
+        ns_counter_inc(c->c_queries);
+        if (m->has_question)
+            q_add(c, fl, m, ts);
+        return true;
+    }
+    ns_counter_inc(c->c_responses);
+    struct dns_q *q = q_match(fl, m);
+    if (q != NULL) {
+        dns_emit(c, fl->af, q, m, ts, "dns_transaction");
+        ns_counter_inc(c->c_trans);
+        q_unlink(c, q);
+        free(q);
+    } else {
+        dns_emit(c, fl->af, NULL, m, ts, "dns_unsolicited_response");
+        ns_counter_inc(c->c_unsolicited);
+    }
+    return true;
+}
+
+/* TCP: messages with a 2-byte length prefix, possibly split or batched. */
+static int dns_tcp(struct dns_ctx *c, struct dns_flow *fl, int dir, const uint8_t *d, size_t len,
+                   uint64_t ts)
+{
+    while (len > 0) {
+        const uint8_t *msg;
+        size_t mlen;
+        if (fl->blen[dir] == 0 && len >= 2 && len - 2 >= (size_t)((d[0] << 8) | d[1])) {
+            /* The whole message is in this delivery: parse it in place. */
+            mlen = (size_t)((d[0] << 8) | d[1]);
+            msg = d + 2;
+            d += 2 + mlen;
+            len -= 2 + mlen;
+        } else {
+            if (fl->buf[dir] == NULL) {
+                fl->buf[dir] = malloc(65535 + 2);
+                if (fl->buf[dir] == NULL) {
+                    ns_counter_inc(c->c_alloc);
+                    return NS_DECLINED;
+                }
+            }
+            uint8_t *b = fl->buf[dir];
+            uint32_t have = fl->blen[dir];
+            size_t need = have < 2 ? 2 - have : (size_t)((b[0] << 8) | b[1]) + 2 - have;
+            size_t take = need < len ? need : len;
+            memcpy(b + have, d, take);
+            fl->blen[dir] += (uint32_t)take;
+            d += take;
+            len -= take;
+            if (fl->blen[dir] < 2)
+                return NS_OK;
+            mlen = (size_t)((b[0] << 8) | b[1]);
+            if (fl->blen[dir] < mlen + 2)
+                continue; /* header complete; the body follows */
+            msg = b + 2;
+            fl->blen[dir] = 0;
+        }
+        if (mlen < DNS_HEADER_LEN) {
+            ns_counter_inc(c->c_mal[MAL_TCP_LEN]);
+            fl->blen[dir] = 0;
+            if (++fl->bad >= DNS_TCP_BAD_LIMIT)
+                return NS_DECLINED;
+            continue;
+        }
+        if (dns_message(c, fl, msg, mlen, ts))
+            fl->bad = 0;
+        else if (++fl->bad >= DNS_TCP_BAD_LIMIT)
+            return NS_DECLINED; /* lost framing: stop reading this stream */
+    }
+    return NS_OK;
+}
+
+/* ---- app callbacks ---------------------------------------------------------- */
+
+static int dns_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, const uint8_t *data,
+                        size_t len, uint64_t ts, uint64_t gap)
+{
+    struct dns_ctx *c = ctx;
+    struct dns_flow *fl = f->state;
+    if (fl == NULL)
+        return NS_DECLINED;
+    if (f->transport != 6) {
+        dns_message(c, fl, data, len, ts);
+        return NS_OK;
+    }
+    int d = dir == NS_APP_TO_CLIENT ? 1 : 0;
+    if (gap > 0) {
+        /* A message was cut: drop its start and hope the next byte starts
+         * a length prefix (checked by the parser; repeated failure gives up). */
+        ns_counter_inc(c->c_gaps);
+        fl->blen[d] = 0;
+    }
+    int rc = dns_tcp(c, fl, d, data, len, ts);
+    if (rc == NS_DECLINED)
+        ns_counter_inc(c->c_declined);
+    return rc;
+}
+
+static bool dns_port_hint(const struct ns_app_flow *f)
+{
+    static const uint16_t ports[] = {53, 5353, 5355};
+    for (size_t i = 0; i < 3; i++)
+        if (f->src_port == ports[i] || f->dst_port == ports[i])
+            return true;
+    return false;
+}
+
+static int dns_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, const uint8_t *data,
+                         size_t len, uint64_t ts)
+{
+    struct dns_ctx *c = ctx;
+    bool hint = dns_port_hint(f);
+    if (f->transport == 17) {
+        if (!dns_probe(data, len, false, hint))
+            return NS_DECLINED;
+    } else if (f->transport == 6) {
+        if (len < 2 + DNS_HEADER_LEN)
+            return NS_DECLINED;
+        size_t mlen = (size_t)((data[0] << 8) | data[1]);
+        if (mlen < DNS_HEADER_LEN)
+            return NS_DECLINED;
+        bool partial = len - 2 < mlen;
+        if (!dns_probe(data + 2, partial ? len - 2 : mlen, partial, hint))
+            return NS_DECLINED;
+    } else {
+        return NS_DECLINED;
+    }
+    struct dns_flow *fl = calloc(1, sizeof(*fl));
+    if (fl == NULL) {
+        ns_counter_inc(c->c_alloc);
+        return NS_DECLINED;
+    }
+    fl->af = f;
+    fl->next = c->flows;
+    if (c->flows)
+        c->flows->prev = fl;
+    c->flows = fl;
+    f->state = fl;
+    /* The probed payload is ours to consume (it is not delivered again). */
+    (void)dns_app_data(ctx, f, dir, data, len, ts, 0);
+    return NS_OK;
+}
+
+static void dns_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record *rec)
+{
+    struct dns_ctx *c = ctx;
+    struct dns_flow *fl = f->state;
+    c->h->rec_add_cstr(rec, "network.protocol", "dns");
+    if (fl != NULL && fl->qname != NULL) {
+        c->h->rec_add_cstr(rec, "dns.question.name", fl->qname);
+        dns_add_type(c, rec, "dns.question.type", fl->qtype);
+    }
+}
+
+static void dns_flow_free(struct dns_ctx *c, struct dns_flow *fl)
+{
+    if (fl->prev)
+        fl->prev->next = fl->next;
+    else
+        c->flows = fl->next;
+    if (fl->next)
+        fl->next->prev = fl->prev;
+    free(fl->buf[0]);
+    free(fl->buf[1]);
+    free(fl->qname);
+    free(fl);
+}
+
+static void dns_app_close(void *ctx, struct ns_app_flow *f, uint64_t ts)
+{
+    struct dns_ctx *c = ctx;
+    struct dns_flow *fl = f->state;
+    if (fl == NULL)
+        return;
+    while (fl->qhead != NULL)
+        q_expire(c, fl->qhead, ts);
+    dns_flow_free(c, fl);
+    f->state = NULL;
+    ns_gauge_set(c->g_pending, c->npending);
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+static void dns_tick(void *ctx, uint64_t now)
+{
+    struct dns_ctx *c = ctx;
+    if (c->cfg.query_timeout != 0)
+        while (c->ghead != NULL && c->ghead->ts + c->cfg.query_timeout <= now)
+            q_expire(c, c->ghead, now);
+    ns_gauge_set(c->g_pending, c->npending);
+}
+
+static int dns_flush(void *ctx)
+{
+    struct dns_ctx *c = ctx;
+    /* decoder/flow closed every flow before this (app_close); anything left
+     * belongs to flows it never closed. */
+    while (c->ghead != NULL)
+        q_expire(c, c->ghead, c->ghead->ts);
+    ns_gauge_set(c->g_pending, c->npending);
+    return 0;
+}
+
+static void dns_destroy(void *ctx)
+{
+    struct dns_ctx *c = ctx;
+    if (c == NULL)
+        return;
+    while (c->ghead != NULL) {
+        struct dns_q *q = c->ghead;
+        q_unlink(c, q);
+        free(q);
+    }
+    while (c->flows != NULL) {
+        struct dns_flow *fl = c->flows;
+        if (fl->af != NULL && fl->af->state == fl)
+            fl->af->state = NULL;
+        dns_flow_free(c, fl);
+    }
+    free(c->msg);
+    free(c);
+}
+
+static int dns_init(struct ns_instance *ins, const void *config, void **ctxp)
+{
+    struct dns_ctx *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    c->msg = malloc(sizeof(*c->msg));
+    if (c->msg == NULL) {
+        free(c);
+        return -ENOMEM;
+    }
+    c->ins = ins;
+    c->h = ins->host;
+    memcpy(&c->cfg, config, sizeof(c->cfg));
+    if (c->cfg.max_pending == 0)
+        c->cfg.max_pending = 1;
+    const struct ns_host *h = c->h;
+    c->c_msgs = h->counter(ins, "messages_total", NULL, "DNS messages parsed");
+    c->c_queries = h->counter(ins, "queries_total", NULL, "DNS queries seen");
+    c->c_responses = h->counter(ins, "responses_total", NULL, "DNS responses seen");
+    c->c_trans = h->counter(ins, "transactions_total", NULL,
+                            "Query/response pairs matched (one record each)");
+    c->c_unanswered = h->counter(ins, "unanswered_total", NULL,
+                                 "Queries reported without a response (timeout, flow end, bound)");
+    c->c_unsolicited = h->counter(ins, "unmatched_responses_total", NULL,
+                                  "Responses whose query was not seen (reported alone)");
+    static const char *const mal[MAL_COUNT] = {"short",         "truncated", "name_loop",
+                                               "name_too_long", "bad_label", "tcp_length"};
+    for (int i = 0; i < MAL_COUNT; i++) {
+        char lab[48];
+        snprintf(lab, sizeof(lab), "reason=\"%s\"", mal[i]);
+        c->c_mal[i] =
+            h->counter(ins, "malformed_total", lab, "Malformed DNS messages or records, by reason");
+    }
+    c->c_overflow = h->counter(ins, "pending_overflow_total", NULL,
+                               "Queries reported early because a pending bound was hit");
+    c->c_gaps = h->counter(ins, "stream_gaps_total", NULL, "Gaps in DNS-over-TCP streams");
+    c->c_alloc = h->counter(ins, "alloc_failures_total", NULL, "Allocations that failed");
+    c->c_declined = h->counter(ins, "tcp_streams_abandoned_total", NULL,
+                               "DNS-over-TCP streams given up after repeated bad framing");
+    c->g_pending = h->gauge(ins, "pending_queries", NULL, "Queries waiting for a response");
+    c->c_rec_fail =
+        h->counter(ins, "record_failures_total", NULL, "Records not built because rec_new failed");
+    *ctxp = c;
+    return 0;
+}
+
+#define OFF(f) offsetof(struct dns_config, f)
+static const struct ns_option dns_options[] = {
+    {.name = "query_timeout",
+     .type = NS_OPT_DURATION,
+     .def = "5s",
+     .offset = OFF(query_timeout),
+     .doc = "Report a query without a response after this long (packet time offline); 0 = only "
+            "when its flow ends."},
+    {.name = "max_pending",
+     .type = NS_OPT_UINT,
+     .def = "65536",
+     .min = 1,
+     .max = 16777216,
+     .offset = OFF(max_pending),
+     .doc = "Queries waiting for a response per worker; beyond it the oldest is reported "
+            "unanswered (counted)."},
+    NS_OPT_END,
+};
+
+NS_PLUGIN_DEFINE(.kind = NS_KIND_DECODER, .name = "dns", .version = "0.1.0",
+                 .summary = "DNS over UDP and TCP: one netscope.dns record per transaction",
+                 .flags = NS_PLUGIN_APP, .options = dns_options,
+                 .config_size = sizeof(struct dns_config), .init = dns_init, .destroy = dns_destroy,
+                 .tick = dns_tick, .flush = dns_flush, .app_probe = dns_app_probe,
+                 .app_data = dns_app_data, .app_annotate = dns_app_annotate,
+                 .app_close = dns_app_close);
