@@ -33,15 +33,15 @@ def check(cond, msg):
 
 
 def pipeline(listen="127.0.0.1:0", gen="    packets: 1000\n    flows: 10\n    hold: true\n",
-             name="gen", extra=""):
+             name="gen", extra="", dec="", sink=""):
     path = os.path.join(TMP, "p%d.yaml" % len(os.listdir(TMP)))
     listen_line = "" if listen is None else "  metrics_listen: %s\n" % listen
     with open(path, "w") as f:
         f.write("netscope:\n  workers: 2\n%s%s"
                 "pipeline:\n  %s:\n    plugin: source/testgen\n%s"
-                "  dec:\n    plugin: decoder/testdec\n"
-                "  out:\n    plugin: sink/testsink\n    path: %s\n"
-                % (listen_line, extra, name, gen, os.path.join(TMP, "out.jsonl")))
+                "  dec:\n    plugin: decoder/testdec\n%s"
+                "  out:\n    plugin: sink/testsink\n    path: %s\n%s"
+                % (listen_line, extra, name, gen, dec, os.path.join(TMP, "out.jsonl"), sink))
     return path
 
 
@@ -53,6 +53,7 @@ class Netscope:
         self.p = subprocess.Popen([NETSCOPE, "run", "-c", cfg], env=ENV,
                                   stdout=subprocess.DEVNULL, stderr=self.err)
         self.port = None
+        self.termed = False  # SIGTERM already sent: a second one would exit at once
         deadline = time.time() + 20
         while time.time() < deadline and self.p.poll() is None:
             m = re.search(r"on http://[0-9.]+:(\d+)", self.log())
@@ -69,10 +70,10 @@ class Netscope:
             return f.read()
 
     def stop(self):
-        if self.p.poll() is None:
+        if self.p.poll() is None and not self.termed:
             self.p.send_signal(signal.SIGTERM)
         try:
-            rc = self.p.wait(timeout=30)
+            rc = self.p.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.p.kill()
             rc = self.p.wait()
@@ -291,6 +292,33 @@ def case_flood():
     finally:
         for s in conns:
             s.close()
+        rc = ns.stop()
+    check(rc == 0, "exit status %s:\n%s" % (rc, ns.log()))
+
+
+def case_ready_during_drain():
+    # A slow sink (100 ms per batch of 256 records, 20000 records) makes the drain
+    # last seconds: meanwhile /ready says 503 and why, /health stays 200, /metrics
+    # still answers. (This fixture sink sleeps on the loop thread, so every answer
+    # waits for it: slow, but it must come.)
+    ns = Netscope(pipeline(gen="    packets: 20000\n    flows: 10\n    hold: true\n",
+                           dec="    per_packet: true\n", sink="    delay: 100ms\n"))
+    try:
+        code, _, body = get(ns.port, "/ready")
+        check(code == 200, "/ready before the drain: %s %r" % (code, body))
+        ns.p.send_signal(signal.SIGTERM)
+        ns.termed = True
+        deadline = time.time() + 5
+        while "draining" not in ns.log() and time.time() < deadline:
+            time.sleep(0.05)
+        code, _, body = get(ns.port, "/ready")
+        check(code == 503 and body == "not ready: the pipeline is stopping (draining)\n",
+              "/ready during the drain: %s %r" % (code, body))
+        code, _, body = get(ns.port, "/health")
+        check(code == 200, "/health during the drain: %s" % code)
+        body = get(ns.port, "/metrics")[2]
+        check(metric(body, "netscope_ready") == 0, "netscope_ready is not 0 during the drain")
+    finally:
         rc = ns.stop()
     check(rc == 0, "exit status %s:\n%s" % (rc, ns.log()))
 
