@@ -480,7 +480,9 @@ static void spill(struct rsink *c)
         if (n == 0) {
             /* Spool full. */
             if (c->cfg->on_spool_full == 0) {
-                if (rs_spool_drop_oldest(c->sp, c->loss)) {
+                uint64_t lost = rs_spool_drop_oldest(c->sp, c->loss);
+                if (lost) {
+                    ns_counter_add(c->c_drop[D_SPOOL_FULL], lost);
                     c->loss_pending = true;
                     continue;
                 }
@@ -909,11 +911,6 @@ static int rsink_init(struct ns_instance *ins, const void *config, void **ctx)
     c->ins = ins;
     c->h = ins->host;
     c->cfg = cfg;
-    if (c->h->size < offsetof(struct ns_host, rec_on_release)) {
-        ns_log_error(ins, "the core is too old for this plugin");
-        free(c);
-        return -ENOTSUP;
-    }
     snprintf(c->maxlen_s, sizeof(c->maxlen_s), "%" PRIu64, cfg->maxlen);
     c->backoff_ns = cfg->backoff_min;
     const struct ns_host *h = c->h;

@@ -721,6 +721,10 @@ struct rs_entry *rs_spool_read(struct rs_spool *sp)
             s->unread--;
             sp->unread--;
         }
+        /* At the end already: say so now, since the caller stops asking once
+         * nothing is unread, and the segment can go once e is released. */
+        if (sp->roff >= s->size)
+            reader_done(sp);
         return e;
     }
 }
