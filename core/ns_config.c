@@ -384,12 +384,50 @@ static void yaml_error(const char *name, const yaml_parser_t *p, const char *tex
                  p->context ? " " : "", p->context ? p->context : "");
 }
 
+/* A pipeline file nests four levels (top, pipeline, node, list value). */
+#define NS_CONFIG_MAX_DEPTH 64
+
+/* libyaml's scanner is quadratic in the flow nesting depth (4 MiB of '[' takes
+ * hours), so walk the events first and stop at an absurd depth. Syntax errors
+ * are left to the loader, which reports them with their location. */
+static int check_depth(const char *name, const char *text, size_t len)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    int depth = 0, rc = 0;
+    if (!yaml_parser_initialize(&p))
+        return 0;
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    while (yaml_parser_parse(&p, &ev)) {
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > NS_CONFIG_MAX_DEPTH) {
+                ns_diag_file(name,
+                             (struct ns_mark){(unsigned)ev.start_mark.line + 1,
+                                              (unsigned)ev.start_mark.column + 1},
+                             "nested more than %d levels deep: not a pipeline file",
+                             NS_CONFIG_MAX_DEPTH);
+                rc = -EINVAL;
+            }
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (rc || t == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 struct ns_config *ns_config_load_string(const char *name, const char *text, size_t len)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
     struct ns_config *cfg = NULL;
 
+    if (check_depth(name, text, len))
+        return NULL;
     if (!yaml_parser_initialize(&parser)) {
         fprintf(stderr, "%s: error: cannot initialise the YAML parser\n", name);
         return NULL;
