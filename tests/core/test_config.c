@@ -279,6 +279,29 @@ Test(config, many_keys_are_checked_quickly, .timeout = 60)
     free(y);
 }
 
+/* libyaml's scanner is quadratic in flow nesting: 4 MiB of '[' must be refused
+ * at once, not parsed for hours. */
+Test(config, deep_nesting_is_refused_quickly, .timeout = 30)
+{
+    static const char head[] = "pipeline:\n  cap:\n    plugin: source/fx\n    x: ";
+    size_t n = 4000000, hl = sizeof(head) - 1;
+    char *y = malloc(hl + n + 2);
+    cr_assert_not_null(y);
+    memcpy(y, head, hl);
+    memset(y + hl, '[', n);
+    memcpy(y + hl + n, "\n", 2);
+    EXPECT_REFUSED(y, "t.yaml:4:69: error: nested more than 64 levels deep: not a pipeline file");
+    memset(y + hl, '{', n);
+    EXPECT_REFUSED(y, "t.yaml:4:69: error: nested more than 64 levels deep: not a pipeline file");
+    /* 64 levels are still YAML (and this one is then a bad option value). */
+    memset(y + hl, '[', 61);
+    memset(y + hl + 61, ']', 61);
+    memcpy(y + hl + 122, "\n", 2);
+    EXPECT_REFUSED(y, "t.yaml:4:9: error: 'x': list items must be plain values, not lists or "
+                      "mappings");
+    free(y);
+}
+
 Test(config, node_shapes)
 {
     EXPECT_REFUSED("pipeline:\n  cap:\n    file: x.pcap\n",
