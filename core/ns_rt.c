@@ -1133,8 +1133,7 @@ static int rt_ops_start(struct ns_rt *rt)
                                      "sink connected or spooling.");
     o->c_reload_ok = ns_metrics_register(NS_METRIC_COUNTER, "reloads_total", "result=\"ok\"",
                                          "Configuration reloads (SIGHUP), by result.");
-    o->c_reload_fail = ns_metrics_register(NS_METRIC_COUNTER, "reloads_total",
-                                           "result=\"failed\"",
+    o->c_reload_fail = ns_metrics_register(NS_METRIC_COUNTER, "reloads_total", "result=\"failed\"",
                                            "Configuration reloads (SIGHUP), by result.");
     o->g_reload_ok = ns_metrics_register(NS_METRIC_GAUGE, "last_reload_success", "",
                                          "1 when the last configuration load (start or SIGHUP) "
