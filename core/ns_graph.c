@@ -138,10 +138,10 @@ int ns_graph_settings(const struct ns_config *cfg, struct ns_settings *s, struct
         struct sockaddr_storage ss;
         char err[200];
         if (ns_http_parse_listen(s->metrics_listen, &ss, err, sizeof(err))) {
-            ns_diag(cfg,
-                    kv_mark(cfg->settings, cfg->nsettings, "metrics_listen",
-                            (struct ns_mark){0, 0}),
-                    "netscope: 'metrics_listen': %s", err);
+            ns_diag(
+                cfg,
+                kv_mark(cfg->settings, cfg->nsettings, "metrics_listen", (struct ns_mark){0, 0}),
+                "netscope: 'metrics_listen': %s", err);
             ns_settings_free(s);
             return -EINVAL;
         }
