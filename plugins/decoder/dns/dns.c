@@ -362,11 +362,10 @@ static bool dns_message(struct dns_ctx *c, struct dns_flow *fl, const uint8_t *d
         dns_count_mal(c, e);
         if (e == DNS_ERR_SHORT || !m->has_question)
             return false; /* nothing to report */
-    } else {
-        for (uint16_t i = 0; i < m->nanswers; i++)
-            if (m->an[i].data_err != DNS_OK)
-                dns_count_mal(c, m->an[i].data_err);
     }
+    for (uint16_t i = 0; i < m->nanswers; i++)
+        if (m->an[i].data_err != DNS_OK)
+            dns_count_mal(c, m->an[i].data_err);
     if (fl->qname == NULL && m->has_question) {
         fl->qname = strdup(m->qname);
         fl->qtype = m->qtype;

@@ -63,13 +63,16 @@ static void sb_label_byte(struct sb *b, uint8_t c)
     }
 }
 
-/* Walk the name at *off into b. Pointers must point strictly before the label
- * they appear in, so every jump goes backwards and the walk ends; the name may
- * not exceed 255 bytes (labels + length bytes + the root). */
+/* Walk the name at *off into b. Pointers must point strictly before the
+ * label they appear in (and before every earlier jump target), so every jump
+ * goes backwards and the walk ends. A name longer than 255 bytes (labels +
+ * length bytes + the root) is walked to its end, so the caller can go on with
+ * the message, but its text stops there and DNS_ERR_NAME_TOO_LONG is returned
+ * (a soft error: *off is valid). Other errors leave *off unchanged. */
 static enum dns_err name_walk(const uint8_t *msg, size_t len, size_t *off, struct sb *b)
 {
     size_t p = *off, end = 0;
-    bool jumped = false;
+    bool jumped = false, too_long = false;
     size_t wire = 0;
     size_t limit = p; /* a pointer must point before this */
     size_t labels = 0;
@@ -95,7 +98,7 @@ static enum dns_err name_walk(const uint8_t *msg, size_t len, size_t *off, struc
             return DNS_ERR_BAD_LABEL;
         wire += (size_t)l + 1;
         if (wire > 255)
-            return DNS_ERR_NAME_TOO_LONG;
+            too_long = true;
         if (l == 0) {
             if (labels == 0)
                 sb_putc(b, '.');
@@ -103,16 +106,19 @@ static enum dns_err name_walk(const uint8_t *msg, size_t len, size_t *off, struc
         }
         if (p + 1 + l > len)
             return DNS_ERR_TRUNCATED;
-        if (labels++ > 0)
-            sb_putc(b, '.');
-        for (size_t i = 0; i < l; i++)
-            sb_label_byte(b, msg[p + 1 + i]);
+        if (!too_long) {
+            if (labels > 0)
+                sb_putc(b, '.');
+            for (size_t i = 0; i < l; i++)
+                sb_label_byte(b, msg[p + 1 + i]);
+        }
+        labels++;
         p += 1 + (size_t)l;
         if (!jumped && p > limit)
             limit = p; /* pointers may target anything before the current label */
     }
     *off = jumped ? end : p + 1;
-    return DNS_OK;
+    return too_long ? DNS_ERR_NAME_TOO_LONG : DNS_OK;
 }
 
 enum dns_err dns_read_name(const uint8_t *msg, size_t len, size_t *off, char *out, size_t outsz)
@@ -372,7 +378,8 @@ static enum dns_err rr_read(const uint8_t *msg, size_t len, size_t *off, struct 
                      : (struct sb){scratch, 0, sizeof(scratch), false};
     b.p[0] = '\0';
     enum dns_err e = name_walk(msg, len, off, &b);
-    if (e != DNS_OK)
+    bool long_owner = e == DNS_ERR_NAME_TOO_LONG;
+    if (e != DNS_OK && !long_owner)
         return e;
     if (*off + 10 > len)
         return DNS_ERR_TRUNCATED;
@@ -392,6 +399,8 @@ static enum dns_err rr_read(const uint8_t *msg, size_t len, size_t *off, struct 
         rr->cls = cls;
         rr->ttl = ttl;
         rr_data(msg, len, rd, rdlen, rr);
+        if (long_owner)
+            rr->data_err = DNS_ERR_NAME_TOO_LONG;
     }
     *off = rd + rdlen;
     return DNS_OK;
@@ -426,6 +435,12 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
                              : (struct sb){skip, 0, sizeof(skip), false};
         b.p[0] = '\0';
         e = name_walk(buf, len, &off, &b);
+        if (e == DNS_ERR_NAME_TOO_LONG && i > 0) {
+            /* A later question we do not report: note it, read on. */
+            if (m->err == DNS_OK)
+                m->err = e;
+            e = DNS_OK;
+        }
         if (e == DNS_OK && off + 4 > len)
             e = DNS_ERR_TRUNCATED;
         if (e != DNS_OK) {
@@ -459,7 +474,7 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
         if (e != DNS_OK)
             return m->err = e;
     }
-    return DNS_OK;
+    return m->err;
 }
 
 bool dns_probe(const uint8_t *buf, size_t len, bool partial, bool port_hint)
