@@ -330,7 +330,8 @@ def case_run_good_pipeline():
     # to the end (the fixture source finishes at once) and exits 0.
     f = os.path.join(TMP, "ok.yaml")
     with open(f, "w") as fh:
-        fh.write("pipeline:\n  capture: {plugin: source/fx}\n  decode: {plugin: decoder/fx}\n"
+        fh.write("netscope:\n  metrics_listen: \"\"\n"
+                 "pipeline:\n  capture: {plugin: source/fx}\n  decode: {plugin: decoder/fx}\n"
                  "  out: {plugin: sink/fx}\n")
     rc, out, err = run(["run", "-c", f, "-q"], path=["good"], timeout=20)
     check(rc == 0, "exit %s:\n%s" % (rc, err))
