@@ -274,6 +274,8 @@ def case_flood():
     conns = []
     try:
         base = fd_count(ns.p.pid)
+        before = metric(get(ns.port, "/metrics")[2], "netscope_source_packets_total",
+                        '{node="gen"}')
         for _ in range(400):
             try:
                 conns.append(socket.create_connection(("127.0.0.1", ns.port), timeout=5))
@@ -289,6 +291,9 @@ def case_flood():
         ev = metric(body, "netscope_http_connections_evicted_total") or 0
         rej = metric(body, "netscope_http_connections_rejected_total") or 0
         check(ev + rej >= 300, "evicted %s + rejected %s < 300" % (ev, rej))
+        after = metric(body, "netscope_source_packets_total", '{node="gen"}')
+        check(after is not None and before is not None and after > before,
+              "the pipeline did not progress during the flood (%s -> %s)" % (before, after))
     finally:
         for s in conns:
             s.close()
