@@ -374,6 +374,52 @@ def case_random_requests():
     check(rc == 0, "exit status %s:\n%s" % (rc, ns.log()))
 
 
+def case_sd_notify():
+    # Type=notify without systemd: a datagram socket as NOTIFY_SOCKET receives
+    # READY=1 once the pipeline runs, RELOADING=1 then READY=1 around SIGHUP,
+    # STOPPING=1 on SIGTERM. Skipped (passes) when built without libsystemd.
+    path = os.path.join(TMP, "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    global ENV
+    saved = ENV
+    ENV = dict(ENV, NOTIFY_SOCKET=path)
+    try:
+        ns = Netscope(pipeline())
+    finally:
+        ENV = saved
+    msgs = []
+
+    def expect(what):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                m = sock.recv(4096).decode()
+            except socket.timeout:
+                break
+            msgs.append(m)
+            if what in m.split("\n"):
+                return True
+        return False
+
+    try:
+        if not expect("READY=1"):
+            print("SKIP: no READY=1 on NOTIFY_SOCKET (built without libsystemd?): %r" % msgs)
+            return
+        ns.p.send_signal(signal.SIGHUP)
+        check(expect("RELOADING=1"), "no RELOADING=1 after SIGHUP: %r" % msgs)
+        check(expect("READY=1"), "no READY=1 after the reload: %r" % msgs)
+        ns.p.send_signal(signal.SIGTERM)
+        ns.termed = True
+        check(expect("STOPPING=1"), "no STOPPING=1 after SIGTERM: %r" % msgs)
+    finally:
+        rc = ns.stop()
+        sock.close()
+    check(rc == 0, "exit status %s:\n%s" % (rc, ns.log()))
+    print("notifications: %r" % msgs)
+
+
 def case_port_in_use():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
