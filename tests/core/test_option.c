@@ -687,6 +687,36 @@ Test(opt_describe, json_parses)
     free(s);
 }
 
+Test(opt_describe, required_option)
+{
+    struct r {
+        char *server;
+    };
+    static const struct ns_option ropts[] = {{.name = "server",
+                                              .type = NS_OPT_STRING,
+                                              .flags = NS_OPT_REQUIRED,
+                                              .def = "ignored",
+                                              .offset = offsetof(struct r, server),
+                                              .doc = "Where to connect."},
+                                             NS_OPT_END};
+    struct ns_plugin_desc d = desc;
+    d.options = ropts;
+    char *s = describe(&d, NS_DOC_TEXT, NULL);
+    cr_expect_not_null(strstr(s, "  server             string      default: (required)\n"), "%s",
+                       s);
+    free(s);
+    s = describe(&d, NS_DOC_MD, NULL);
+    cr_expect_not_null(strstr(s, "| `server` | string | (required) |  | Where to connect. |\n"),
+                       "%s", s);
+    free(s);
+    size_t len;
+    s = describe(&d, NS_DOC_JSON, &len);
+    cr_expect(json_valid(s, len), "%s", s);
+    cr_expect_not_null(strstr(s, "{\"name\":\"server\",\"type\":\"string\",\"required\":true,"),
+                       "%s", s);
+    free(s);
+}
+
 Test(opt_describe, json_checker_rejects_bad_json)
 {
     /* The checker itself must not accept everything. */
