@@ -70,17 +70,17 @@ struct ns__rec_ent {
 #define NS__REC_INLINE (2048 - 80)
 
 struct ns_record {
-    uint32_t refcnt;   /* atomic                                        */
-    uint16_t type;     /* enum ns_rec_type                              */
-    uint8_t open;      /* containers currently open                     */
-    uint8_t skip;      /* failed begins whose ends are still due        */
-    uint64_t ts_ns;    /* record time                                   */
-    uint64_t seq;      /* event.sequence, set by the core; 0 = none     */
-    uint32_t n;        /* entries used                                  */
-    uint32_t cap;      /* storage bytes                                 */
-    uint32_t arena;    /* arena bytes used (from the end)               */
-    uint32_t kinds;    /* bit d set: the container open at depth d is an array */
-    uint8_t *buf;      /* inl or a heap block                           */
+    uint32_t refcnt; /* atomic                                        */
+    uint16_t type;   /* enum ns_rec_type                              */
+    uint8_t open;    /* containers currently open                     */
+    uint8_t skip;    /* failed begins whose ends are still due        */
+    uint64_t ts_ns;  /* record time                                   */
+    uint64_t seq;    /* event.sequence, set by the core; 0 = none     */
+    uint32_t n;      /* entries used                                  */
+    uint32_t cap;    /* storage bytes                                 */
+    uint32_t arena;  /* arena bytes used (from the end)               */
+    uint32_t kinds;  /* bit d set: the container open at depth d is an array */
+    uint8_t *buf;    /* inl or a heap block                           */
     /* Finaliser (ns_rec_on_release): called once after the last release;
      * not copied by ns_rec_clone. inl stays 16-byte aligned at offset 80. */
     void (*fin)(void *arg, uint64_t tag);

@@ -278,7 +278,6 @@ static bool node_reads(const struct ns_gnode *g, size_t from)
     return false;
 }
 
-
 static struct ns_inst *I(struct ns_instance *pub)
 {
     return (struct ns_inst *)pub;
@@ -679,7 +678,6 @@ static void worker_tick(struct ns_worker *wk, bool force)
     for (size_t d = 0; d < rt->ndec; d++)
         inst_flush_out(wk->dec[d]);
 }
-
 
 static void *worker_main(void *arg)
 {

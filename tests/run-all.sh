@@ -31,14 +31,14 @@ step "libFuzzer targets (${NS_FUZZ_SECONDS:=60} s each)"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DNS_FUZZ=ON \
     -DNS_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_all || fail=1
-for f in build-fuzz/tests/fuzz/fuzz_*; do
-    [ -x "$f" ] || continue
+for f in $(find build-fuzz/tests -type f -name 'fuzz_*' -perm -u+x | sort); do
     name=$(basename "$f")
     corpus=tests/fuzz/corpus/${name#fuzz_}
+    [ -d "$corpus" ] || corpus=""
     work=$(mktemp -d)
     echo "--- $name"
     if "$f" -max_total_time="$NS_FUZZ_SECONDS" -rss_limit_mb=2048 -print_final_stats=0 \
-        -artifact_prefix="$work/" "$work" "$corpus" >"$work/log" 2>&1; then
+        -artifact_prefix="$work/" "$work" $corpus >"$work/log" 2>&1; then
         tail -1 "$work/log"
     else
         tail -40 "$work/log"; echo "FAIL $name"; fail=1

@@ -20,25 +20,25 @@ extern "C" {
 
 /* Option value types and the C type written at `offset` for each. */
 enum ns_opt_type {
-    NS_OPT_BOOL = 1,     /* bool                                                      */
-    NS_OPT_INT,          /* int64_t                                                   */
-    NS_OPT_UINT,         /* uint64_t                                                  */
-    NS_OPT_DOUBLE,       /* double                                                    */
-    NS_OPT_SIZE,         /* uint64_t bytes; "64KiB", "32MiB", "1G", "512"             */
-    NS_OPT_DURATION,     /* uint64_t nanoseconds; "500ms", "30s", "5m", "1h", "250us" */
-    NS_OPT_STRING,       /* char * (owned by the core, freed after destroy)           */
-    NS_OPT_ENUM,         /* int: index into `choices`                                 */
-    NS_OPT_STRING_LIST,  /* struct ns_strlist                                         */
-    NS_OPT_PATH,         /* char *, like STRING, documented as a file system path     */
+    NS_OPT_BOOL = 1,    /* bool                                                      */
+    NS_OPT_INT,         /* int64_t                                                   */
+    NS_OPT_UINT,        /* uint64_t                                                  */
+    NS_OPT_DOUBLE,      /* double                                                    */
+    NS_OPT_SIZE,        /* uint64_t bytes; "64KiB", "32MiB", "1G", "512"             */
+    NS_OPT_DURATION,    /* uint64_t nanoseconds; "500ms", "30s", "5m", "1h", "250us" */
+    NS_OPT_STRING,      /* char * (owned by the core, freed after destroy)           */
+    NS_OPT_ENUM,        /* int: index into `choices`                                 */
+    NS_OPT_STRING_LIST, /* struct ns_strlist                                         */
+    NS_OPT_PATH,        /* char *, like STRING, documented as a file system path     */
 };
 
 /* Option flags. */
-#define NS_OPT_REQUIRED   (1u << 0) /* no default: the key must be present            */
-#define NS_OPT_SECRET     (1u << 1) /* value redacted in logs and in `describe`        */
+#define NS_OPT_REQUIRED (1u << 0)   /* no default: the key must be present            */
+#define NS_OPT_SECRET (1u << 1)     /* value redacted in logs and in `describe`        */
 #define NS_OPT_DEPRECATED (1u << 2) /* accepted with a warning; see `alias`           */
 #define NS_OPT_RELOADABLE (1u << 3) /* may change on SIGHUP without restarting        */
-#define NS_OPT_HAS_MIN    (1u << 4) /* `min` applies (set implicitly when min != 0)   */
-#define NS_OPT_HAS_MAX    (1u << 5) /* `max` applies (set implicitly when max != 0)   */
+#define NS_OPT_HAS_MIN (1u << 4)    /* `min` applies (set implicitly when min != 0)   */
+#define NS_OPT_HAS_MAX (1u << 5)    /* `max` applies (set implicitly when max != 0)   */
 
 /* A list of strings as written for NS_OPT_STRING_LIST. The core owns the memory. */
 struct ns_strlist {
@@ -47,7 +47,7 @@ struct ns_strlist {
 };
 
 struct ns_option {
-    const char *name;           /* snake_case YAML key                             */
+    const char *name; /* snake_case YAML key                             */
     enum ns_opt_type type;
     uint32_t flags;             /* NS_OPT_*                                         */
     const char *def;            /* default as YAML text; NULL = zero / empty        */
@@ -58,7 +58,10 @@ struct ns_option {
     const char *alias;          /* for DEPRECATED: the key that replaces this one   */
 };
 
-#define NS_OPT_END {.name = NULL}
+#define NS_OPT_END                                                                                 \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
 
 #ifdef __cplusplus
 }

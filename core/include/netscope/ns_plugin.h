@@ -77,8 +77,9 @@ enum ns_log_level {
 /* Descriptor flags. */
 #define NS_PLUGIN_EMITS_RECORDS (1u << 0) /* source: emits records, not packets (e.g. redis) */
 #define NS_PLUGIN_NEEDS_ROOT (1u << 1)    /* documented: needs CAP_NET_RAW/CAP_BPF       */
-#define NS_PLUGIN_APP (1u << 2)           /* decoder: application layer, hosted by a flow
-                                           * decoder (see struct ns_app_flow)           */
+#define NS_PLUGIN_APP                                                                              \
+    (1u << 2) /* decoder: application layer, hosted by a flow                                      \
+               * decoder (see struct ns_app_flow)           */
 
 /*
  * Application-layer decoders (DNS, TLS, HTTP, ...). A decoder with NS_PLUGIN_APP
@@ -93,15 +94,15 @@ struct ns_app_flow {
     /* Set by the flow decoder; read-only for the app decoder. */
     struct ns_ip src_ip, dst_ip; /* initiator (source) and responder (destination) */
     uint16_t src_port, dst_port;
-    uint8_t transport;    /* IANA protocol number: 6 = TCP, 17 = UDP */
-    uint8_t ip_version;   /* 4 or 6 */
-    uint16_t vlan;        /* outer VLAN id, 0 = none */
-    uint64_t first_ts;    /* ns since the epoch */
+    uint8_t transport;        /* IANA protocol number: 6 = TCP, 17 = UDP */
+    uint8_t ip_version;       /* 4 or 6 */
+    uint16_t vlan;            /* outer VLAN id, 0 = none */
+    uint64_t first_ts;        /* ns since the epoch */
     const char *community_id; /* "1:...", or NULL */
-    void *flow_ref;       /* opaque to the app decoder */
+    void *flow_ref;           /* opaque to the app decoder */
     /* Owned by the app decoder that claimed the flow. */
-    void *state;          /* per-flow state; free it in app_close */
-    uint32_t app_flags;   /* free for the app decoder */
+    void *state;        /* per-flow state; free it in app_close */
+    uint32_t app_flags; /* free for the app decoder */
     uint32_t reserved;
 };
 
@@ -260,9 +261,9 @@ struct ns_plugin_desc {
     uint32_t abi_major, abi_minor;
     uint32_t desc_size; /* sizeof(struct ns_plugin_desc) when the plugin was built */
     enum ns_kind kind;
-    const char *name;    /* "dns": the same as the folder and file name         */
-    const char *version; /* the plugin's own version, "1.2.0"                   */
-    const char *summary; /* one line for `netscope plugins`                      */
+    const char *name;                /* "dns": the same as the folder and file name         */
+    const char *version;             /* the plugin's own version, "1.2.0"                   */
+    const char *summary;             /* one line for `netscope plugins`                      */
     const struct ns_option *options; /* NS_OPT_END-terminated, or NULL             */
     size_t config_size;              /* bytes the core allocates for the options */
     uint32_t flags;                  /* NS_PLUGIN_*                              */
@@ -328,12 +329,11 @@ struct ns_plugin_desc {
 #endif
 
 /* Define the plugin's one exported symbol. */
-#define NS_PLUGIN_DEFINE(...)                                                            \
-    NS_EXPORT extern const struct ns_plugin_desc ns_plugin;                              \
-    NS_EXPORT const struct ns_plugin_desc ns_plugin = {.abi_major = NS_ABI_MAJOR,        \
-                                                       .abi_minor = NS_ABI_MINOR,        \
-                                                       .desc_size =                      \
-                                                           sizeof(struct ns_plugin_desc), \
+#define NS_PLUGIN_DEFINE(...)                                                                      \
+    NS_EXPORT extern const struct ns_plugin_desc ns_plugin;                                        \
+    NS_EXPORT const struct ns_plugin_desc ns_plugin = {.abi_major = NS_ABI_MAJOR,                  \
+                                                       .abi_minor = NS_ABI_MINOR,                  \
+                                                       .desc_size = sizeof(struct ns_plugin_desc), \
                                                        __VA_ARGS__}
 
 /* Convenience wrappers. */
@@ -349,9 +349,18 @@ static inline void ns_counter_add(ns_counter *c, uint64_t n)
 {
     __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
-static inline void ns_counter_inc(ns_counter *c) { ns_counter_add(c, 1); }
-static inline void ns_gauge_set(ns_counter *g, uint64_t v) { __atomic_store_n(g, v, __ATOMIC_RELAXED); }
-static inline uint64_t ns_counter_get(const ns_counter *c) { return __atomic_load_n(c, __ATOMIC_RELAXED); }
+static inline void ns_counter_inc(ns_counter *c)
+{
+    ns_counter_add(c, 1);
+}
+static inline void ns_gauge_set(ns_counter *g, uint64_t v)
+{
+    __atomic_store_n(g, v, __ATOMIC_RELAXED);
+}
+static inline uint64_t ns_counter_get(const ns_counter *c)
+{
+    return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
 
 #ifdef __cplusplus
 }

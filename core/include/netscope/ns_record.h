@@ -27,32 +27,32 @@ extern "C" {
 
 /* Link types follow libpcap's DLT_* numbers (DLT_EN10MB = 1, DLT_RAW = 12/101, ...). */
 struct ns_packet {
-    uint64_t ts_ns;       /* capture time, ns since the Unix epoch             */
-    const uint8_t *data;  /* caplen bytes, valid during the callback only      */
-    uint32_t caplen;      /* bytes captured                                    */
-    uint32_t wirelen;     /* bytes on the wire (may exceed caplen)             */
-    uint32_t hash;        /* symmetric flow hash computed by the core          */
-    uint16_t linktype;    /* DLT_* of the capture                              */
-    uint16_t ifindex;     /* index into the source's interface list (pcapng)   */
-    uint32_t source_id;   /* the source node that produced it                  */
+    uint64_t ts_ns;      /* capture time, ns since the Unix epoch             */
+    const uint8_t *data; /* caplen bytes, valid during the callback only      */
+    uint32_t caplen;     /* bytes captured                                    */
+    uint32_t wirelen;    /* bytes on the wire (may exceed caplen)             */
+    uint32_t hash;       /* symmetric flow hash computed by the core          */
+    uint16_t linktype;   /* DLT_* of the capture                              */
+    uint16_t ifindex;    /* index into the source's interface list (pcapng)   */
+    uint32_t source_id;  /* the source node that produced it                  */
     uint32_t reserved;
 };
 
 /* Record types. Values are stable: they appear in Redis entries and metrics. */
 enum ns_rec_type {
-    NS_REC_FLOW = 1,   /* netscope.flow: event.action flow_start/flow_update/flow_end */
-    NS_REC_DNS,        /* netscope.dns                                                */
-    NS_REC_TLS,        /* netscope.tls                                                */
-    NS_REC_HTTP,       /* netscope.http                                               */
-    NS_REC_HTTP2,      /* netscope.http2 (gRPC included)                              */
-    NS_REC_ICMP,       /* netscope.icmp                                               */
-    NS_REC_ARP,        /* netscope.arp                                                */
-    NS_REC_DEVICE,     /* netscope.device                                             */
-    NS_REC_TCP,        /* netscope.tcp: eBPF per-connection metrics                  */
-    NS_REC_ALERT,      /* netscope.alert                                              */
-    NS_REC_METRIC,     /* netscope.metric                                             */
-    NS_REC_GAP,        /* netscope.gap: records lost upstream (spool full, ...)      */
-    NS_REC_OTHER,      /* anything else; event.dataset says what                      */
+    NS_REC_FLOW = 1, /* netscope.flow: event.action flow_start/flow_update/flow_end */
+    NS_REC_DNS,      /* netscope.dns                                                */
+    NS_REC_TLS,      /* netscope.tls                                                */
+    NS_REC_HTTP,     /* netscope.http                                               */
+    NS_REC_HTTP2,    /* netscope.http2 (gRPC included)                              */
+    NS_REC_ICMP,     /* netscope.icmp                                               */
+    NS_REC_ARP,      /* netscope.arp                                                */
+    NS_REC_DEVICE,   /* netscope.device                                             */
+    NS_REC_TCP,      /* netscope.tcp: eBPF per-connection metrics                  */
+    NS_REC_ALERT,    /* netscope.alert                                              */
+    NS_REC_METRIC,   /* netscope.metric                                             */
+    NS_REC_GAP,      /* netscope.gap: records lost upstream (spool full, ...)      */
+    NS_REC_OTHER,    /* anything else; event.dataset says what                      */
     NS_REC_TYPE_MAX
 };
 
@@ -60,8 +60,8 @@ enum ns_rec_type {
 enum ns_field_type {
     NS_F_NULL = 0,
     NS_F_BOOL,
-    NS_F_INT,    /* int64_t                                         */
-    NS_F_UINT,   /* uint64_t                                        */
+    NS_F_INT,  /* int64_t                                         */
+    NS_F_UINT, /* uint64_t                                        */
     NS_F_DOUBLE,
     NS_F_STR,    /* UTF-8 or arbitrary bytes; sinks escape them     */
     NS_F_IP,     /* struct ns_ip, rendered as text                  */

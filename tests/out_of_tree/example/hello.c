@@ -50,10 +50,13 @@ static void hello_destroy(void *ctx)
     free(ctx);
 }
 
-static const struct ns_option hello_options[] = {
-    {.name = "port", .type = NS_OPT_UINT, .def = "80", .max = 65535,
-     .offset = offsetof(struct hello_config, port), .doc = "Destination port to alert on."},
-    NS_OPT_END};
+static const struct ns_option hello_options[] = {{.name = "port",
+                                                  .type = NS_OPT_UINT,
+                                                  .def = "80",
+                                                  .max = 65535,
+                                                  .offset = offsetof(struct hello_config, port),
+                                                  .doc = "Destination port to alert on."},
+                                                 NS_OPT_END};
 
 NS_PLUGIN_DEFINE(.kind = NS_KIND_DETECTOR, .name = "hello", .version = "0.1.0",
                  .summary = "Out-of-tree example: alert on flows to one port",
