@@ -177,8 +177,8 @@ static void http2_on_stream(void *arg, struct h2_conn *conn, struct h2_stream *s
         if (s->f[H2_F_GRPC_STATUS] != NULL) {
             char *e;
             long gs = strtol(s->f[H2_F_GRPC_STATUS], &e, 10);
-            if (*e == '\0' && e != s->f[H2_F_GRPC_STATUS])
-                h->rec_add_int(r, "rpc.grpc.status_code", gs);
+            if (*e == '\0' && e != s->f[H2_F_GRPC_STATUS] && gs >= 0)
+                h->rec_add_uint(r, "rpc.grpc.status_code", (uint64_t)gs);
         }
         if (s->f[H2_F_GRPC_MESSAGE] != NULL)
             h->rec_add_cstr(r, "netscope.grpc.message", s->f[H2_F_GRPC_MESSAGE]);
