@@ -1,13 +1,22 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # NsBpf.cmake - can this build make CO-RE eBPF objects? Included by bpf/CMakeLists.txt and by
-# the CMakeLists.txt of every eBPF plugin (plugins/ is configured before bpf/); the checks run in
-# each including directory's scope, the message is printed once.
+# the CMakeLists.txt of every eBPF plugin and of tests/ebpf (plugins/ is configured before bpf/).
+# The checks run once; later includes read the same answer from global properties, so every
+# directory agrees.
 #
 # Sets NS_BPF_OK (TRUE/FALSE) and, when FALSE, NS_BPF_WHY (the reason, printed once). Needs:
 # clang (a BPF target), bpftool (vmlinux.h and skeletons), the kernel's BTF at
 # NS_BPF_BTF (default /sys/kernel/btf/vmlinux) and libbpf (pkg-config, imported target
 # PkgConfig::LIBBPF, global). -DNS_BPF=OFF skips the eBPF plugins on purpose.
+get_property(ns_bpf_done GLOBAL PROPERTY NS_BPF_DONE)
+if(ns_bpf_done)
+  foreach(v NS_BPF_OK NS_BPF_WHY NS_BPF_ARCH NS_BPF_GEN_DIR NS_BPF_CLANG NS_BPF_BPFTOOL)
+    get_property(${v} GLOBAL PROPERTY ${v})
+  endforeach()
+  return()
+endif()
+
 option(NS_BPF "Build the eBPF sources (needs clang, bpftool, kernel BTF, libbpf)" ON)
 set(NS_BPF_BTF /sys/kernel/btf/vmlinux CACHE FILEPATH "Kernel BTF that vmlinux.h is generated from")
 find_program(NS_BPF_CLANG NAMES clang clang-16 clang-15 clang-14 clang-13)
@@ -45,11 +54,10 @@ endif()
 # Where the skeletons land; plugins add it to their include path and depend on ns_bpf_skeletons.
 set(NS_BPF_GEN_DIR ${CMAKE_BINARY_DIR}/bpf)
 
-get_property(ns_bpf_said GLOBAL PROPERTY NS_BPF_SAID)
-if(ns_bpf_said)
-  return()
-endif()
-set_property(GLOBAL PROPERTY NS_BPF_SAID TRUE)
+set_property(GLOBAL PROPERTY NS_BPF_DONE TRUE)
+foreach(v NS_BPF_OK NS_BPF_WHY NS_BPF_ARCH NS_BPF_GEN_DIR NS_BPF_CLANG NS_BPF_BPFTOOL)
+  set_property(GLOBAL PROPERTY ${v} "${${v}}")
+endforeach()
 if(NS_BPF_OK)
   message(STATUS "eBPF sources: clang ${NS_BPF_CLANG}, bpftool ${NS_BPF_BPFTOOL}, BTF ${NS_BPF_BTF}, "
                  "libbpf ${LIBBPF_VERSION}")

@@ -177,6 +177,7 @@ static __always_inline int ns_flow_count(struct __sk_buff *skb, bool ingress)
         struct ns_flow_val n = {};
         n.first_ns = now;
         n.initiator = (__u8)dir;
+        /* -EEXIST: another CPU created it meanwhile; use that entry. */
         if (bpf_map_update_elem(&flows, &k, &n, BPF_NOEXIST) == -NS_E2BIG) {
             stat_inc(NS_FLOW_STAT_MAP_FULL);
             return NS_TC_ACT_UNSPEC;

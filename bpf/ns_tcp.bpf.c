@@ -23,6 +23,7 @@
 #define NS_AF_INET6 10
 #define NS_IPPROTO_TCP 6
 #define NS_E2BIG 7
+#define NS_EEXIST 17
 #define NS_MSG_PEEK 2
 #define NS_TCP_ESTABLISHED 1
 #define NS_TCP_SYN_SENT 2
@@ -371,8 +372,15 @@ int BPF_PROG(ns_tcp_drop, struct sk_buff *skb, void *location, enum skb_drop_rea
         __sync_fetch_and_add(cnt, 1);
     } else {
         __u64 one = 1;
-        if (bpf_map_update_elem(&drop_reasons, &dk, &one, BPF_NOEXIST) == -NS_E2BIG)
+        long rc = bpf_map_update_elem(&drop_reasons, &dk, &one, BPF_NOEXIST);
+        if (rc == -NS_E2BIG) {
             stat_inc(NS_TCP_STAT_DROP_MAP_FULL);
+        } else if (rc == -NS_EEXIST) {
+            /* Another CPU added it first: count on its entry. */
+            cnt = bpf_map_lookup_elem(&drop_reasons, &dk);
+            if (cnt)
+                __sync_fetch_and_add(cnt, 1);
+        }
     }
     struct ns_tcp_conn *c = bpf_map_lookup_elem(&conns, &k);
     if (c) {
