@@ -266,6 +266,7 @@ static void rr_data(const uint8_t *msg, size_t len, size_t off, size_t rdlen, st
 {
     struct sb b = {rr->data, 0, sizeof(rr->data), false};
     rr->data[0] = '\0';
+    rr->ip_len = 0;
     const uint8_t *d = msg + off;
     size_t end = off + rdlen;
     size_t p = off;
