@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Every example pipeline in configs/ is valid (`netscope check-config` exits 0),
 starts with a comment saying what it is for, and is listed in configs/README.md.
+A file that needs an eBPF plugin this build could not make is reported as SKIP.
 
 usage: test_configs.py NETSCOPE CONFIGS_DIR
 The binary runs from the build tree, so it finds the plugins built with it.
@@ -22,8 +23,11 @@ for path in files:
     p = subprocess.run([NETSCOPE, "check-config", path], capture_output=True, text=True,
                        timeout=30, env=env)
     ok = p.returncode == 0
-    print("%-4s %s %s" % ("ok" if ok else "FAIL", name, (p.stdout + p.stderr).strip()))
-    if not ok:
+    # The eBPF plugins are built only with clang, bpftool, libbpf and BTF (bpf/).
+    skip = not ok and "unknown plugin 'source/ebpf_" in p.stderr
+    print("%-4s %s %s" % ("ok" if ok else "SKIP" if skip else "FAIL", name,
+                          (p.stdout + p.stderr).strip()))
+    if not ok and not skip:
         failures.append(name)
     with open(path, encoding="utf-8") as f:
         if not f.readline().startswith("#"):
