@@ -2,7 +2,7 @@
 /*
  * community_id.h - Community ID v1 flow hash (github.com/corelight/community-id-spec).
  *
- * Pure code apart from SHA-1 from OpenSSL libcrypto. Called by decoder/flow when
+ * Pure code (its own one-block SHA-1). Called by decoder/flow when
  * it builds a flow record (worker thread) and by the unit tests; thread-safe.
  */
 #ifndef NS_COMMUNITY_ID_H
@@ -27,7 +27,7 @@ void community_id_icmp_ports(uint8_t proto, uint8_t type, uint8_t code, uint16_t
  * (family 4: 4-byte addresses, 6: 16-byte). For ICMP/ICMPv6 pass type and code
  * as sport and dport; for protocols other than TCP, UDP, SCTP, ICMP and ICMPv6
  * the ports are ignored. Writes a NUL-terminated "1:..." string into out and
- * returns 0, or -1 on a bad family or SHA-1 failure (out is then "").
+ * returns 0, or -1 on a bad family (out is then "").
  */
 int community_id_v1(uint16_t seed, uint8_t family, const uint8_t *saddr, const uint8_t *daddr,
                     uint8_t proto, uint16_t sport, uint16_t dport, char out[COMMUNITY_ID_LEN]);
