@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http.c - decoder/http: HTTP/1.x as an application decoder (NS_PLUGIN_APP)
+ * hosted by decoder/flow.
+ *
+ * decoder/flow calls app_probe/app_data/app_annotate/app_close on its worker
+ * thread with each direction of the reassembled TCP stream. http_parse.c (on
+ * libhttp-parser) turns each direction into messages; here requests wait in a
+ * per-flow FIFO (pipelining) and each response completes the oldest one: one
+ * netscope.http record per transaction. Requests still waiting when the flow
+ * ends are reported without a response; responses without a request (capture
+ * started mid-connection) alone. Options, fields and counters: README.md.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netscope/netscope.h"
+
+#include "http_parse.h"
+
+struct http_config {
+    uint64_t max_pipeline;
+};
+
+/* A request waiting for its response: the fields the record needs, strings
+ * packed after the struct. */
+struct http_txn {
+    struct http_txn *next;
+    uint64_t ts;
+    uint64_t clen, body_bytes;
+    uint8_t method, vmajor, vminor;
+    bool has_clen, chunked, complete, cut, many, upgrade;
+    char *url, *host, *ua, *ctype, *referer; /* into data[] */
+    char data[];
+};
+
+struct http_flow {
+    struct ns_app_flow *af;
+    struct http_flow *next, *prev; /* every live flow (for destroy) */
+    struct http_dir dir[2];        /* 0: requests, 1: responses */
+    struct http_txn *head, *tail, *cur_req;
+    uint32_t pending;
+    uint64_t now;
+    bool resp_interim; /* the response being read is 1xx */
+    bool done;         /* the stream left HTTP/1 */
+    char *host;        /* first Host: for the flow record */
+    struct http_ctx *c;
+};
+
+struct http_ctx {
+    struct ns_instance *ins;
+    const struct ns_host *h;
+    struct http_config cfg;
+    struct http_flow *flows;
+    ns_counter *c_req, *c_resp, *c_trans, *c_noresp, *c_noreq, *c_err, *c_gaps, *c_upgrade;
+    ns_counter *c_cut, *c_overflow, *c_alloc, *c_rec_fail, *c_incomplete;
+};
+
+/* ---- record ----------------------------------------------------------------- */
+
+static void add_strn(struct http_ctx *c, struct ns_record *r, const char *key, const char *s,
+                     size_t n)
+{
+    if (n > 0)
+        c->h->rec_add_str(r, key, s, n);
+}
+
+/* url.domain and url.port from a Host value ("example.com:8080", "[::1]:80"). */
+static void add_host(struct http_ctx *c, struct ns_record *r, const char *host)
+{
+    size_t n = strlen(host);
+    const char *end = host + n;
+    if (n == 0)
+        return;
+    const char *port = NULL;
+    if (host[0] == '[') {
+        const char *rb = memchr(host, ']', n);
+        if (rb != NULL) {
+            add_strn(c, r, "url.domain", host + 1, (size_t)(rb - host - 1));
+            if (rb + 1 < end && rb[1] == ':')
+                port = rb + 2;
+        } else {
+            add_strn(c, r, "url.domain", host, n);
+        }
+    } else {
+        const char *colon = memchr(host, ':', n);
+        add_strn(c, r, "url.domain", host, colon ? (size_t)(colon - host) : n);
+        if (colon != NULL)
+            port = colon + 1;
+    }
+    if (port != NULL && port < end) {
+        char *e;
+        unsigned long v = strtoul(port, &e, 10);
+        if (e != port && *e == '\0' && v > 0 && v < 65536)
+            c->h->rec_add_uint(r, "url.port", v);
+    }
+}
+
+static void add_url(struct http_ctx *c, struct ns_record *r, const struct http_txn *t)
+{
+    const char *u = t->url;
+    size_t n = strlen(u);
+    if (n == 0)
+        return;
+    c->h->rec_add_str(r, "url.original", u, n);
+    struct http_parser_url pu;
+    http_parser_url_init(&pu);
+    if (http_parser_parse_url(u, n, t->method == HTTP_CONNECT, &pu) == 0) {
+        if (pu.field_set & (1 << UF_PATH))
+            add_strn(c, r, "url.path", u + pu.field_data[UF_PATH].off, pu.field_data[UF_PATH].len);
+        if (pu.field_set & (1 << UF_QUERY))
+            add_strn(c, r, "url.query", u + pu.field_data[UF_QUERY].off,
+                     pu.field_data[UF_QUERY].len);
+        if ((pu.field_set & (1 << UF_HOST)) && t->host[0] == '\0') {
+            add_strn(c, r, "url.domain", u + pu.field_data[UF_HOST].off,
+                     pu.field_data[UF_HOST].len);
+            if (pu.field_set & (1 << UF_PORT))
+                c->h->rec_add_uint(r, "url.port", pu.port);
+        }
+        if (pu.field_set & (1 << UF_SCHEMA))
+            add_strn(c, r, "url.scheme", u + pu.field_data[UF_SCHEMA].off,
+                     pu.field_data[UF_SCHEMA].len);
+    } else {
+        /* Not a URL libhttp-parser accepts: path up to '?', query after. */
+        const char *q = strchr(u, '?');
+        add_strn(c, r, "url.path", u, q ? (size_t)(q - u) : n);
+        if (q != NULL)
+            add_strn(c, r, "url.query", q + 1, strlen(q + 1));
+    }
+}
+
+static void add_version(struct http_ctx *c, struct ns_record *r, uint8_t maj, uint8_t min)
+{
+    char v[8];
+    snprintf(v, sizeof(v), "%u.%u", maj, min);
+    c->h->rec_add_cstr(r, "http.version", v);
+}
+
+/* One netscope.http record: t (request) and/or m (response). */
+static void http_emit(struct http_ctx *c, struct http_flow *fl, const struct http_txn *t,
+                      const struct http_msg *m, uint64_t end_ts)
+{
+    const struct ns_host *h = c->h;
+    const struct ns_app_flow *af = fl->af;
+    uint64_t ts = t != NULL ? t->ts : end_ts;
+    struct ns_record *r = h->rec_new(c->ins, NS_REC_HTTP, ts);
+    if (r == NULL) {
+        ns_counter_inc(c->c_rec_fail);
+        return;
+    }
+    h->rec_add_cstr(r, "event.kind", "event");
+    h->rec_add_cstr(r, "event.category", "network");
+    h->rec_begin_array(r, "event.type");
+    h->rec_add_cstr(r, NULL, "protocol");
+    h->rec_end(r);
+    h->rec_add_cstr(r, "event.action",
+                    t != NULL && m != NULL ? "http_transaction"
+                    : t != NULL            ? "http_request"
+                                           : "http_response");
+    h->rec_add_time(r, "event.start", ts);
+    if (m != NULL) {
+        h->rec_add_time(r, "event.end", end_ts);
+        if (t != NULL)
+            h->rec_add_uint(r, "event.duration", end_ts >= t->ts ? end_ts - t->ts : 0);
+    }
+    h->rec_add_ip(r, "source.ip", &af->src_ip);
+    h->rec_add_uint(r, "source.port", af->src_port);
+    h->rec_add_ip(r, "destination.ip", &af->dst_ip);
+    h->rec_add_uint(r, "destination.port", af->dst_port);
+    h->rec_add_cstr(r, "network.transport", "tcp");
+    h->rec_add_cstr(r, "network.type", af->ip_version == 6 ? "ipv6" : "ipv4");
+    h->rec_add_cstr(r, "network.protocol", "http");
+    if (af->community_id != NULL)
+        h->rec_add_cstr(r, "network.community_id", af->community_id);
+    bool cut = false;
+    if (t != NULL) {
+        h->rec_add_cstr(r, "http.request.method", http_method_str((enum http_method)t->method));
+        add_version(c, r, t->vmajor, t->vminor);
+        add_url(c, r, t);
+        add_host(c, r, t->host);
+        if (t->ua[0])
+            h->rec_add_cstr(r, "user_agent.original", t->ua);
+        if (t->referer[0])
+            h->rec_add_cstr(r, "http.request.referrer", t->referer);
+        if (t->ctype[0]) {
+            char mime[HTTP_MAX_FIELD];
+            http_mime(t->ctype, strlen(t->ctype), mime, sizeof(mime));
+            h->rec_add_cstr(r, "http.request.mime_type", mime);
+        }
+        h->rec_add_uint(r, "http.request.body.bytes", t->body_bytes);
+        if (t->has_clen)
+            h->rec_add_uint(r, "netscope.http.request.content_length", t->clen);
+        if (t->chunked)
+            h->rec_add_bool(r, "netscope.http.request.chunked", true);
+        if (!t->complete)
+            h->rec_add_bool(r, "netscope.http.request.incomplete", true);
+        if (t->many)
+            h->rec_add_bool(r, "netscope.http.request.headers_truncated", true);
+        cut |= t->cut;
+    }
+    if (m != NULL) {
+        if (t == NULL)
+            add_version(c, r, m->vmajor, m->vminor);
+        h->rec_add_uint(r, "http.response.status_code", m->status);
+        if (m->hdr_len[HH_CTYPE]) {
+            char mime[HTTP_MAX_FIELD];
+            http_mime(m->hdr[HH_CTYPE], m->hdr_len[HH_CTYPE], mime, sizeof(mime));
+            h->rec_add_cstr(r, "http.response.mime_type", mime);
+        }
+        h->rec_add_uint(r, "http.response.body.bytes", m->body_bytes);
+        if (m->has_clen)
+            h->rec_add_uint(r, "netscope.http.response.content_length", m->clen);
+        if (m->chunked)
+            h->rec_add_bool(r, "netscope.http.response.chunked", true);
+        if (!m->complete)
+            h->rec_add_bool(r, "netscope.http.response.incomplete", true);
+        if (m->too_many_headers)
+            h->rec_add_bool(r, "netscope.http.response.headers_truncated", true);
+        cut |= m->hdr_cut;
+    }
+    if (cut) {
+        h->rec_add_bool(r, "netscope.http.truncated", true);
+        ns_counter_inc(c->c_cut);
+    }
+    h->emit(c->ins, r);
+}
+
+/* ---- transactions ----------------------------------------------------------- */
+
+static char *pack(char **p, const char *s, size_t n)
+{
+    char *at = *p;
+    memcpy(at, s, n);
+    at[n] = '\0';
+    *p += n + 1;
+    return at;
+}
+
+static struct http_txn *txn_new(const struct http_msg *m, uint64_t ts)
+{
+    size_t n = m->url_len + m->hdr_len[HH_HOST] + m->hdr_len[HH_UA] + m->hdr_len[HH_CTYPE] +
+               m->hdr_len[HH_REFERER] + 5;
+    struct http_txn *t = malloc(sizeof(*t) + n);
+    if (t == NULL)
+        return NULL;
+    memset(t, 0, sizeof(*t));
+    t->ts = ts;
+    t->method = m->method;
+    t->vmajor = m->vmajor;
+    t->vminor = m->vminor;
+    t->has_clen = m->has_clen;
+    t->clen = m->clen;
+    t->chunked = m->chunked;
+    t->cut = m->url_cut || m->hdr_cut;
+    t->many = m->too_many_headers;
+    t->upgrade = m->upgrade;
+    char *p = t->data;
+    t->url = pack(&p, m->url, m->url_len);
+    t->host = pack(&p, m->hdr[HH_HOST], m->hdr_len[HH_HOST]);
+    t->ua = pack(&p, m->hdr[HH_UA], m->hdr_len[HH_UA]);
+    t->ctype = pack(&p, m->hdr[HH_CTYPE], m->hdr_len[HH_CTYPE]);
+    t->referer = pack(&p, m->hdr[HH_REFERER], m->hdr_len[HH_REFERER]);
+    return t;
+}
+
+static struct http_txn *txn_pop(struct http_flow *fl)
+{
+    struct http_txn *t = fl->head;
+    if (t == NULL)
+        return NULL;
+    fl->head = t->next;
+    if (fl->head == NULL)
+        fl->tail = NULL;
+    if (fl->cur_req == t)
+        fl->cur_req = NULL;
+    fl->pending--;
+    return t;
+}
+
+/* Messages from http_parse (see http_msg_cb). */
+static bool http_on_msg(void *arg, struct http_msg *m, enum http_event ev)
+{
+    struct http_flow *fl = arg;
+    struct http_ctx *c = fl->c;
+    if (m->request) {
+        if (ev == HTTP_EV_HEADERS) {
+            ns_counter_inc(c->c_req);
+            if (fl->host == NULL && m->hdr_len[HH_HOST] > 0)
+                fl->host = strndup(m->hdr[HH_HOST], m->hdr_len[HH_HOST]);
+            if (fl->pending >= c->cfg.max_pipeline) {
+                struct http_txn *old = txn_pop(fl);
+                http_emit(c, fl, old, NULL, fl->now);
+                ns_counter_inc(c->c_overflow);
+                free(old);
+            }
+            struct http_txn *t = txn_new(m, fl->now);
+            if (t == NULL) {
+                ns_counter_inc(c->c_alloc);
+                return false;
+            }
+            if (fl->tail)
+                fl->tail->next = t;
+            else
+                fl->head = t;
+            fl->tail = t;
+            fl->pending++;
+            fl->cur_req = t;
+        } else if (fl->cur_req != NULL) {
+            fl->cur_req->body_bytes = m->body_bytes;
+            fl->cur_req->complete = m->complete;
+            fl->cur_req = NULL;
+        }
+        return false;
+    }
+    if (ev == HTTP_EV_HEADERS) {
+        ns_counter_inc(c->c_resp);
+        /* 1xx (but 101) are interim: the final response follows. */
+        fl->resp_interim = m->status >= 100 && m->status < 200 && m->status != 101;
+        const struct http_txn *t = fl->head;
+        /* A response to HEAD has no body; to CONNECT (2xx) a tunnel follows. */
+        return t != NULL &&
+               (t->method == HTTP_HEAD || (t->method == HTTP_CONNECT && m->status / 100 == 2));
+    }
+    if (fl->resp_interim) {
+        fl->resp_interim = false;
+        return false;
+    }
+    if (!m->complete)
+        ns_counter_inc(c->c_incomplete);
+    struct http_txn *t = txn_pop(fl);
+    if (t != NULL) {
+        http_emit(c, fl, t, m, fl->now);
+        ns_counter_inc(c->c_trans);
+        if (t->method == HTTP_CONNECT && m->status / 100 == 2)
+            fl->done = true;
+        free(t);
+    } else {
+        http_emit(c, fl, NULL, m, fl->now);
+        ns_counter_inc(c->c_noreq);
+    }
+    if (m->status == 101)
+        fl->done = true;
+    return false;
+}
+
+/* ---- app callbacks ---------------------------------------------------------- */
+
+static int http_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, const uint8_t *data,
+                         size_t len, uint64_t ts, uint64_t gap)
+{
+    struct http_ctx *c = ctx;
+    struct http_flow *fl = f->state;
+    if (fl == NULL || fl->done)
+        return NS_DECLINED;
+    fl->now = ts;
+    if (gap > 0)
+        ns_counter_inc(c->c_gaps);
+    int d = dir == NS_APP_TO_CLIENT ? 1 : 0;
+    uint64_t errs = fl->dir[d].errors;
+    bool more = http_dir_feed(&fl->dir[d], data, len, gap);
+    if (fl->dir[d].errors != errs)
+        ns_counter_add(c->c_err, fl->dir[d].errors - errs);
+    if (!more || fl->done) {
+        ns_counter_inc(c->c_upgrade);
+        fl->done = true;
+        return NS_DECLINED; /* Upgrade/CONNECT: not HTTP/1 any more */
+    }
+    return NS_OK;
+}
+
+static int http_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir,
+                          const uint8_t *data, size_t len, uint64_t ts)
+{
+    struct http_ctx *c = ctx;
+    if (f->transport != 6)
+        return NS_DECLINED;
+    bool ok =
+        dir == NS_APP_TO_SERVER ? http_probe_request(data, len) : http_probe_response(data, len);
+    if (!ok)
+        return NS_DECLINED;
+    struct http_flow *fl = calloc(1, sizeof(*fl));
+    if (fl == NULL) {
+        ns_counter_inc(c->c_alloc);
+        return NS_DECLINED;
+    }
+    fl->af = f;
+    fl->c = c;
+    http_dir_init(&fl->dir[0], true, http_on_msg, fl);
+    http_dir_init(&fl->dir[1], false, http_on_msg, fl);
+    fl->next = c->flows;
+    if (c->flows)
+        c->flows->prev = fl;
+    c->flows = fl;
+    f->state = fl;
+    /* The probed payload is ours to consume (it is not delivered again). */
+    (void)http_app_data(ctx, f, dir, data, len, ts, 0);
+    return NS_OK;
+}
+
+static void http_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record *rec)
+{
+    struct http_ctx *c = ctx;
+    struct http_flow *fl = f->state;
+    c->h->rec_add_cstr(rec, "network.protocol", "http");
+    if (fl != NULL && fl->host != NULL) {
+        /* the Host without its port, as url.domain */
+        size_t n = strlen(fl->host);
+        const char *colon = fl->host[0] == '[' ? NULL : memchr(fl->host, ':', n);
+        c->h->rec_add_str(rec, "url.domain", fl->host, colon ? (size_t)(colon - fl->host) : n);
+    }
+}
+
+static void http_flow_free(struct http_ctx *c, struct http_flow *fl)
+{
+    if (fl->prev)
+        fl->prev->next = fl->next;
+    else
+        c->flows = fl->next;
+    if (fl->next)
+        fl->next->prev = fl->prev;
+    struct http_txn *t;
+    while ((t = txn_pop(fl)) != NULL)
+        free(t);
+    free(fl->host);
+    free(fl);
+}
+
+static void http_app_close(void *ctx, struct ns_app_flow *f, uint64_t ts)
+{
+    struct http_ctx *c = ctx;
+    struct http_flow *fl = f->state;
+    if (fl == NULL)
+        return;
+    fl->now = ts;
+    /* A response delimited by the close ends now; then the requests. */
+    http_dir_eof(&fl->dir[1]);
+    http_dir_eof(&fl->dir[0]);
+    struct http_txn *t;
+    while ((t = txn_pop(fl)) != NULL) {
+        http_emit(c, fl, t, NULL, ts);
+        ns_counter_inc(c->c_noresp);
+        free(t);
+    }
+    http_flow_free(c, fl);
+    f->state = NULL;
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+static void http_destroy(void *ctx)
+{
+    struct http_ctx *c = ctx;
+    if (c == NULL)
+        return;
+    while (c->flows != NULL) {
+        struct http_flow *fl = c->flows;
+        if (fl->af != NULL && fl->af->state == fl)
+            fl->af->state = NULL;
+        http_flow_free(c, fl);
+    }
+    free(c);
+}
+
+static int http_init(struct ns_instance *ins, const void *config, void **ctxp)
+{
+    struct http_ctx *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    c->ins = ins;
+    c->h = ins->host;
+    memcpy(&c->cfg, config, sizeof(c->cfg));
+    if (c->cfg.max_pipeline == 0)
+        c->cfg.max_pipeline = 1;
+    const struct ns_host *h = c->h;
+    c->c_req = h->counter(ins, "requests_total", NULL, "HTTP requests seen (headers complete)");
+    c->c_resp = h->counter(ins, "responses_total", NULL, "HTTP responses seen (headers complete)");
+    c->c_trans =
+        h->counter(ins, "transactions_total", NULL, "Request/response pairs (one record each)");
+    c->c_noresp = h->counter(ins, "requests_unanswered_total", NULL,
+                             "Requests reported without a response (flow ended)");
+    c->c_noreq = h->counter(ins, "responses_unmatched_total", NULL,
+                            "Responses whose request was not seen (reported alone)");
+    c->c_err = h->counter(ins, "parse_errors_total", NULL,
+                          "HTTP parse errors (the direction resynchronises)");
+    c->c_gaps = h->counter(ins, "stream_gaps_total", NULL, "Gaps in HTTP streams");
+    c->c_upgrade =
+        h->counter(ins, "upgrades_total", NULL, "Connections that left HTTP/1 (Upgrade, CONNECT)");
+    c->c_cut = h->counter(ins, "truncated_total", NULL,
+                          "Records with a URL or header value cut at its bound");
+    c->c_overflow = h->counter(ins, "pipeline_overflow_total", NULL,
+                               "Requests reported early because max_pipeline was reached");
+    c->c_incomplete = h->counter(ins, "incomplete_responses_total", NULL,
+                                 "Responses cut by a gap, a parse error or the end of the flow");
+    c->c_alloc = h->counter(ins, "alloc_failures_total", NULL, "Allocations that failed");
+    c->c_rec_fail =
+        h->counter(ins, "record_failures_total", NULL, "Records not built because rec_new failed");
+    *ctxp = c;
+    return 0;
+}
+
+#define OFF(f) offsetof(struct http_config, f)
+static const struct ns_option http_options[] = {
+    {.name = "max_pipeline",
+     .type = NS_OPT_UINT,
+     .def = "32",
+     .min = 1,
+     .max = 4096,
+     .offset = OFF(max_pipeline),
+     .doc = "Requests of one connection waiting for their responses; beyond it the oldest is "
+            "reported without a response (counted)."},
+    NS_OPT_END,
+};
+
+NS_PLUGIN_DEFINE(.kind = NS_KIND_DECODER, .name = "http", .version = "0.1.0",
+                 .summary = "HTTP/1.x on libhttp-parser: one netscope.http record per "
+                            "request/response, pipelining matched in order",
+                 .flags = NS_PLUGIN_APP, .options = http_options,
+                 .config_size = sizeof(struct http_config), .init = http_init,
+                 .destroy = http_destroy, .app_probe = http_app_probe, .app_data = http_app_data,
+                 .app_annotate = http_app_annotate, .app_close = http_app_close);

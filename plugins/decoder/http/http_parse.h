@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http_parse.h - HTTP/1.x message reader for decoder/http, on Debian's
+ * libhttp-parser (nodejs/http-parser 2.9).
+ *
+ * Pure code (no core headers): one struct http_dir per direction of a
+ * connection wraps an http_parser and collects what a record needs from each
+ * message (method, request-target, version, status, Host, User-Agent,
+ * Content-Type, Referer, declared and actual body sizes, chunked) into bounded
+ * buffers, calling back when a message's headers are complete and when the
+ * message is complete. Pipelined messages in one buffer are all reported, in
+ * order. Bounds: header bytes per message (libhttp-parser's own limit, 80 KiB,
+ * is an error; HTTP_MAX_HEADERS counted headers, further ones are ignored and
+ * flagged) and every kept string (cut and flagged). After a parse error or a
+ * gap the direction resynchronises on the next message start it can find.
+ * Used by the plugin on its worker thread, by the tests and by fuzz_http.
+ */
+#ifndef NS_HTTP_PARSE_H
+#define NS_HTTP_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+
+#define HTTP_MAX_URL 2048
+#define HTTP_MAX_FIELD 512 /* Host, User-Agent, Content-Type, Referer values */
+#define HTTP_MAX_HEADERS 128
+
+/* The headers decoder/http keeps. */
+enum http_hdr { HH_HOST = 0, HH_UA, HH_CTYPE, HH_REFERER, HH_UPGRADE, HH_COUNT, HH_OTHER = -1 };
+
+struct http_msg {
+    bool request;
+    uint8_t method;  /* enum http_method (requests)        */
+    uint16_t status; /* responses                          */
+    uint8_t vmajor, vminor;
+    char url[HTTP_MAX_URL];
+    uint16_t url_len;
+    char hdr[HH_COUNT][HTTP_MAX_FIELD];
+    uint16_t hdr_len[HH_COUNT];
+    uint16_t nheaders;
+    bool url_cut, hdr_cut, too_many_headers;
+    bool has_clen; /* Content-Length present            */
+    uint64_t clen; /* ... its value                      */
+    bool chunked;
+    uint64_t body_bytes; /* body bytes seen (de-chunked)       */
+    bool upgrade;        /* Upgrade/CONNECT: the stream leaves HTTP */
+    bool complete;       /* message end seen                    */
+};
+
+enum http_event { HTTP_EV_HEADERS = 0, HTTP_EV_COMPLETE };
+
+/* Called with each message (valid during the call). For HTTP_EV_HEADERS of a
+ * response, return true to say the response has no body (the request was
+ * HEAD). Other return values are ignored. */
+typedef bool (*http_msg_cb)(void *arg, struct http_msg *m, enum http_event ev);
+
+struct http_dir {
+    http_parser p;
+    struct http_msg m;
+    bool request;   /* parses requests (to the server) or responses */
+    bool in_msg;    /* between message begin and complete          */
+    bool resync;    /* looking for the next message start          */
+    bool upgraded;  /* the rest of the stream is not HTTP          */
+    int cur;        /* header the current value belongs to (enum http_hdr) */
+    char field[32]; /* the current header name (only short ones matter) */
+    uint8_t field_len;
+    bool field_long;
+    bool in_value;
+    uint64_t errors; /* parse errors (each followed by a resync)    */
+    http_msg_cb cb;
+    void *arg;
+};
+
+/* Initialise d for requests (true) or responses. */
+void http_dir_init(struct http_dir *d, bool request, http_msg_cb cb, void *arg);
+
+/* Feed stream bytes in order. `gap` > 0: bytes were lost before data; the
+ * message in progress is ended (reported complete = false) and the direction
+ * resynchronises. Returns false once the stream left HTTP (Upgrade, CONNECT). */
+bool http_dir_feed(struct http_dir *d, const uint8_t *data, size_t len, uint64_t gap);
+
+/* The stream ended: a response delimited by the connection close completes;
+ * any other message in progress is reported with complete = false. */
+void http_dir_eof(struct http_dir *d);
+
+/* Does data start like an HTTP/1.x request ("GET /x HTTP/1.1") or a response
+ * ("HTTP/1.1 200")? A request carrying `Upgrade: h2c` is not claimed (that is
+ * decoder/http2's). */
+bool http_probe_request(const uint8_t *data, size_t len);
+bool http_probe_response(const uint8_t *data, size_t len);
+
+/* The value of Content-Type up to ';', trimmed, into out (size n). */
+void http_mime(const char *ctype, size_t len, char *out, size_t n);
+
+#endif
