@@ -67,18 +67,28 @@ static void flow_add_common(struct flow_ctx *c, struct ns_record *r, const char 
     h->rec_add_cstr(r, "event.action", action);
 }
 
+/* Decimal digits of v at the end of buf (cap: room for the digits and the NUL);
+ * returns the first digit. A flow record needs a few small numbers as strings,
+ * and snprintf cost more than the rest of such a field. */
+static const char *flow_utoa(uint32_t v, char *buf, size_t cap)
+{
+    char *p = buf + cap;
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0 && p > buf);
+    return p;
+}
+
 static void flow_add_vlans(struct flow_ctx *c, struct ns_record *r, uint8_t n, const uint16_t *v)
 {
     /* ECS types the VLAN ids as keywords (strings). */
     char id[8];
-    if (n > 0) {
-        snprintf(id, sizeof(id), "%u", v[0]);
-        c->h->rec_add_cstr(r, "network.vlan.id", id);
-    }
-    if (n > 1) {
-        snprintf(id, sizeof(id), "%u", v[1]);
-        c->h->rec_add_cstr(r, "network.inner.vlan.id", id);
-    }
+    if (n > 0)
+        c->h->rec_add_cstr(r, "network.vlan.id", flow_utoa(v[0], id, sizeof(id)));
+    if (n > 1)
+        c->h->rec_add_cstr(r, "network.inner.vlan.id", flow_utoa(v[1], id, sizeof(id)));
 }
 
 static void flow_emit(struct flow_ctx *c, struct ns_record *r)
@@ -145,8 +155,7 @@ static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event
     if (tn != NULL)
         h->rec_add_cstr(r, "network.transport", tn);
     char num[4];
-    snprintf(num, sizeof(num), "%u", k->proto);
-    h->rec_add_cstr(r, "network.iana_number", num);
+    h->rec_add_cstr(r, "network.iana_number", flow_utoa(k->proto, num, sizeof(num)));
     h->rec_add_cstr(r, "network.type", k->family == 4 ? "ipv4" : "ipv6");
     flow_add_vlans(c, r, k->vlan_count, k->vlan);
 
