@@ -56,36 +56,50 @@ pipeline:
     port: $PORT
     maxlen: 0
     batch_size: 512
-    max_inflight: 8192
+    max_inflight: 2048
+    buffer_size: 16MiB
+    on_slow_redis: wait
 EOF
 
-t0=$(date +%s.%N)
-NETSCOPE_PLUGIN_PATH="$BUILD/tests/runtime-plugins:$BUILD/plugins" \
-    "$NETSCOPE" run -c "$TMP/bench.yaml" --stats 2>"$TMP/netscope.log"
-t1=$(date +%s.%N)
-delivered=$(sed -n 's/.*sink_redis_delivered_total{[^}]*} \([0-9]*\)$/\1/p' "$TMP/netscope.log")
-xlen=$(redis-cli -p "$PORT" xlen netscope:other)
-[ -n "$delivered" ] && [ "$delivered" = "$xlen" ] ||
-    { echo "delivered '$delivered' != XLEN $xlen" >&2; cat "$TMP/netscope.log" >&2; exit 2; }
-ns_rate=$(echo "$delivered $t0 $t1" | awk '{printf "%d", $1 / ($3 - $2)}')
-
-# The same entry shape: the flat fields and the JSON of one of those records.
-json=$(redis-cli -p "$PORT" --raw xrange netscope:other - + COUNT 1 | awk 'prev == "json" {print} {prev = $0}')
-redis-cli -p "$PORT" flushall >/dev/null
+# Three rounds, alternating, best of each side: the machine may be shared,
+# and both sides should see the same conditions.
+ROUNDS=${ROUNDS:-3}
+ns_rate=0
 best=0
-for cp in "1 256" "50 64"; do
-    set -- $cp
-    rate=$(redis-benchmark -p "$PORT" -n "$N" -c "$1" -P "$2" -q \
-        XADD bench '*' type other dataset netscope.test schema 1 seq 123456 \
-        time_ns 1700000000000000000 observer "$(hostname)" json "$json" 2>/dev/null |
-        tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
-    rate=${rate%.*}
-    echo "redis-benchmark XADD -c $1 -P $2: ${rate:-?} entries/s"
-    [ -n "$rate" ] && [ "$rate" -gt "$best" ] && best=$rate
-    redis-cli -p "$PORT" del bench >/dev/null
+json=""
+r=0
+while [ $r -lt "$ROUNDS" ]; do
+    r=$((r + 1))
+    redis-cli -p "$PORT" flushall >/dev/null
+    t0=$(date +%s.%N)
+    NETSCOPE_PLUGIN_PATH="$BUILD/tests/runtime-plugins:$BUILD/plugins" \
+        "$NETSCOPE" run -c "$TMP/bench.yaml" --stats 2>"$TMP/netscope.log"
+    t1=$(date +%s.%N)
+    delivered=$(sed -n 's/.*sink_redis_delivered_total{[^}]*} \([0-9]*\)$/\1/p' "$TMP/netscope.log")
+    xlen=$(redis-cli -p "$PORT" xlen netscope:other)
+    [ -n "$delivered" ] && [ "$delivered" = "$xlen" ] && [ "$delivered" -ge "$N" ] ||
+        { echo "delivered '$delivered', XLEN $xlen, want >= $N" >&2; cat "$TMP/netscope.log" >&2; exit 2; }
+    rate=$(echo "$delivered $t0 $t1" | awk '{printf "%d", $1 / ($3 - $2)}')
+    echo "round $r: netscope sink/redis $rate records/s ($delivered in $(echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}') s)"
+    [ "$rate" -gt "$ns_rate" ] && ns_rate=$rate
+    # The same entry shape: the flat fields and the JSON of one of those records.
+    [ -n "$json" ] || json=$(redis-cli -p "$PORT" --raw xrange netscope:other - + COUNT 1 |
+        awk 'prev == "json" {print} {prev = $0}')
+    redis-cli -p "$PORT" flushall >/dev/null
+    for cp in "1 256" "50 64"; do
+        set -- $cp
+        rate=$(redis-benchmark -p "$PORT" -n "$N" -c "$1" -P "$2" -q \
+            XADD bench '*' type other dataset netscope.test schema 1 seq 123456 \
+            time_ns 1700000000000000000 observer "$(hostname)" json "$json" 2>/dev/null |
+            tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
+        rate=${rate%.*}
+        echo "round $r: redis-benchmark XADD -c $1 -P $2: ${rate:-?} entries/s"
+        [ -n "$rate" ] && [ "$rate" -gt "$best" ] && best=$rate
+        redis-cli -p "$PORT" del bench >/dev/null
+    done
 done
 
-echo "netscope sink/redis:           $ns_rate records/s ($delivered records in $(echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}') s, end to end)"
+echo "netscope sink/redis (best):     $ns_rate records/s (end to end: generate, decode, serialise, XADD acknowledged)"
 echo "redis-benchmark (best):        $best entries/s"
 pct=$(echo "$ns_rate $best" | awk '{printf "%d", $2 ? 100 * $1 / $2 : 0}')
 echo "ratio:                         $pct % (target >= 50 %)"

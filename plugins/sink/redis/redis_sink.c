@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,14 @@
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 #include <uv.h>
 
 #include "netscope/ns_plugin.h"
 
 #include "spool.h"
+
+#define RS_MAX_OBUF (96u * 1024u) /* bytes of XADDs queued in hiredis per write */
 
 /* ---- options ---------------------------------------------------------------- */
 
@@ -77,6 +81,8 @@ struct rsink_config {
     char *spool_dir;
     uint64_t spool_size, spool_segment_size;
     int on_spool_full; /* 0 = oldest, 1 = newest */
+    int on_slow;       /* 0 = spool, 1 = wait */
+    bool hold_records;
     uint64_t connect_timeout, reply_timeout, backoff_min, backoff_max, drain_timeout;
 };
 
@@ -129,7 +135,8 @@ struct rsink {
     struct rs_entry *pend;  /* read from the spool, not sent yet           */
     bool resending;
     uint64_t mem_bytes;
-    uint64_t q_since_ns; /* when Q last went from empty to non-empty */
+    uint64_t q_since_ns;  /* when Q last went from empty to non-empty */
+    uint64_t next_gap_ns; /* no gap entries before this (see pump) */
     struct rs_spool *sp;
     struct rs_loss loss[RS_TYPES];
     bool loss_pending;
@@ -270,20 +277,23 @@ static void note_error(struct rsink *c, enum reason r, const char *fmt, ...)
                  reason_names[r]);
 }
 
+/* Memory an entry keeps: itself and, while it holds one, the record (at
+ * least a 2 KiB block). */
 static uint64_t entry_cost(const struct rs_entry *e)
 {
-    return sizeof(*e) + e->len;
+    return sizeof(*e) + e->len + (e->rec ? 2048u : 0u);
 }
 
 /* An entry leaves the sink (delivered, or given up): release the record and
  * the spool segment it came from. */
 static void entry_done(struct rsink *c, struct rs_entry *e)
 {
+    uint64_t cost = entry_cost(e);
+    c->mem_bytes -= cost < c->mem_bytes ? cost : c->mem_bytes;
     if (e->rec)
         c->h->rec_release(e->rec);
     if (e->seg && c->sp)
         rs_spool_release(c->sp, e);
-    c->mem_bytes -= entry_cost(e) < c->mem_bytes ? entry_cost(e) : c->mem_bytes;
     free(e);
 }
 
@@ -464,6 +474,8 @@ static void make_gaps(struct rsink *c)
  * policy. */
 static void spill(struct rsink *c)
 {
+    if (c->cfg->on_slow == 1 && c->state == C_READY)
+        return; /* wait: process() holds the pipeline instead */
     while (c->mem_bytes > c->cfg->buffer_size && c->Q.n) {
         if (!c->sp) {
             if (c->cfg->on_spool_full == 1)
@@ -475,12 +487,13 @@ static void spill(struct rsink *c)
         /* A run of entries that fits, written in one go. */
         struct rs_entry *run[256];
         size_t n = 0;
-        uint64_t bytes = 0, over = c->mem_bytes - c->cfg->buffer_size;
+        uint64_t bytes = 0, disk = 0, over = c->mem_bytes - c->cfg->buffer_size;
         for (struct rs_entry *e = c->Q.head; e && n < 256 && bytes < over + 1; e = e->next) {
-            if (!rs_spool_room(c->sp, bytes + e->len + 12u * (n + 1)))
+            if (!rs_spool_room(c->sp, disk + e->len + 12u * (n + 1)))
                 break;
             run[n++] = e;
             bytes += entry_cost(e);
+            disk += e->len;
         }
         if (n == 0) {
             /* Spool full. */
@@ -664,14 +677,23 @@ static void pump(struct rsink *c)
 {
     if (c->state != C_READY || !c->ac)
         return;
-    if (c->loss_pending)
+    /* Gap entries: at once after a (re)connect, then at most once a second
+     * while records keep being lost, so a long overload makes a few. */
+    if (c->loss_pending && now_ns() >= c->next_gap_ns) {
         make_gaps(c);
+        c->next_gap_ns = now_ns() + 1000000000u;
+    }
     if (c->R.n && !c->resending) {
         if (c->F.n || now_ns() < c->retry_at_ns)
             return;
         c->resending = true;
     }
     while (c->F.n < c->cfg->max_inflight) {
+        /* hiredis's output buffer is freed once written and grown again from
+         * nothing: past a few hundred KiB that is mmap, page faults and
+         * munmap every loop turn, the largest cost in a profile. */
+        if (sdslen(c->ac->c.obuf) >= RS_MAX_OBUF)
+            break;
         struct fifo *from = NULL;
         struct rs_entry *e = NULL;
         if (c->G.n) {
@@ -798,6 +820,7 @@ static void handshake_cb(redisAsyncContext *ac, void *r, void *priv)
         return;
     /* PING answered: the connection is usable. */
     c->state = C_READY;
+    c->next_gap_ns = 0;
     c->backoff_ns = c->cfg->backoff_min;
     c->retry_at_ns = 0;
     c->last_progress_ns = now_ns();
@@ -1076,6 +1099,28 @@ static int rsink_start(void *ctx)
 static int rsink_process(void *ctx, struct ns_record **recs, uint32_t n)
 {
     struct rsink *c = ctx;
+    /* on_slow_redis: wait - Redis is reachable and answering, only slower
+     * than the pipeline: hold the pipeline (the core retries this batch)
+     * rather than spool. Unreachable Redis still spools. */
+    if (c->cfg->on_slow == 1 && c->state == C_READY && c->mem_bytes >= c->cfg->buffer_size) {
+        /* Rather than have the core call again at once (a busy loop that
+         * takes the CPU Redis needs), wait up to 2 ms on the connection
+         * itself for replies that free room. */
+        for (int i = 0;
+             i < 2 && c->ac && c->state == C_READY && c->mem_bytes >= c->cfg->buffer_size; i++) {
+            struct pollfd pfd = {.fd = c->ac->c.fd, .events = POLLIN};
+            if (sdslen(c->ac->c.obuf))
+                pfd.events |= POLLOUT;
+            if (poll(&pfd, 1, 1) <= 0)
+                break;
+            if (pfd.revents & POLLOUT)
+                redisAsyncHandleWrite(c->ac);
+            if (c->ac && (pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+                redisAsyncHandleRead(c->ac);
+        }
+        if (c->state == C_READY && c->mem_bytes >= c->cfg->buffer_size)
+            return NS_AGAIN;
+    }
     for (uint32_t i = 0; i < n; i++) {
         struct rs_entry *e = entry_from_record(c, recs[i]);
         if (!e) {
@@ -1084,8 +1129,10 @@ static int rsink_process(void *ctx, struct ns_record **recs, uint32_t n)
         }
         /* Keep the record until Redis acknowledged it (or it is on disk):
          * a record source upstream acknowledges its input only then. */
-        c->h->rec_ref(recs[i]);
-        e->rec = recs[i];
+        if (c->cfg->hold_records) {
+            c->h->rec_ref(recs[i]);
+            e->rec = recs[i];
+        }
         c->mem_bytes += entry_cost(e);
         if (!c->Q.n)
             c->q_since_ns = now_ns();
@@ -1138,6 +1185,7 @@ static void rsink_destroy(void *ctx)
 /* ---- option table ------------------------------------------------------------------------ */
 
 static const char *const full_choices[] = {"oldest", "newest", NULL};
+static const char *const slow_choices[] = {"spool", "wait", NULL};
 
 #define STREAM_OPT(key, idx, def_)                                                                 \
     {                                                                                              \
@@ -1246,6 +1294,20 @@ static const struct ns_option rsink_options[] = {
      .choices = full_choices,
      .offset = offsetof(struct rsink_config, on_spool_full),
      .doc = "Which records to drop when the spool is full: the oldest or the newest."},
+    {.name = "hold_records",
+     .type = NS_OPT_BOOL,
+     .def = "true",
+     .offset = offsetof(struct rsink_config, hold_records),
+     .doc = "Keep each record until Redis acknowledged it, so a source/redis upstream acknowledges "
+            "its input only then (end-to-end at least once through a hub). false: release it once "
+            "serialised (the entry itself is still delivered at least once); less memory churn."},
+    {.name = "on_slow_redis",
+     .type = NS_OPT_ENUM,
+     .def = "spool",
+     .choices = slow_choices,
+     .offset = offsetof(struct rsink_config, on_slow),
+     .doc = "When Redis answers but slower than records arrive and buffer_size is full: spool "
+            "(as when it is unreachable), or wait (backpressure: the pipeline slows down)."},
     {.name = "connect_timeout",
      .type = NS_OPT_DURATION,
      .def = "5s",
