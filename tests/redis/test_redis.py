@@ -290,18 +290,26 @@ def spool_seqs(spool_dir):
 
 def test_a_capture_arrives_in_order_with_fields():
     r = Redis()
+    admin = r.client()
+    # An ACL user and a database other than 0: AUTH user password, SELECT.
+    admin.cmd("ACL", "SETUSER", "agent", "on", ">agentpw", "~*", "&*", "+@all")
+    admin.close()
     out = os.path.join(TMP, "a.jsonl")
     cfg = write_cfg("a.yaml",
                     f"  capture:\n    plugin: source/pcap\n    file: {SAMPLE}\n"
                     "  flows:\n    plugin: decoder/flow\n"
                     f"  file:\n    plugin: sink/jsonl\n    path: {out}\n    from: flows\n"
                     f"  redis:\n    plugin: sink/redis\n    from: flows\n    port: {r.port}\n"
-                    "    batch_size: 64\n", settings="  hostname: agent-a\n")
+                    "    batch_size: 64\n    username: agent\n    password: agentpw\n    db: 2\n",
+                    settings="  hostname: agent-a\n")
     p = run(cfg)
     assert p.returncode == 0, p.stderr
     want = [json.loads(l) for l in open(out) if l.strip()]
     assert len(want) > 10, "the sample produced too few records"
+    assert "agentpw" not in p.stderr, "the password was logged"
     c = r.client()
+    assert c.cmd("DBSIZE") == 0, "written to database 0"
+    c.cmd("SELECT", 2)
     streams = {"netscope.flow": "netscope:flows", "netscope.arp": "netscope:arp",
                "netscope.device": "netscope:devices"}
     got = {}
@@ -517,7 +525,9 @@ def test_f_errors_logged_once_counted_pipeline_runs():
     r.kill()
 
     # WRONGTYPE: netscope:flows is a string; other streams still get everything.
-    r = Redis()
+    # (Over a unix socket.)
+    sock = os.path.join(TMP, "f2.sock")
+    r = Redis(extra=["--unixsocket", sock, "--unixsocketperm", "700"])
     c = r.client()
     c.cmd("SET", "netscope:flows", "not a stream")
     out = os.path.join(TMP, "f2.jsonl")
@@ -525,7 +535,7 @@ def test_f_errors_logged_once_counted_pipeline_runs():
                     f"  capture:\n    plugin: source/pcap\n    file: {SAMPLE}\n"
                     "  flows:\n    plugin: decoder/flow\n"
                     f"  file:\n    plugin: sink/jsonl\n    path: {out}\n    from: flows\n"
-                    f"  redis:\n    plugin: sink/redis\n    from: flows\n    port: {r.port}\n")
+                    f"  redis:\n    plugin: sink/redis\n    from: flows\n    unix_socket: {sock}\n")
     p = run(cfg)
     assert p.returncode == 0, p.stderr
     want = [json.loads(l) for l in open(out) if l.strip()]
