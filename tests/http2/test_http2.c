@@ -383,3 +383,51 @@ Test(http2_plugin, grpc_record, .fini = ns_fake_reset)
     nghttp2_hd_deflate_del(dc);
     nghttp2_hd_deflate_del(ds);
 }
+
+Test(http2_plugin, upgrade_record, .fini = ns_fake_reset)
+{
+    ns_fake_set_quiet(true);
+    struct ns_instance *ins = ns_fake_instance("decoder/http2", "http2");
+    struct http2_cfg_mirror cfg = {65536, 65536, 128};
+    void *ctx;
+    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    nghttp2_hd_deflater *ds;
+    nghttp2_hd_deflate_new(&ds, 4096);
+    static struct buf cli, srv;
+    uint8_t blk[256];
+    putn(&cli, H2_PREFACE, H2_PREFACE_LEN);
+    frame(&cli, 4, 0, 0, settings_empty, 0);
+    static const char r101[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n";
+    putn(&srv, r101, sizeof(r101) - 1);
+    frame(&srv, 4, 0, 0, settings_empty, 0);
+    const nghttp2_nv resp[] = {NV(":status", "200"), NV("content-type", "text/plain")};
+    size_t bn = deflate(ds, resp, 2, blk, sizeof(blk));
+    frame(&srv, 1, 0x04, 1, blk, bn);
+    frame(&srv, 0, 0x01, 1, "hi", 2);
+
+    struct ns_app_flow f;
+    memset(&f, 0, sizeof(f));
+    f.transport = 6;
+    f.ip_version = 4;
+    f.src_ip.family = f.dst_ip.family = 4;
+    f.dst_port = 8080;
+    cr_assert_eq(ns_plugin.app_probe(ctx, &f, NS_APP_TO_SERVER, (const uint8_t *)upgrade_req,
+                                     sizeof(upgrade_req) - 1, 10),
+                 NS_OK);
+    cr_assert_eq(ns_plugin.app_data(ctx, &f, NS_APP_TO_CLIENT, srv.d, srv.n, 20, 0), NS_OK);
+    cr_assert_eq(ns_plugin.app_data(ctx, &f, NS_APP_TO_SERVER, cli.d, cli.n, 30, 0), NS_OK);
+    size_t n;
+    struct ns_record **recs = ns_fake_emitted(&n);
+    cr_assert_eq(n, 1);
+    char *j = ns_fake_rec_json(recs[0]);
+    cr_assert(strstr(j, "\"upgrade\":true"), "%s", j);
+    cr_assert(strstr(j, "\"original\":\"/up?q\""), "%s", j);
+    cr_assert(strstr(j, "\"query\":\"q\""), "%s", j);
+    cr_assert(strstr(j, "\"domain\":\"h2c.example\""), "%s", j);
+    cr_assert(strstr(j, "\"status_code\":200"), "%s", j);
+    cr_assert(strstr(j, "\"body\":{\"bytes\":2}"), "%s", j);
+    free(j);
+    ns_plugin.app_close(ctx, &f, 40);
+    ns_plugin.destroy(ctx);
+    nghttp2_hd_deflate_del(ds);
+}
