@@ -539,3 +539,37 @@ Test(tls_plugin, report_at_close_when_unfinished, .fini = ns_fake_reset)
     free(j);
     ns_plugin.destroy(ctx);
 }
+
+Test(tls_session, hello_retry_request)
+{
+    static const uint8_t hrr[32] = {0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11,
+                                    0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+                                    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e,
+                                    0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c};
+    static struct buf cli, srv, hs;
+    client_hello(&hs, false);
+    records(&cli, 22, hs.d, hs.n, 16384);
+    records(&cli, 22, hs.d, hs.n, 16384); /* second ClientHello after the retry */
+    hs.n = 0;
+    server_hello(&hs, 0x1301, true);
+    memcpy(hs.d + 6, hrr, 32);
+    size_t first = hs.n;
+    server_hello(&hs, 0x1302, true);
+    records(&srv, 22, hs.d, first, 16384);
+    size_t srv_hrr = srv.n;
+    records(&srv, 22, hs.d + first, hs.n - first, 16384);
+    struct tls_session s;
+    tls_session_init(&s, 65536, 4);
+    tls_session_feed(&s, 1, srv.d, srv_hrr, 0);
+    cr_assert(s.sh.hrr);
+    cr_assert_eq(tls_session_version(&s), 0); /* not negotiated yet */
+    tls_session_feed(&s, 0, cli.d, cli.n, 0);
+    tls_session_feed(&s, 1, srv.d + srv_hrr, srv.n - srv_hrr, 0);
+    tls_session_feed(&s, 0, app_rec, sizeof(app_rec), 0);
+    cr_assert_eq(s.state, TLS_ST_READY);
+    cr_assert(s.saw_hrr);
+    cr_assert_eq(s.sh.cipher, 0x1302);
+    cr_assert_eq(tls_session_version(&s), 0x0304);
+    cr_assert_eq(s.errors, 0);
+    tls_session_free(&s);
+}

@@ -241,7 +241,7 @@ static void tls_add_server(struct tls_ctx *c, struct ns_record *r, const struct 
     size_t n = tls_ja3s(sh, str, sizeof(str), md5);
     h->rec_add_cstr(r, "tls.server.ja3s", md5);
     h->rec_add_str(r, "tls.server.ja3s_string", str, n);
-    if (sh->hrr)
+    if (s->saw_hrr)
         h->rec_add_bool(r, "netscope.tls.hello_retry", true);
     if (s->n_certs > 0) {
         tls_add_cert(c, r, &s->certs[0]);

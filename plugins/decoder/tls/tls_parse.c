@@ -602,6 +602,8 @@ static void tls_on_message(struct tls_session *s, int dir, uint8_t type, const u
         if (tls_parse_server_hello(p, len, &s->sh, &cut) != 0)
             s->errors |= TLS_E_HELLO;
         s->have_sh = true;
+        if (s->sh.hrr)
+            s->saw_hrr = true;
         /* From here on TLS 1.3 encrypts the server's handshake. */
         if (tls_is13(s))
             s->dir[1].encrypted = true;

@@ -119,6 +119,7 @@ struct tls_session {
     enum tls_state state;
     bool have_ch, have_sh, have_cert, cert_seen_before_ccs;
     bool server_ccs_first; /* server CCS before the client's: abbreviated  */
+    bool saw_hrr;          /* a HelloRetryRequest came before the ServerHello */
     struct tls_client_hello ch;
     struct tls_server_hello sh;
     uint32_t n_certs;       /* parsed certificates (chain order)            */
