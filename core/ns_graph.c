@@ -179,10 +179,34 @@ bool ns_graph_edge_allowed(enum ns_kind from, bool from_records, enum ns_kind to
     return false;
 }
 
+/* Edge rules between two resolved nodes (app decoders included). */
+static bool edge_ok(const struct ns_gnode *f, const struct ns_gnode *t)
+{
+    if (t->app)
+        return f->kind == NS_KIND_DECODER && !f->app;
+    if (f->app)
+        return ns_graph_edge_allowed(NS_KIND_DECODER, false, t->kind);
+    return ns_graph_edge_allowed(f->kind, f->emits_records, t->kind);
+}
+
+static int add_from(struct ns_gnode *n, size_t f)
+{
+    if ((n->nfrom & (n->nfrom - 1)) == 0) {
+        size_t *v = realloc(n->from, (n->nfrom ? 2 * n->nfrom : 1) * sizeof(size_t));
+        if (!v)
+            return -ENOMEM;
+        n->from = v;
+    }
+    n->from[n->nfrom++] = f;
+    return 0;
+}
+
 static const char *what(const struct ns_gnode *n)
 {
     if (n->kind == NS_KIND_SOURCE)
         return n->emits_records ? "a record source" : "a packet source";
+    if (n->app)
+        return "an app-layer decoder";
     static const char *const a[] = {"", "", "a decoder", "an enricher", "a detector", "a sink"};
     return a[n->kind];
 }
@@ -234,8 +258,8 @@ static int topo_sort(struct ns_graph *g)
     size_t *indeg = calloc(g->n, sizeof(size_t)), *q = g->topo, head = 0, tail = 0;
     if (!indeg)
         return -ENOMEM;
-    for (size_t i = 0; i < g->n; i++)
-        indeg[i] = g->nodes[i].nfrom;
+    for (size_t i = 0; i < g->n; i++) /* hosting edges into app decoders carry no records */
+        indeg[i] = g->nodes[i].app ? 0 : g->nodes[i].nfrom;
     for (size_t i = 0; i < g->n; i++)
         if (indeg[i] == 0)
             q[tail++] = i;
@@ -345,6 +369,7 @@ struct ns_graph *ns_graph_build(const struct ns_config *cfg, struct ns_registry 
         n->kind = n->plugin->desc.kind;
         n->emits_records =
             n->kind == NS_KIND_SOURCE && (n->plugin->desc.flags & NS_PLUGIN_EMITS_RECORDS);
+        n->app = n->kind == NS_KIND_DECODER && (n->plugin->desc.flags & NS_PLUGIN_APP);
         snprintf(where, sizeof(where), "node '%s' (%s)", sp->name, sp->plugin);
 
         /* Node keys first, then the plugin's own options. */
@@ -432,10 +457,13 @@ struct ns_graph *ns_graph_build(const struct ns_config *cfg, struct ns_registry 
                     }
                 /* A later node may not be checked for kind yet, but pass 1 set all kinds. */
                 struct ns_gnode *fn = &g->nodes[f];
-                if (!ns_graph_edge_allowed(fn->kind, fn->emits_records, n->kind)) {
+                if (!edge_ok(fn, n)) {
                     ns_diag(cfg, sp->from_marks[j], "node '%s' (%s) cannot read from '%s' (%s): %s",
                             sp->name, what(n), fn->spec->name, what(fn),
-                            n->kind == NS_KIND_DECODER ? "decoders read packets from packet sources"
+                            n->app ? "app-layer decoders read from a packet decoder such as "
+                                     "decoder/flow"
+                            : n->kind == NS_KIND_DECODER
+                                ? "decoders read packets from packet sources"
                             : fn->kind == NS_KIND_SINK
                                 ? "sinks have no output"
                                 : "records flow source -> decoder -> enricher -> "
@@ -444,20 +472,18 @@ struct ns_graph *ns_graph_build(const struct ns_config *cfg, struct ns_registry 
                 }
                 n->from[n->nfrom++] = f;
             }
+        } else if (n->app) {
+            for (size_t j = i; j-- > 0;)
+                if (g->nodes[j].kind == NS_KIND_DECODER && !g->nodes[j].app) {
+                    n->from[n->nfrom++] = j;
+                    break;
+                }
         } else if (n->kind == NS_KIND_DECODER) {
             for (size_t j = 0; j < g->n; j++)
                 if (g->nodes[j].kind == NS_KIND_SOURCE && !g->nodes[j].emits_records)
                     n->from[n->nfrom++] = j;
         } else {
-            size_t best = (size_t)-1;
-            for (size_t c = 0; c <= NS_KIND_SINK; c++) {
-                size_t j = last[c];
-                if (j != (size_t)-1 && (best == (size_t)-1 || j > best) &&
-                    ns_graph_edge_allowed(g->nodes[j].kind, g->nodes[j].emits_records, n->kind))
-                    best = j;
-            }
-            if (best != (size_t)-1)
-                n->from[n->nfrom++] = best;
+            continue; /* record readers without `from`: below, once every explicit edge is known */
         }
         if (n->nfrom == 0) {
             ns_diag(cfg, sp->mark,
@@ -466,10 +492,75 @@ struct ns_graph *ns_graph_build(const struct ns_config *cfg, struct ns_registry 
                     sp->name, what(n));
             goto fail;
         }
-        for (size_t j = 0; j < n->nfrom; j++)
-            if (add_succ(&g->nodes[n->from[j]], i))
-                goto fail;
+        if (!n->app) /* hosting is not a record edge */
+            for (size_t j = 0; j < n->nfrom; j++)
+                if (add_succ(&g->nodes[n->from[j]], i))
+                    goto fail;
     }
+    (void)last;
+
+    /* Default inputs of record readers: every node above whose records nothing
+     * reads yet, else the nearest node that can feed it. `open` holds the nodes
+     * above with no reader so far, in file order (lazily pruned). */
+    size_t *open = calloc(g->n ? g->n : 1, sizeof(size_t)), nopen = 0;
+    /* The last node above of each class that can feed records (record source,
+     * packet decoder, app decoder, enricher, detector): the nearest fallback in O(1). */
+    size_t feeder[5] = {(size_t)-1, (size_t)-1, (size_t)-1, (size_t)-1, (size_t)-1};
+    if (!open)
+        goto fail;
+    for (size_t i = 0; i < g->n; i++) {
+        struct ns_gnode *n = &g->nodes[i];
+        if (n->kind != NS_KIND_SOURCE && n->kind != NS_KIND_DECODER && !n->spec->from_given) {
+            size_t k = 0;
+            for (size_t o = 0; o < nopen; o++) {
+                struct ns_gnode *f = &g->nodes[open[o]];
+                if (f->nsucc == 0 && edge_ok(f, n)) {
+                    if (add_from(n, open[o])) {
+                        free(open);
+                        goto fail;
+                    }
+                } else if (f->nsucc == 0) {
+                    open[k++] = open[o];
+                }
+            }
+            nopen = k;
+            size_t best = (size_t)-1;
+            for (size_t c = 0; n->nfrom == 0 && c < 5; c++)
+                if (feeder[c] != (size_t)-1 && (best == (size_t)-1 || feeder[c] > best) &&
+                    edge_ok(&g->nodes[feeder[c]], n))
+                    best = feeder[c];
+            if (best != (size_t)-1 && add_from(n, best)) {
+                free(open);
+                goto fail;
+            }
+            if (n->nfrom == 0) {
+                ns_diag(cfg, n->spec->mark,
+                        "node '%s' (%s) has no input: add 'from: [...]' or put it after a node "
+                        "that can feed it",
+                        n->spec->name, what(n));
+                free(open);
+                goto fail;
+            }
+            for (size_t j = 0; j < n->nfrom; j++)
+                if (add_succ(&g->nodes[n->from[j]], i)) {
+                    free(open);
+                    goto fail;
+                }
+        }
+        bool feeds_records =
+            n->emits_records || (n->kind != NS_KIND_SOURCE && n->kind != NS_KIND_SINK);
+        if (feeds_records && n->nsucc == 0)
+            open[nopen++] = i;
+        if (n->emits_records)
+            feeder[0] = i;
+        else if (n->kind == NS_KIND_DECODER)
+            feeder[n->app ? 2 : 1] = i;
+        else if (n->kind == NS_KIND_ENRICHER)
+            feeder[3] = i;
+        else if (n->kind == NS_KIND_DETECTOR)
+            feeder[4] = i;
+    }
+    free(open);
 
     size_t nsrc = 0;
     for (size_t i = 0; i < g->n; i++)

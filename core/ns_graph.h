@@ -4,9 +4,13 @@
  * edges checked (kinds that may connect, no cycles), settings applied.
  *
  * Edges. `from:` lists a node's inputs. When it is omitted: a decoder reads every
- * packet source; any other non-source node reads the nearest node above it in the
- * file that may feed it. Allowed edges:
+ * packet source; an app-layer decoder (NS_PLUGIN_APP) reads the nearest packet
+ * decoder above it; any other node reads every node above it that may feed it
+ * and whose records nothing reads yet (so `flows, dns, out` delivers both flows
+ * and dns records to out), or, when there is none, the nearest such node.
+ * Allowed edges:
  *   packet source -> decoder
+ *   packet decoder (decoder/flow) -> app decoder: hosting, not a record edge
  *   record source (e.g. redis), decoder, enricher -> enricher, detector, sink
  *   detector -> detector, sink
  * Sinks feed nothing; sources read nothing.
@@ -51,6 +55,7 @@ struct ns_gnode {
     const struct ns_plugin_entry *plugin;
     enum ns_kind kind;
     bool emits_records; /* a record source */
+    bool app;           /* an app-layer decoder hosted by the flow decoder it reads from */
     size_t *from, nfrom;
     size_t *succ, nsucc;
     struct ns_node_settings ns;

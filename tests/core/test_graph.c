@@ -397,11 +397,12 @@ Test(graph, default_from_rules)
                                "  out: {plugin: sink/fx}\n");
     cr_assert_not_null(g, "%s", ns_diag_last());
     cr_expect_str_eq(inputs(g, "dec"), "a b");
-    /* Others read the nearest node above that may feed them: here the record source. */
-    cr_expect_str_eq(inputs(g, "out"), "rec");
+    /* Others read every node above whose records nothing reads yet. */
+    cr_expect_str_eq(inputs(g, "out"), "dec rec");
     ns_graph_free(g);
 
-    /* Nearest *allowed* node: a sink skips sinks, an enricher skips detectors. */
+    /* Without an unread node above, the nearest *allowed* node: a sink skips sinks,
+     * an enricher skips detectors. s1 collects both unread outputs (det and enr). */
     g = build(HEAD "  det: {plugin: detector/fx, threshold: 1}\n"
                    "  enr: {plugin: enricher/fx}\n"
                    "  s1: {plugin: sink/fx}\n"
@@ -410,7 +411,7 @@ Test(graph, default_from_rules)
     cr_assert_not_null(g, "%s", ns_diag_last());
     cr_expect_str_eq(inputs(g, "det"), "dec");
     cr_expect_str_eq(inputs(g, "enr"), "dec");
-    cr_expect_str_eq(inputs(g, "s1"), "enr");
+    cr_expect_str_eq(inputs(g, "s1"), "det enr");
     cr_expect_str_eq(inputs(g, "s2"), "enr");
     cr_expect_str_eq(inputs(g, "det2"), "enr");
     cr_expect_eq(g->nodes[idx(g, "enr")].nsucc, 3);
