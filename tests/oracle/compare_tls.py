@@ -18,6 +18,8 @@ tshark 4.0 has no JA4: JA4 is checked against the upstream oracles found in
 upstream/<stem>/ next to expected/ (suricata-verify test.yaml `ja4:`, Arkime
 `.test` "ja4", nDPI `.out` `[JA4: ...]`); every TCP JA4 (prefix "t") they list
 must be one of ours. QUIC ("q") values are skipped: TLS in QUIC is a later issue.
+The same files are a second oracle for other values where they list them
+(leaf subject/issuer/serial/validity, version, cipher name, JA3/JA3S).
 
 Three ways to run decoder/tls:
   --flow-driver BIN --plugin-dir DIR: tests/flow/flow_app_driver, the real
@@ -302,6 +304,74 @@ def upstream_ja4(updir):
     return found
 
 
+def upstream_fields(updir):
+    """Other TLS values the upstream oracles list: (file, field, value), field
+    one of subject, issuer, serial, not_before, not_after, version, cipher,
+    ja3, ja3s, ja3_string, ja3s_string."""
+    out = []
+    if not os.path.isdir(updir):
+        return out
+    for fn in sorted(os.listdir(updir)):
+        with open(os.path.join(updir, fn), errors="replace") as fh:
+            text = fh.read()
+        if fn.endswith(".yaml"):  # suricata-verify eve.json matches
+            for key, field in (("tls.subject", "subject"), ("tls.issuerdn", "issuer"),
+                               ("tls.serial", "serial"), ("tls.notbefore", "not_before"),
+                               ("tls.notafter", "not_after"), ("tls.version", "version")):
+                for v in re.findall(r"^\s*%s:\s*'?([^'\n]+?)'?\s*$" % re.escape(key), text, re.M):
+                    out.append((fn, field, v))
+        elif fn.endswith(".out"):  # nDPI flow lines
+            for field, rx in (("issuer", r"\[Issuer: ([^\]]+)\]"),
+                              ("subject", r"\[Subject: ([^\]]+)\]"),
+                              ("cipher", r"\[Cipher: ([^\]]+)\]"),
+                              ("ja3", r"\[JA3C: ([0-9a-f]{32})\]"),
+                              ("ja3s", r"\[JA3S: ([0-9a-f]{32})\]"),
+                              ("version", r"\[(TLSv1\.[0-3])\]")):
+                out += [(fn, field, v) for v in re.findall(rx, text)]
+            for a, b in re.findall(r"\[Validity: (\S+ \S+) - (\S+ \S+)\]", text):
+                out += [(fn, "not_before", a), (fn, "not_after", b)]
+        elif fn.endswith(".test"):  # Arkime session JSON
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                continue
+            for sess in doc.get("sessions3", []):
+                t = (sess.get("body") or sess).get("tls") or {}
+                for key, field in (("cipher", "cipher"), ("ja3", "ja3"), ("ja3s", "ja3s"),
+                                   ("ja3string", "ja3_string"), ("ja3sstring", "ja3s_string"),
+                                   ("version", "version")):
+                    out += [(fn, field, v) for v in t.get(key, [])]
+    return out
+
+
+def our_field(r, field):
+    if field in ("subject", "issuer", "serial", "not_before", "not_after"):
+        chain = get(r, "netscope.tls.server.chain", []) or [{}]
+        leaf = chain[0]
+        if field == "serial":
+            return leaf.get("serial_number")
+        if field in ("not_before", "not_after"):
+            return norm_time(leaf.get(field))
+        return norm_dn(leaf.get(field))
+    if field == "version":
+        v = get(r, "tls.version")
+        return v
+    key = {"cipher": "tls.cipher", "ja3": "tls.client.ja3", "ja3s": "tls.server.ja3s",
+           "ja3_string": "tls.client.ja3_string", "ja3s_string": "tls.server.ja3s_string"}[field]
+    return get(r, key)
+
+
+def norm_upstream(field, v):
+    if field == "serial":
+        return norm_serial(v)
+    if field in ("not_before", "not_after"):
+        return norm_time(v)
+    if field == "version":  # "TLS 1.2", "TLSv1.3"
+        m = re.search(r"(\d\.\d)$", v)
+        return m.group(1) if m else v
+    return v
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--netscope")
@@ -315,7 +385,7 @@ def main():
         ap.error("--netscope, --flow-driver or --driver is required")
 
     failed = False
-    total = exact = acc = ja4_ok = 0
+    total = exact = acc = ja4_ok = up_ok = 0
     used = set()
     seen_files = set()
     for dd in args.dirs:
@@ -352,6 +422,14 @@ def main():
                 else:
                     diffs.append(("ja4 %s" % src, "upstream %s not among ours %s"
                                   % (v, sorted(x for x in mine_ja4 if x))))
+            for src, field, v in upstream_fields(os.path.join(dd, "upstream", stem)):
+                want = norm_upstream(field, v)
+                mine = [our_field(r, field) for r in ours]
+                if want in mine:
+                    up_ok += 1
+                else:
+                    diffs.append(("upstream %s %s" % (src, field),
+                                  "upstream %r not among ours %r" % (want, mine)))
             unexplained = []
             for label, msg in diffs:
                 key = (fn, label) if (fn, label) in ACCEPTED else (fn, "*")
@@ -377,8 +455,9 @@ def main():
         if key[0] in seen_files and key not in used:
             print("stale accepted difference: %s %s" % key)
             failed = True
-    print("%d TLS captures: %d exact, %d with accepted differences, %d upstream JA4 matched, %s"
-          % (total, exact, acc, ja4_ok, "FAILED" if failed else "all explained"))
+    print("%d TLS captures: %d exact, %d with accepted differences, %d upstream JA4 and %d other "
+          "upstream values matched, %s"
+          % (total, exact, acc, ja4_ok, up_ok, "FAILED" if failed else "all explained"))
     if failed:
         return 1
     return 77 if total == 0 else 0
