@@ -14,6 +14,10 @@ netscope.http2 records (one per stream) with tshark's header frames:
   * per stream, where a frame's header values line up with its non-zero
     stream ids (tshark lists them per frame), :path and :status by stream id.
 
+Where upstream/<stem>/ holds a suricata-verify test.yaml with HTTP/2 events,
+its per-stream method, URL, status, user agent, :authority and response length
+are a second oracle.
+
 tshark needed decode-as hints for these captures (*.tshark-args); NetScope
 finds HTTP/2 by content. Run modes as in compare_tls.py: --flow-driver BIN
 --plugin-dir DIR (tests/flow/flow_app_driver: the real decoder/flow and
@@ -31,6 +35,7 @@ import argparse
 import collections
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -54,6 +59,7 @@ pipeline:
 """
 
 get = compare_tls.get
+UPSTREAM_OK = [0]
 
 
 def authority(r):
@@ -119,7 +125,50 @@ def compare_capture(args, path, expected):
                 if mine is None or str(mine) != v:
                     diffs.append(("stream %d %s" % (sid, name),
                                   "ours %r, tshark %r (frame %d)" % (mine, v, fr["frame"])))
+    updir = os.path.join(os.path.dirname(path), "upstream", os.path.basename(path).rsplit(".", 1)[0])
+    for src, sid, want in upstream_streams(updir):
+        r = next((x for x in ours if get(x, "netscope.http2.stream_id") == sid), None)
+        if r is None:
+            diffs.append(("upstream %s stream %d" % (src, sid), "no record for the stream"))
+            continue
+        mine = {"method": get(r, "http.request.method"), "path": get(r, "url.original"),
+                "status": str(get(r, "http.response.status_code")),
+                "user_agent": get(r, "user_agent.original"),
+                "length": str(get(r, "http.response.body.bytes")), "authority": authority(r)}
+        for k, v in want.items():
+            if mine[k] != v:
+                diffs.append(("upstream %s stream %d %s" % (src, sid, k),
+                              "ours %r, upstream %r" % (mine[k], v)))
+            else:
+                UPSTREAM_OK[0] += 1
     return diffs, len(ours)
+
+
+def upstream_streams(updir):
+    """suricata-verify eve `http` matches with a stream id and a URL:
+    (file, stream id, {field: value}) with field in method, path, status,
+    user_agent, length (response body bytes), authority."""
+    out = []
+    if not os.path.isdir(updir):
+        return out
+    for fn in sorted(os.listdir(updir)):
+        if not fn.endswith(".yaml"):
+            continue
+        with open(os.path.join(updir, fn), errors="replace") as fh:
+            text = fh.read()
+        for block in text.split("- filter:")[1:]:
+            kv = dict(re.findall(r'^[ \t]*([\w.\[\]]+):[ \t]*"?([^"\n]*?)"?[ \t]*$', block, re.M))
+            if kv.get("event_type") != "http" or "http.url" not in kv:
+                continue
+            sid = int(kv.get("http.http2.stream_id", "0"))
+            want = {"method": kv.get("http.http_method"), "path": kv.get("http.url"),
+                    "status": kv.get("http.status"), "user_agent": kv.get("http.http_user_agent"),
+                    "length": kv.get("http.length")}
+            for i in range(8):
+                if kv.get("http.request_headers[%d].name" % i) == ":authority":
+                    want["authority"] = kv.get("http.request_headers[%d].value" % i)
+            out.append((fn, sid, {k: v for k, v in want.items() if v is not None}))
+    return out
 
 
 def main():
@@ -182,8 +231,9 @@ def main():
         if key[0] in seen_files and key not in used:
             print("stale accepted difference: %s %s" % key)
             failed = True
-    print("%d HTTP/2 captures: %d exact, %d with accepted differences, %s"
-          % (total, exact, acc, "FAILED" if failed else "all explained"))
+    print("%d HTTP/2 captures: %d exact, %d with accepted differences, %d upstream values "
+          "matched, %s" % (total, exact, acc, UPSTREAM_OK[0],
+                           "FAILED" if failed else "all explained"))
     if failed:
         return 1
     return 77 if total == 0 else 0

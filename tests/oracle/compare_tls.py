@@ -318,7 +318,8 @@ def upstream_fields(updir):
             for key, field in (("tls.subject", "subject"), ("tls.issuerdn", "issuer"),
                                ("tls.serial", "serial"), ("tls.notbefore", "not_before"),
                                ("tls.notafter", "not_after"), ("tls.version", "version")):
-                for v in re.findall(r"^\s*%s:\s*'?([^'\n]+?)'?\s*$" % re.escape(key), text, re.M):
+                for v in re.findall(r"^[ \t]*%s:[ \t]*'?([^'\n]+?)'?[ \t]*$" % re.escape(key),
+                                    text, re.M):
                     out.append((fn, field, v))
         elif fn.endswith(".out"):  # nDPI flow lines
             for field, rx in (("issuer", r"\[Issuer: ([^\]]+)\]"),
