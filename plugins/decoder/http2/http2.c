@@ -70,7 +70,7 @@ static const struct ns_option http2_options[] = {
      .type = NS_OPT_UINT,
      .def = "128",
      .min = 1,
-     .max = 65536,
+     .max = 4096,
      .offset = OFF(max_streams),
      .doc = "Open streams tracked per connection; further ones are counted and not reported."},
     NS_OPT_END};
@@ -300,6 +300,8 @@ static int http2_init(struct ns_instance *ins, const void *config, void **ctx)
         c->cfg.max_header_block = 1024;
     if (c->cfg.max_streams < 1)
         c->cfg.max_streams = 1;
+    if (c->cfg.max_streams > 4096) /* streams are found by a linear scan */
+        c->cfg.max_streams = 4096;
     const struct ns_host *h = c->h;
     c->c_flows = h->counter(ins, "http2_flows_total", NULL, "Flows claimed as HTTP/2");
     c->c_records = h->counter(ins, "http2_streams_total", NULL, "netscope.http2 records emitted");
