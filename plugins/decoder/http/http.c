@@ -343,6 +343,8 @@ static bool http_on_msg(void *arg, struct http_msg *m, enum http_event ev)
     }
     if (m->status == 101)
         fl->done = true;
+    else if (!fl->done)
+        http_dir_resume(&fl->dir[0]); /* an Upgrade/CONNECT refused: HTTP goes on */
     return false;
 }
 
@@ -363,10 +365,12 @@ static int http_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, 
     bool more = http_dir_feed(&fl->dir[d], data, len, gap);
     if (fl->dir[d].errors != errs)
         ns_counter_add(c->c_err, fl->dir[d].errors - errs);
-    if (!more || fl->done) {
+    /* A request asking for Upgrade/CONNECT stops the request side until the
+     * response says whether the protocol changes (101, 2xx to CONNECT). */
+    if ((!more && d == 1) || fl->done) {
         ns_counter_inc(c->c_upgrade);
         fl->done = true;
-        return NS_DECLINED; /* Upgrade/CONNECT: not HTTP/1 any more */
+        return NS_DECLINED; /* not HTTP/1 any more */
     }
     return NS_OK;
 }

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* Append s to a kept string, cut at its bound. A NUL byte (libhttp-parser
+ * lets it through in header values) becomes '?', so the kept value stays one
+ * C string of length *len. */
 static void cut_append(char *buf, uint16_t *len, size_t cap, bool *cut, const char *s, size_t n)
 {
     size_t room = cap - 1 - *len;
@@ -16,7 +19,8 @@ static void cut_append(char *buf, uint16_t *len, size_t cap, bool *cut, const ch
         n = room;
         *cut = true;
     }
-    memcpy(buf + *len, s, n);
+    for (size_t i = 0; i < n; i++)
+        buf[*len + i] = s[i] != '\0' ? s[i] : '?';
     *len = (uint16_t)(*len + n);
     buf[*len] = '\0';
 }
@@ -242,6 +246,16 @@ bool http_dir_feed(struct http_dir *d, const uint8_t *data, size_t len, uint64_t
         len -= n;
     }
     return true;
+}
+
+void http_dir_resume(struct http_dir *d)
+{
+    if (!d->upgraded)
+        return;
+    d->upgraded = false;
+    d->in_msg = false;
+    http_parser_init(&d->p, d->request ? HTTP_REQUEST : HTTP_RESPONSE);
+    d->p.data = d;
 }
 
 void http_dir_eof(struct http_dir *d)

@@ -82,6 +82,9 @@ void http_dir_init(struct http_dir *d, bool request, http_msg_cb cb, void *arg);
  * resynchronises. Returns false once the stream left HTTP (Upgrade, CONNECT). */
 bool http_dir_feed(struct http_dir *d, const uint8_t *data, size_t len, uint64_t gap);
 
+/* Parse again after an Upgrade/CONNECT the other side refused. */
+void http_dir_resume(struct http_dir *d);
+
 /* The stream ended: a response delimited by the connection close completes;
  * any other message in progress is reported with complete = false. */
 void http_dir_eof(struct http_dir *d);
