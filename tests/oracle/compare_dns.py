@@ -25,7 +25,7 @@ data is compared on its first 1000 characters (NetScope bounds it at 1023).
 Every difference is fixed in the decoder or listed in ACCEPTED with the reason;
 an accepted difference that no longer occurs is reported as stale and fails.
 
-Usage: compare_dns.py --driver BIN --plugin-dir DIR [--require] DIR [DIR...]
+Usage: compare_dns.py --driver BIN|netscope:BIN --plugin-dir DIR [--require] DIR [DIR...]
 Exit 0 when all match or are accepted, 1 otherwise, 77 when no capture with
 DNS was found (ctest skip). Python 3 standard library only.
 """
@@ -35,6 +35,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 # (capture, difference label) -> reason. "*" as label: every difference.
 ACCEPTED = {
@@ -162,6 +163,43 @@ def our_data(a):
     return d
 
 
+PIPELINE = """\
+netscope: {workers: 1}
+pipeline:
+  capture: {plugin: source/pcap}
+  flows:
+    plugin: decoder/flow
+    active_timeout: 0s
+    tcp_idle_timeout: 1000000h
+    udp_idle_timeout: 1000000h
+    devices: false
+    arp: false
+  dns:
+    plugin: decoder/dns
+    from: [flows]
+    query_timeout: 0s
+  out: {plugin: sink/jsonl}
+"""
+
+
+def run_netscope(binary, plugin_dir, capture):
+    """The same through the real binary and the core's graph (end to end)."""
+    env = dict(os.environ)
+    env["NETSCOPE_PLUGIN_PATH"] = os.path.realpath(plugin_dir)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(PIPELINE)
+        cfg = f.name
+    try:
+        p = subprocess.run([binary, "run", "-q", "-c", cfg, "-r", capture],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
+    finally:
+        os.unlink(cfg)
+    if p.returncode != 0:
+        raise RuntimeError("netscope exit %d: %s" % (p.returncode, p.stderr.decode()[-500:]))
+    return [json.loads(line) for line in p.stdout.decode("utf-8", "replace").splitlines()
+            if line.startswith("{")]
+
+
 def run_driver(driver, plugin_dir, capture):
     cmd = [driver, os.path.join(plugin_dir, "ns-decoder-flow.so"), capture,
            os.path.join(plugin_dir, "ns-decoder-dns.so"),
@@ -184,7 +222,8 @@ def ep(ip, port):
 
 
 def compare_capture(path, expected, driver, plugin_dir):
-    recs = run_driver(driver, plugin_dir, path)
+    recs = (run_netscope(driver[9:], plugin_dir, path) if driver.startswith("netscope:")
+            else run_driver(driver, plugin_dir, path))
     dns = [r for r in recs if get(r, "event.dataset") == "netscope.dns"]
     mine_q, mine_r = collections.Counter(), collections.Counter()
     for r in dns:
@@ -243,7 +282,8 @@ def compare_capture(path, expected, driver, plugin_dir):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--driver", required=True)
+    ap.add_argument("--driver", required=True,
+                    help="tests/flow/flow_app_driver, or netscope:BIN to run the real binary")
     ap.add_argument("--plugin-dir", required=True)
     ap.add_argument("--require", action="store_true", help="fail when a directory is missing")
     ap.add_argument("dirs", nargs="+")
