@@ -9,6 +9,7 @@
 # Configurations, each repeated REPS times in rotation so that machine noise hits all alike:
 #   baseline       iperf3 only
 #   ebpf_tcp       source/ebpf_tcp in the root netns (tracepoints are global), every option default
+#   ebpf_tcp_rtt1  the same with rtt_sample: 1 (tcp_probe handles every received segment)
 #   ebpf_tcp_nortt the same with rtt: false (no tcp_probe program, the costliest tracepoint)
 #   ebpf_flow      source/ebpf_flow on the receiver's veth (TC ingress + egress)
 # Each run waits (up to 30 s) for the machine to be >= 85 % idle, because other jobs share it.
@@ -74,6 +75,12 @@ pipeline:
   tcp: {plugin: source/ebpf_tcp, rtt: false}
   out: {plugin: sink/jsonl, path: /dev/null}
 EOF
+cat >"$WORK/tcp_rtt1.yaml" <<EOF
+netscope: {log_level: warn, metrics_listen: ""}
+pipeline:
+  tcp: {plugin: source/ebpf_tcp, rtt_sample: 1}
+  out: {plugin: sink/jsonl, path: /dev/null}
+EOF
 cat >"$WORK/flow.yaml" <<EOF
 netscope: {log_level: warn, metrics_listen: ""}
 pipeline:
@@ -115,6 +122,7 @@ run_one() { # config rep
     local cfg=$1 rep=$2 start=$WORK/$1.$2
     case $cfg in
     ebpf_tcp) "$NETSCOPE" run -c "$WORK/tcp.yaml" 2>"$start.err" & NS_PID=$! ;;
+    ebpf_tcp_rtt1) "$NETSCOPE" run -c "$WORK/tcp_rtt1.yaml" 2>"$start.err" & NS_PID=$! ;;
     ebpf_tcp_nortt) "$NETSCOPE" run -c "$WORK/tcp_nortt.yaml" 2>"$start.err" & NS_PID=$! ;;
     ebpf_flow) ip netns exec "$B" "$NETSCOPE" run -c "$WORK/flow.yaml" 2>"$start.err" & NS_PID=$! ;;
     esac
@@ -139,7 +147,7 @@ run_one() { # config rep
     echo "$cfg $rep $((b1 - b0)) $((p1 - p0)) $((c1 - c0)) $idle $start.json" >>"$WORK/runs"
 }
 
-CONFIGS="baseline ebpf_tcp ebpf_tcp_nortt ebpf_flow"
+CONFIGS="baseline ebpf_tcp ebpf_tcp_rtt1 ebpf_tcp_nortt ebpf_flow"
 echo "bench_ebpf: $REPS x $SECS s per configuration ($CONFIGS), interleaved" >&2
 for rep in $(seq 1 "$REPS"); do
     for cfg in $CONFIGS; do

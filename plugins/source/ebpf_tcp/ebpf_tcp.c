@@ -373,6 +373,7 @@ static int etcp_load(struct etcp_ctx *c)
     c->skel->rodata->lazy_track = c->cfg.track_existing;
     c->skel->rodata->retrans_events = true; /* also feeds the retransmit counter */
     c->skel->rodata->drop_events = c->cfg.events;
+    c->skel->rodata->probe_sample = (uint32_t)c->cfg.rtt_sample;
     bpf_map__set_max_entries(c->skel->maps.conns, (uint32_t)c->cfg.max_connections);
     bpf_map__set_max_entries(c->skel->maps.events, (uint32_t)c->cfg.ring_size);
     if (!c->cfg.rtt)
@@ -565,8 +566,16 @@ static const struct ns_option etcp_options[] = {
      .type = NS_OPT_BOOL,
      .def = "true",
      .offset = OFF(rtt),
-     .doc = "Sample smoothed RTT and cwnd on every received segment (tcp_probe, the costliest "
+     .doc = "Sample smoothed RTT and cwnd on received segments (tcp_probe, the costliest "
             "tracepoint); false leaves only the RTT at close."},
+    {.name = "rtt_sample",
+     .type = NS_OPT_UINT,
+     .def = "4",
+     .min = 1,
+     .max = 1000000,
+     .offset = OFF(rtt_sample),
+     .doc = "Handle one tcp_probe hit in this many, at random (1 = every received segment): "
+            "the kernel's srtt is smoothed already, and this is most of the source's cost."},
     NS_OPT_END,
 };
 

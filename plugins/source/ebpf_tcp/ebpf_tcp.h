@@ -18,6 +18,7 @@ struct etcp_config {
     uint64_t ring_size;   /* bytes, power of two */
     uint64_t wakeup_size; /* bytes pending before the kernel wakes us early */
     uint64_t netns_cookie;
+    uint64_t rtt_sample; /* tcp_probe: 1 hit in N */
     bool events;         /* records for retransmit and drop events */
     bool track_existing; /* connections opened before the source started */
     bool rtt;            /* tcp_probe: srtt and cwnd */
