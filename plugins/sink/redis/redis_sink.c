@@ -132,6 +132,7 @@ struct rsink {
     uint32_t logged; /* reasons already logged once */
 
     struct fifo G, R, F, Q; /* gap entries, resend, in flight, pending */
+    struct fifo X;          /* failed in flight, in order: goes before R once F is empty */
     struct rs_entry *pend;  /* read from the spool, not sent yet           */
     bool resending;
     uint64_t mem_bytes;
@@ -254,6 +255,20 @@ static struct rs_entry *fifo_pop_tail(struct fifo *f)
     return e;
 }
 
+/* Put everything of `front` before `f` (front becomes empty). */
+static void fifo_prepend(struct fifo *f, struct fifo *front)
+{
+    if (!front->n)
+        return;
+    front->tail->next = f->head;
+    if (!f->tail)
+        f->tail = front->tail;
+    f->head = front->head;
+    f->n += front->n;
+    front->head = front->tail = NULL;
+    front->n = 0;
+}
+
 /* ---- small helpers ------------------------------------------------------------ */
 
 static void note_error(struct rsink *c, enum reason r, const char *fmt, ...)
@@ -310,7 +325,7 @@ static void lose(struct rsink *c, struct rs_entry *e, enum drop why)
 
 static void update_gauges(struct rsink *c)
 {
-    ns_gauge_set(c->c_buffered, c->G.n + c->R.n + c->F.n + c->Q.n);
+    ns_gauge_set(c->c_buffered, c->G.n + c->R.n + c->X.n + c->F.n + c->Q.n);
     if (c->sp) {
         ns_gauge_set(c->c_spool_bytes, rs_spool_bytes(c->sp));
         ns_gauge_set(c->c_spool_entries, rs_spool_unread(c->sp));
@@ -540,7 +555,7 @@ static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
     c->last_progress_ns = now_ns();
     if (!reply) {
         /* The connection is going away: resend later, first. */
-        fifo_push(&c->R, e);
+        fifo_push(&c->X, e);
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
@@ -570,17 +585,23 @@ static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
         if (!retry) {
             lose(c, e, D_REJECTED);
         } else {
-            fifo_push(&c->R, e);
-            c->retry_at_ns = now_ns() + c->backoff_ns;
-            if (c->backoff_ns < c->cfg->backoff_max)
+            /* One backoff step per refused round (not per entry of it); the
+             * round is resent once everything in flight has answered. */
+            if (!c->X.n) {
+                c->retry_at_ns = now_ns() + c->backoff_ns;
                 c->backoff_ns *= 2;
+                if (c->backoff_ns > c->cfg->backoff_max)
+                    c->backoff_ns = c->cfg->backoff_max;
+            }
+            c->resending = false;
+            fifo_push(&c->X, e);
         }
     } else {
         ns_counter_inc(c->c_delivered);
         if (e->seg)
             ns_counter_inc(c->c_replayed);
         entry_done(c, e);
-        if (!c->R.n)
+        if (!c->R.n && !c->X.n)
             c->backoff_ns = c->cfg->backoff_min;
     }
     if (ac == c->ac && c->state == C_READY)
@@ -683,6 +704,12 @@ static void pump(struct rsink *c)
         make_gaps(c);
         c->next_gap_ns = now_ns() + 1000000000u;
     }
+    /* Entries refused or cut off in flight are older than the ones of R not
+     * resent yet (R is drained before anything else is sent). */
+    if (c->X.n && !c->F.n)
+        fifo_prepend(&c->R, &c->X);
+    if (c->X.n)
+        return;
     if (c->R.n && !c->resending) {
         if (c->F.n || now_ns() < c->retry_at_ns)
             return;
@@ -749,7 +776,7 @@ static void conn_lost(struct rsink *c)
 {
     if (c->state == C_READY)
         ns_log_warn(c->ins, "connection to Redis lost; buffering (%zu in memory)",
-                    c->R.n + c->F.n + c->Q.n);
+                    c->R.n + c->X.n + c->F.n + c->Q.n);
     c->ac = NULL;
     c->state = C_DOWN;
     c->resending = false;
@@ -830,7 +857,7 @@ static void handshake_cb(redisAsyncContext *ac, void *r, void *priv)
                     c->sp && rs_spool_unread(c->sp) ? "; replaying the spool first" : "");
     else
         ns_log_info(c->ins, "reconnected to Redis; resending %zu, replaying %" PRIu64 " spooled",
-                    c->R.n, c->sp ? rs_spool_unread(c->sp) : 0);
+                    c->R.n + c->X.n, c->sp ? rs_spool_unread(c->sp) : 0);
     c->ever_connected = true;
     c->h->set_ready(c->ins, true);
     pump(c);
@@ -890,7 +917,8 @@ static void finish(struct rsink *c)
     if (c->finished)
         return;
     c->finished = true;
-    conn_kill(c); /* F -> R */
+    conn_kill(c); /* F -> X */
+    fifo_prepend(&c->R, &c->X);
     if (c->loss_pending)
         make_gaps(c);
     size_t left = c->G.n + c->R.n + c->Q.n + (c->pend ? 1 : 0);
@@ -947,7 +975,7 @@ static void finish(struct rsink *c)
 
 static bool all_delivered(const struct rsink *c)
 {
-    return !c->G.n && !c->R.n && !c->F.n && !c->Q.n && !c->pend && !c->loss_pending &&
+    return !c->G.n && !c->R.n && !c->X.n && !c->F.n && !c->Q.n && !c->pend && !c->loss_pending &&
            !(c->sp && rs_spool_unread(c->sp));
 }
 
@@ -989,7 +1017,7 @@ static void drain_cb(uv_check_t *h)
      * queueing a command re-arms the connection's poll handle, and libuv
      * then discards that fd's events still pending in the current batch, so
      * sending from another handle's callback could starve the connection. */
-    if (c->Q.n >= c->cfg->batch_size || c->G.n || c->R.n || c->loss_pending ||
+    if (c->Q.n >= c->cfg->batch_size || c->G.n || c->R.n || c->X.n || c->loss_pending ||
         (c->sp && rs_spool_unread(c->sp)) ||
         (c->Q.n && now_ns() - c->q_since_ns >= c->cfg->flush_interval))
         pump(c);
@@ -1167,8 +1195,8 @@ static void rsink_destroy(void *ctx)
     if (!c)
         return;
     finish(c);
-    struct fifo *all[] = {&c->G, &c->R, &c->F, &c->Q};
-    for (int i = 0; i < 4; i++) {
+    struct fifo *all[] = {&c->G, &c->R, &c->X, &c->F, &c->Q};
+    for (int i = 0; i < 5; i++) {
         struct rs_entry *e;
         while ((e = fifo_pop(all[i]))) {
             if (e->rec)
