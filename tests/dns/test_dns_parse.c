@@ -319,3 +319,16 @@ Test(dns_parse, scratch_reuse_leaves_no_stale_fields)
     cr_assert_eq(dns_parse(m.b, m.n, &M), DNS_OK);
     cr_assert_eq(M.an[0].ip_len, 0);
 }
+
+Test(dns_parse, probe_partial_tcp_question)
+{
+    struct mb m;
+    hdr(&m, 7, 0x0100, 1, 0, 0, 0);
+    name(&m, "www.example.com");
+    u16(&m, 1);
+    u16(&m, 1);
+    cr_assert(dns_probe(m.b, m.n, true, false));
+    cr_assert(!dns_probe(m.b, 20, true, false)); /* question cut: only with a port hint */
+    cr_assert(dns_probe(m.b, 20, true, true));
+    cr_assert(!dns_probe(m.b, 20, false, true));
+}

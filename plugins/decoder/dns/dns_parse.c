@@ -499,7 +499,10 @@ bool dns_probe(const uint8_t *buf, size_t len, bool partial, bool port_hint)
     size_t off = DNS_HEADER_LEN;
     if (qd == 1) {
         char name[DNS_NAME_TEXT];
-        if (dns_read_name(buf, len, &off, name, sizeof(name)) != DNS_OK || off + 4 > len)
+        enum dns_err e = dns_read_name(buf, len, &off, name, sizeof(name));
+        if (partial && (e == DNS_ERR_TRUNCATED || (e == DNS_OK && off + 4 > len)))
+            return port_hint; /* the question continues in the next segment */
+        if (e != DNS_OK || off + 4 > len)
             return false;
         uint16_t qclass = rd16(buf + off + 2);
         /* IN, CH, HS, NONE, ANY; mDNS sets the top bit (unicast response). */

@@ -82,7 +82,8 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m);
  * carrying no answers, and record counts that fit the bytes. `port_hint` (port
  * 53/5353/5355) also accepts messages without a question. With
  * `partial`, the message may continue beyond len (a TCP segment): only the
- * header and question must be present.
+ * header and question must be present (with `port_hint`, the header alone
+ * when the question is cut).
  */
 bool dns_probe(const uint8_t *buf, size_t len, bool partial, bool port_hint);
 
