@@ -506,6 +506,29 @@ def test_e_consumer_group_reads_acks_and_reclaims():
     assert stats(err, "source_redis_acked_total") == n
     consumers = {x[1]: x[3] for x in c.cmd("XINFO", "CONSUMERS", "hub:in", "hub")}
     assert consumers.get("dead") == 0, consumers
+
+    # A restart of the same consumer after a crash: what it had read and not
+    # acknowledged is read again first (XREADGROUP ... 0), without XAUTOCLAIM.
+    for i in range(n + 1, n + 21):
+        rec = {"event": {"dataset": "netscope.flow", "sequence": i}}
+        c.cmd("XADD", "hub:in", "*", "type", "flow", "json", json.dumps(rec))
+    c.cmd("XREADGROUP", "GROUP", "hub", "alive", "COUNT", 20, "STREAMS", "hub:in", ">")
+    out2 = os.path.join(TMP, "e2.jsonl")
+    cfg = write_cfg("e2.yaml",
+                    f"  in:\n    plugin: source/redis\n    port: {r.port}\n    stream: hub:in\n"
+                    "    group: hub\n    consumer: alive\n    count: 7\n    block: 100ms\n"
+                    "    claim_idle: 0s\n"
+                    f"  out:\n    plugin: sink/testsink\n    path: {out2}\n")
+    p = start(cfg)
+    deadline = time.time() + 10
+    while time.time() < deadline and c.cmd("XPENDING", "hub:in", "hub")[0] != 0:
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    seqs = sorted(json.loads(l)["event"]["sequence"] for l in open(out2) if l.strip())
+    assert seqs == list(range(n + 1, n + 21)), seqs
+    assert c.cmd("XPENDING", "hub:in", "hub")[0] == 0
     c.close()
 
 

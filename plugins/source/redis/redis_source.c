@@ -92,6 +92,7 @@ struct rsrc {
     bool claiming; /* an XAUTOCLAIM is outstanding */
     bool history;  /* reading this consumer's own pending entries (id 0) */
     char claim_cursor[48];
+    char hist_id[48]; /* history reads continue after this id */
     bool stopping, closed;
     uint64_t stop_deadline_ns;
     uint64_t acks_inflight;
@@ -430,9 +431,17 @@ static void read_cb(redisAsyncContext *ac, void *r, void *priv)
     if (reply->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < reply->elements; i++) {
             const redisReply *st = reply->element[i];
-            if (st->type == REDIS_REPLY_ARRAY && st->elements == 2) {
-                got += st->element[1]->type == REDIS_REPLY_ARRAY ? st->element[1]->elements : 0;
-                take_entries(c, st->element[1], false);
+            if (st->type == REDIS_REPLY_ARRAY && st->elements == 2 &&
+                st->element[1]->type == REDIS_REPLY_ARRAY) {
+                const redisReply *ents = st->element[1];
+                got += ents->elements;
+                take_entries(c, ents, false);
+                /* The next history read starts after the last one seen. */
+                const redisReply *last = got ? ents->element[ents->elements - 1] : NULL;
+                if (c->history && last && last->type == REDIS_REPLY_ARRAY && last->elements &&
+                    last->element[0]->type == REDIS_REPLY_STRING &&
+                    last->element[0]->len < sizeof(c->hist_id))
+                    snprintf(c->hist_id, sizeof(c->hist_id), "%s", last->element[0]->str);
             }
         }
     }
@@ -457,9 +466,7 @@ static void claim_cb(redisAsyncContext *ac, void *r, void *priv)
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
         reply->element[0]->type == REDIS_REPLY_STRING && reply->element[0]->len < 48) {
         snprintf(c->claim_cursor, sizeof(c->claim_cursor), "%s", reply->element[0]->str);
-        c->history = true; /* the same dedupe as history reads */
         take_entries(c, reply->element[1], true);
-        c->history = false;
         /* A full page: more may be waiting, claim again soon. */
         if (strcmp(c->claim_cursor, "0-0") != 0)
             c->next_claim_ns = 0;
@@ -495,9 +502,17 @@ static void pump(struct rsrc *c)
     if (c->reading || c->claiming)
         return;
     snprintf(blk, sizeof(blk), "%" PRIu64, c->cfg->block / 1000000u);
-    const char *argv[] = {
-        "XREADGROUP", "GROUP",   c->cfg->group,  c->consumer,           "COUNT", cnt, "BLOCK",
-        blk,          "STREAMS", c->cfg->stream, c->history ? "0" : ">"};
+    const char *argv[] = {"XREADGROUP",
+                          "GROUP",
+                          c->cfg->group,
+                          c->consumer,
+                          "COUNT",
+                          cnt,
+                          "BLOCK",
+                          blk,
+                          "STREAMS",
+                          c->cfg->stream,
+                          c->history ? c->hist_id : ">"};
     int n = 11;
     size_t argl[11];
     for (int i = 0; i < n; i++)
@@ -586,6 +601,7 @@ static void group_cb(redisAsyncContext *ac, void *r, void *priv)
         c->h->set_ready(c->ins, true);
     }
     c->history = true;
+    snprintf(c->hist_id, sizeof(c->hist_id), "0");
     send_acks(c);
     pump(c);
 }
