@@ -421,12 +421,17 @@ def test_c_netscope_sigkilled_while_spooling():
 
 
 def test_d_spool_full_writes_gap_entry():
+    for policy in ("oldest", "newest"):
+        spool_full_case(policy)
+
+
+def spool_full_case(policy):
     port = free_port()
-    spool = os.path.join(TMP, "d-spool")
+    spool = os.path.join(TMP, f"d-spool-{policy}")
     packets, flows = 3000, 16
-    cfg = write_cfg("d.yaml", gen_pipeline(
+    cfg = write_cfg(f"d-{policy}.yaml", gen_pipeline(
         f"    port: {port}\n    spool_dir: {spool}\n    buffer_size: 8KiB\n"
-        "    spool_size: 48KiB\n    spool_segment_size: 8KiB\n    on_spool_full: oldest\n"
+        f"    spool_size: 48KiB\n    spool_segment_size: 8KiB\n    on_spool_full: {policy}\n"
         "    backoff_min: 50ms\n    backoff_max: 100ms\n    drain_timeout: 20s\n",
         packets, flows, hold=True), settings="  workers: 1\n")
     p = start(cfg)
@@ -452,7 +457,11 @@ def test_d_spool_full_writes_gap_entry():
     assert lost == dropped > 0, f"gap says {lost}, counter says {dropped}"
     got = seqs_of(ents, "netscope.test")
     lost_range = set(range(int(g["first_seq"]), int(g["last_seq"]) + 1))
-    assert len(lost_range) == lost, "the oldest records are lost, as one range"
+    assert len(lost_range) == lost, f"the {policy} records are lost, as one range"
+    if policy == "oldest":
+        assert int(g["first_seq"]) == 1, g
+    else:
+        assert int(g["last_seq"]) == packets, g
     assert set(got) | lost_range == set(range(1, packets + 1)), "delivered + lost != emitted"
     assert not (set(got) & lost_range)
     assert got == sorted(got)
@@ -462,6 +471,7 @@ def test_d_spool_full_writes_gap_entry():
     assert int(g["first_time_ns"]) <= int(g["last_time_ns"])
     assert stats(err, "sink_redis_gap_entries_total") == 1
     c.close()
+    r.kill()
 
 
 def test_e_consumer_group_reads_acks_and_reclaims():
