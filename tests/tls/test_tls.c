@@ -441,14 +441,14 @@ Test(tls_session, probe)
 /* ---- plugin through the fake host -------------------------------------------------------- */
 
 struct tls_cfg_mirror {
-    uint64_t max_handshake, max_certificates;
+    uint64_t max_handshake, max_certificates, certificate_cache;
 };
 
 Test(tls_plugin, record_and_annotation, .fini = ns_fake_reset)
 {
     ns_fake_set_quiet(true);
     struct ns_instance *ins = ns_fake_instance("decoder/tls", "tls");
-    struct tls_cfg_mirror cfg = {65536, 4};
+    struct tls_cfg_mirror cfg = {65536, 4, 16};
     void *ctx;
     cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
     cr_assert(ns_plugin.flags & NS_PLUGIN_APP);
@@ -515,7 +515,7 @@ Test(tls_plugin, report_at_close_when_unfinished, .fini = ns_fake_reset)
 {
     ns_fake_set_quiet(true);
     struct ns_instance *ins = ns_fake_instance("decoder/tls", "tls");
-    struct tls_cfg_mirror cfg = {65536, 4};
+    struct tls_cfg_mirror cfg = {65536, 4, 16};
     void *ctx;
     cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
     static struct buf cli, hs;
@@ -572,4 +572,71 @@ Test(tls_session, hello_retry_request)
     cr_assert_eq(tls_session_version(&s), 0x0304);
     cr_assert_eq(s.errors, 0);
     tls_session_free(&s);
+}
+
+Test(tls_x509, cache_hits_and_failures)
+{
+    uint8_t der[4096];
+    size_t dn = make_cert(der, sizeof(der));
+    struct tls_x509_cache *c = tls_x509_cache_new(2);
+    cr_assert_not_null(c);
+    struct tls_x509 a, b;
+    cr_assert_eq(tls_x509_parse_cached(c, der, dn, &a), 0);
+    cr_assert_eq(tls_x509_parse_cached(c, der, dn, &b), 0);
+    cr_assert_str_eq(a.subject, b.subject);
+    cr_assert_str_eq(a.serial, b.serial);
+    cr_assert_str_eq(a.sha256, b.sha256);
+    cr_assert_eq(b.n_san_dns, 2);
+    cr_assert_str_eq(b.san_dns[0], "www.example.org");
+    cr_assert_str_eq(b.san_ip[0], "192.0.2.7");
+    cr_assert_neq(a.subject, b.subject); /* copies, freed separately */
+    tls_x509_free(&a);
+    tls_x509_free(&b);
+    /* Garbage is parsed once and remembered as bad. */
+    static const uint8_t junk[] = {0x30, 0x03, 0x02, 0x01, 0x05};
+    cr_assert_eq(tls_x509_parse_cached(c, junk, sizeof(junk), &a), -1);
+    cr_assert_eq(tls_x509_parse_cached(c, junk, sizeof(junk), &a), -1);
+    /* A third key evicts the least recently used (the certificate). */
+    static const uint8_t junk2[] = {0x30, 0x00};
+    cr_assert_eq(tls_x509_parse_cached(c, junk2, sizeof(junk2), &a), -1);
+    cr_assert_eq(tls_x509_parse_cached(c, der, dn, &a), 0);
+    tls_x509_free(&a);
+    uint64_t hits, misses;
+    tls_x509_cache_stats(c, &hits, &misses);
+    cr_assert_eq(hits, 2);
+    cr_assert_eq(misses, 4);
+    tls_x509_cache_free(c);
+}
+
+Test(tls_plugin, certificate_cache, .fini = ns_fake_reset)
+{
+    ns_fake_set_quiet(true);
+    struct ns_instance *ins = ns_fake_instance("decoder/tls", "tls");
+    struct tls_cfg_mirror cfg = {65536, 4, 16};
+    void *ctx;
+    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    static struct buf cli, srv;
+    uint8_t der[4096];
+    size_t dn = make_cert(der, sizeof(der));
+    tls12_streams(&cli, &srv, 1000, der, dn);
+    char *json[2];
+    for (int i = 0; i < 2; i++) {
+        struct ns_app_flow f;
+        memset(&f, 0, sizeof(f));
+        f.transport = 6;
+        f.src_ip.family = f.dst_ip.family = 4;
+        cr_assert_eq(ns_plugin.app_probe(ctx, &f, NS_APP_TO_SERVER, cli.d, cli.n, 1000), NS_OK);
+        ns_plugin.app_data(ctx, &f, NS_APP_TO_CLIENT, srv.d, srv.n, 2000, 0);
+        ns_plugin.app_close(ctx, &f, 3000);
+        size_t n;
+        struct ns_record **recs = ns_fake_emitted(&n);
+        cr_assert_eq(n, (size_t)i + 1);
+        json[i] = ns_fake_rec_json(recs[i]);
+    }
+    cr_assert_str_eq(json[0], json[1]);
+    free(json[0]);
+    free(json[1]);
+    cr_assert_eq(ns_fake_counter_value("certificate_cache_hits", NULL), 1);
+    cr_assert_eq(ns_fake_counter_value("certificate_cache_misses", NULL), 1);
+    ns_plugin.destroy(ctx);
 }

@@ -281,14 +281,39 @@ struct tls_sb {
     size_t cap, len;
 };
 
-/* Append (bounded; the string stays NUL-terminated). */
+static void tls_sb_ch(struct tls_sb *b, char c)
+{
+    if (b->len + 1 < b->cap) {
+        b->p[b->len++] = c;
+        b->p[b->len] = '\0';
+    }
+}
+
+/* Append (bounded; the string stays NUL-terminated). A tiny formatter for
+ * the few formats the fingerprints need ("%u", "%04x", literals): snprintf
+ * was most of the cost of a handshake. */
 static void tls_sb_add(struct tls_sb *b, const char *fmt, unsigned v)
 {
-    if (b->len + 1 >= b->cap)
-        return;
-    int n = snprintf(b->p + b->len, b->cap - b->len, fmt, v);
-    if (n > 0)
-        b->len += (size_t)n < b->cap - b->len ? (size_t)n : b->cap - b->len - 1;
+    static const char hx[] = "0123456789abcdef";
+    for (const char *f = fmt; *f != '\0'; f++) {
+        if (f[0] == '%' && f[1] == 'u') {
+            char d[10];
+            int n = 0;
+            do {
+                d[n++] = (char)('0' + v % 10);
+                v /= 10;
+            } while (v != 0 && n < 10);
+            while (n > 0)
+                tls_sb_ch(b, d[--n]);
+            f++;
+        } else if (f[0] == '%' && f[1] == '0' && f[2] == '4' && f[3] == 'x') {
+            for (int sh = 12; sh >= 0; sh -= 4)
+                tls_sb_ch(b, hx[(v >> sh) & 15]);
+            f += 3;
+        } else {
+            tls_sb_ch(b, *f);
+        }
+    }
 }
 
 static void tls_sb_list16(struct tls_sb *b, const uint16_t *v, size_t n)
@@ -315,15 +340,38 @@ static void tls_hex(const uint8_t *d, size_t n, char *out, bool upper)
 
 static void tls_digest(const EVP_MD *md, const char *s, size_t n, uint8_t *out, unsigned *olen)
 {
-    if (EVP_Digest(s, n, out, olen, md, NULL) != 1)
+    if (md == NULL || EVP_Digest(s, n, out, olen, md, NULL) != 1)
         *olen = 0;
+}
+
+/* Contract in tls_parse.h. Fetched once; a racing second fetch is freed. The
+ * objects live until exit (reachable, not leaks). */
+const EVP_MD *tls_md(int which)
+{
+    static EVP_MD *slots[2];
+    static const char *const names[2] = {"MD5", "SHA256"};
+    if (which < 0 || which > 1)
+        return NULL;
+    EVP_MD *md = __atomic_load_n(&slots[which], __ATOMIC_ACQUIRE);
+    if (md != NULL)
+        return md;
+    EVP_MD *f = EVP_MD_fetch(NULL, names[which], NULL);
+    if (f == NULL)
+        return which == 0 ? EVP_md5() : EVP_sha256();
+    EVP_MD *expect = NULL;
+    if (!__atomic_compare_exchange_n(&slots[which], &expect, f, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        EVP_MD_free(f);
+        return expect;
+    }
+    return f;
 }
 
 static void tls_md5_hex(const char *s, size_t n, char out[33])
 {
     uint8_t d[EVP_MAX_MD_SIZE];
     unsigned dl = 0;
-    tls_digest(EVP_md5(), s, n, d, &dl);
+    tls_digest(tls_md(TLS_MD_MD5), s, n, d, &dl);
     if (dl != 16) {
         out[0] = '\0';
         return;
@@ -381,7 +429,7 @@ static void tls_sha12(const char *s, size_t n, char out[13])
         memcpy(out, "000000000000", 13);
         return;
     }
-    tls_digest(EVP_sha256(), s, n, d, &dl);
+    tls_digest(tls_md(TLS_MD_SHA256), s, n, d, &dl);
     if (dl != 32) {
         memcpy(out, "000000000000", 13);
         return;
@@ -583,7 +631,7 @@ static void tls_parse_certs(struct tls_session *s, const uint8_t *p, size_t len)
             s->errors |= TLS_E_TRUNCATED;
             continue;
         }
-        if (tls_x509_parse(c.p, c.len, &s->certs[s->n_certs]) == 0)
+        if (tls_x509_parse_cached(s->cache, c.p, c.len, &s->certs[s->n_certs]) == 0)
             s->n_certs++;
         else
             s->errors |= TLS_E_CERT;

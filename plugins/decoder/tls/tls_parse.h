@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #define TLS_MAX_CIPHERS 256
 #define TLS_MAX_EXTS 96
 #define TLS_MAX_GROUPS 64
@@ -78,6 +80,8 @@ struct tls_server_hello {
     uint8_t sid[32];
 };
 
+struct tls_x509_cache;
+
 /* One certificate, as OpenSSL parsed it. Strings are malloc'd (NULL = absent). */
 struct tls_x509 {
     char *subject, *issuer;        /* full DN, "C=US, O=..., CN=..."       */
@@ -112,10 +116,11 @@ enum tls_state {
 };
 
 struct tls_session {
-    struct tls_dir dir[2]; /* 0 = client to server, 1 = server to client */
-    uint32_t max_msg;      /* largest handshake message assembled          */
-    uint32_t max_certs;    /* certificates kept from the chain             */
-    uint32_t errors;       /* TLS_E_* seen                                 */
+    struct tls_dir dir[2];        /* 0 = client to server, 1 = server to client */
+    uint32_t max_msg;             /* largest handshake message assembled          */
+    uint32_t max_certs;           /* certificates kept from the chain             */
+    struct tls_x509_cache *cache; /* parsed certificates by hash, or NULL  */
+    uint32_t errors;              /* TLS_E_* seen                                 */
     enum tls_state state;
     bool have_ch, have_sh, have_cert, cert_seen_before_ccs;
     bool server_ccs_first; /* server CCS before the client's: abbreviated  */
@@ -166,6 +171,26 @@ int tls_parse_server_hello(const uint8_t *p, size_t len, struct tls_server_hello
  * tls_x509_free. */
 int tls_x509_parse(const uint8_t *der, size_t len, struct tls_x509 *x);
 void tls_x509_free(struct tls_x509 *x);
+
+/* A small LRU of parsed certificates keyed by the SHA-256 of their DER, for
+ * one thread. OpenSSL 3's d2i_X509 costs ~0.2 ms per certificate (public-key
+ * decoding goes through its provider framework) while a server presents the
+ * same chain to every client: a hit is a hash and a copy. Set it in
+ * tls_session.cache after tls_session_init. Returns NULL on allocation
+ * failure; cap 0 is not allowed. */
+struct tls_x509_cache *tls_x509_cache_new(uint32_t cap);
+void tls_x509_cache_free(struct tls_x509_cache *c);
+/* Like tls_x509_parse, through the cache (c may be NULL). */
+int tls_x509_parse_cached(struct tls_x509_cache *c, const uint8_t *der, size_t len,
+                          struct tls_x509 *x);
+/* Lookups that hit / missed since creation. */
+void tls_x509_cache_stats(const struct tls_x509_cache *c, uint64_t *hits, uint64_t *misses);
+
+/* libcrypto digests fetched once per process (an implicit fetch per call
+ * costs microseconds in OpenSSL 3). name: "MD5" or "SHA256". */
+const EVP_MD *tls_md(int which);
+#define TLS_MD_MD5 0
+#define TLS_MD_SHA256 1
 
 /* GREASE values (RFC 8701): 0x0a0a, 0x1a1a, ... 0xfafa. */
 static inline bool tls_is_grease(uint16_t v)

@@ -180,7 +180,8 @@ int tls_x509_parse(const uint8_t *der, size_t len, struct tls_x509 *o)
 
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned ml = 0;
-    if (EVP_Digest(der, len, md, &ml, EVP_sha256(), NULL) == 1 && ml == 32) {
+    const EVP_MD *sha = tls_md(TLS_MD_SHA256);
+    if (sha != NULL && EVP_Digest(der, len, md, &ml, sha, NULL) == 1 && ml == 32) {
         static const char hx[] = "0123456789ABCDEF";
         for (unsigned k = 0; k < 32; k++) {
             o->sha256[2 * k] = hx[md[k] >> 4];
@@ -206,4 +207,134 @@ void tls_x509_free(struct tls_x509 *o)
     free(o->san_dns);
     free(o->san_ip);
     memset(o, 0, sizeof(*o));
+}
+
+/* ---- cache -------------------------------------------------------------------- */
+
+struct tls_x509_slot {
+    uint8_t key[32];
+    uint64_t used; /* 0 = empty */
+    int ok;        /* parse result cached too: bad certificates are not re-parsed */
+    struct tls_x509 x;
+};
+
+struct tls_x509_cache {
+    uint32_t cap;
+    uint64_t clock, hits, misses;
+    struct tls_x509_slot *slots;
+};
+
+/* Contract in tls_parse.h. */
+struct tls_x509_cache *tls_x509_cache_new(uint32_t cap)
+{
+    if (cap == 0)
+        return NULL;
+    struct tls_x509_cache *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->slots = calloc(cap, sizeof(*c->slots));
+    if (c->slots == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->cap = cap;
+    return c;
+}
+
+/* Contract in tls_parse.h. */
+void tls_x509_cache_free(struct tls_x509_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (uint32_t i = 0; i < c->cap; i++)
+        if (c->slots[i].used != 0)
+            tls_x509_free(&c->slots[i].x);
+    free(c->slots);
+    free(c);
+}
+
+/* Contract in tls_parse.h. */
+void tls_x509_cache_stats(const struct tls_x509_cache *c, uint64_t *hits, uint64_t *misses)
+{
+    *hits = c ? c->hits : 0;
+    *misses = c ? c->misses : 0;
+}
+
+static char *tls_dup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static char **tls_dup_list(char *const *v, uint16_t n)
+{
+    if (v == NULL || n == 0)
+        return NULL;
+    char **o = calloc(TLS_MAX_SANS, sizeof(char *));
+    if (o != NULL)
+        for (uint16_t i = 0; i < n; i++)
+            o[i] = tls_dup(v[i]);
+    return o;
+}
+
+/* Deep copy; on allocation failure some strings are NULL (fields missing). */
+static void tls_x509_copy(struct tls_x509 *d, const struct tls_x509 *s)
+{
+    *d = *s;
+    d->subject = tls_dup(s->subject);
+    d->issuer = tls_dup(s->issuer);
+    d->subject_cn = tls_dup(s->subject_cn);
+    d->issuer_cn = tls_dup(s->issuer_cn);
+    d->serial = tls_dup(s->serial);
+    d->san_dns = tls_dup_list(s->san_dns, s->n_san_dns);
+    d->san_ip = tls_dup_list(s->san_ip, s->n_san_ip);
+    if (d->san_dns == NULL)
+        d->n_san_dns = 0;
+    if (d->san_ip == NULL)
+        d->n_san_ip = 0;
+    /* A NULL inside a list would be written as a missing value: drop the tail. */
+    for (uint16_t i = 0; i < d->n_san_dns; i++)
+        if (d->san_dns[i] == NULL)
+            d->n_san_dns = i;
+    for (uint16_t i = 0; i < d->n_san_ip; i++)
+        if (d->san_ip[i] == NULL)
+            d->n_san_ip = i;
+}
+
+/* Contract in tls_parse.h. */
+int tls_x509_parse_cached(struct tls_x509_cache *c, const uint8_t *der, size_t len,
+                          struct tls_x509 *x)
+{
+    uint8_t key[EVP_MAX_MD_SIZE];
+    unsigned kl = 0;
+    const EVP_MD *sha = tls_md(TLS_MD_SHA256);
+    if (c == NULL || sha == NULL || EVP_Digest(der, len, key, &kl, sha, NULL) != 1 || kl != 32)
+        return tls_x509_parse(der, len, x);
+    struct tls_x509_slot *victim = &c->slots[0];
+    for (uint32_t i = 0; i < c->cap; i++) {
+        struct tls_x509_slot *e = &c->slots[i];
+        if (e->used != 0 && memcmp(e->key, key, 32) == 0) {
+            e->used = ++c->clock;
+            c->hits++;
+            if (e->ok != 0) {
+                memset(x, 0, sizeof(*x));
+                return -1;
+            }
+            tls_x509_copy(x, &e->x);
+            return 0;
+        }
+        if (e->used < victim->used)
+            victim = e;
+    }
+    c->misses++;
+    int rc = tls_x509_parse(der, len, x);
+    if (victim->used != 0)
+        tls_x509_free(&victim->x);
+    memcpy(victim->key, key, 32);
+    victim->used = ++c->clock;
+    victim->ok = rc;
+    if (rc == 0)
+        tls_x509_copy(&victim->x, x);
+    else
+        memset(&victim->x, 0, sizeof(victim->x));
+    return rc;
 }
