@@ -262,3 +262,25 @@ Test(dns_plugin, hostile_tcp_stream_gives_up, .init = setup, .fini = teardown)
     ns_plugin.app_close(CTX, &f, 3);
     cr_assert_eq(nrecs(), 1);
 }
+
+Test(dns_plugin, capture_started_with_the_server, .init = setup, .fini = teardown)
+{
+    /* The flow's initiator is the server (its response was the first packet):
+     * the record's source must still be the client. */
+    struct ns_app_flow f = flow(17, 53);
+    uint8_t b[512];
+    size_t n = msg(b, 9, true, "late.example", 1);
+    cr_assert_eq(ns_plugin.app_probe(CTX, &f, NS_APP_TO_SERVER, b, n, 1), NS_OK);
+    n = msg(b, 10, false, "next.example", 0);
+    ns_plugin.app_data(CTX, &f, NS_APP_TO_CLIENT, b, n, 2, 0);
+    n = msg(b, 10, true, "next.example", 1);
+    ns_plugin.app_data(CTX, &f, NS_APP_TO_SERVER, b, n, 3, 0);
+    cr_assert_eq(nrecs(), 2);
+    for (size_t i = 0; i < 2; i++) {
+        char *j = json(i);
+        HAS(j, "\"source\":{\"ip\":\"10.0.0.53\",\"port\":53}");
+        HAS(j, "\"destination\":{\"ip\":\"10.0.0.1\",\"port\":40000}");
+        free(j);
+    }
+    ns_plugin.app_close(CTX, &f, 4);
+}

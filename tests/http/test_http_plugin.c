@@ -202,3 +202,21 @@ Test(http_plugin, pipeline_bound, .init = setup, .fini = teardown)
     cr_assert_eq(nrecs(), 10);
     cr_assert_eq(ns_fake_counter_value("pipeline_overflow_total", NULL), 6);
 }
+
+Test(http_plugin, capture_started_with_the_server, .init = setup, .fini = teardown)
+{
+    /* The flow's initiator sent a response first: it is the server. */
+    const char *resp = "HTTP/1.1 204 No Content\r\n\r\n";
+    cr_assert_eq(
+        ns_plugin.app_probe(CTX, &F, NS_APP_TO_SERVER, (const uint8_t *)resp, strlen(resp), 1),
+        NS_OK);
+    cr_assert_eq(to_client("GET /next HTTP/1.1\r\nHost: a\r\n\r\n", 2), NS_OK);
+    cr_assert_eq(to_server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3), NS_OK);
+    cr_assert_eq(nrecs(), 2);
+    char *j = json(1);
+    HAS(j, "\"action\":\"http_transaction\"");
+    HAS(j, "\"source\":{\"ip\":\"10.0.0.2\",\"port\":8080}");
+    HAS(j, "\"original\":\"/next\"");
+    free(j);
+    ns_plugin.app_close(CTX, &F, 4);
+}

@@ -44,6 +44,7 @@ struct dns_q {
     uint16_t id, flags, qtype, qclass;
     uint8_t opcode;
     bool edns_do;
+    bool rev;     /* sent by the flow's responder (the capture missed the start) */
     char qname[]; /* text, NUL-terminated */
 };
 
@@ -120,7 +121,7 @@ static void dns_add_flags(struct dns_ctx *c, struct ns_record *r, uint16_t flags
  * it); m: the parsed response (NULL for an unanswered query).
  */
 static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const struct dns_q *q,
-                     const struct dns_msg *m, uint64_t resp_ts, const char *action)
+                     const struct dns_msg *m, uint64_t resp_ts, const char *action, bool rev)
 {
     const struct ns_host *h = c->h;
     uint64_t ts = q != NULL ? q->ts : resp_ts;
@@ -141,10 +142,12 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
         if (q != NULL)
             h->rec_add_uint(r, "event.duration", resp_ts >= q->ts ? resp_ts - q->ts : 0);
     }
-    h->rec_add_ip(r, "source.ip", &af->src_ip);
-    h->rec_add_uint(r, "source.port", af->src_port);
-    h->rec_add_ip(r, "destination.ip", &af->dst_ip);
-    h->rec_add_uint(r, "destination.port", af->dst_port);
+    /* source is the DNS client: the flow's initiator, unless the capture
+     * began with the server's side (rev). */
+    h->rec_add_ip(r, "source.ip", rev ? &af->dst_ip : &af->src_ip);
+    h->rec_add_uint(r, "source.port", rev ? af->dst_port : af->src_port);
+    h->rec_add_ip(r, "destination.ip", rev ? &af->src_ip : &af->dst_ip);
+    h->rec_add_uint(r, "destination.port", rev ? af->src_port : af->dst_port);
     h->rec_add_cstr(r, "network.transport", af->transport == 6 ? "tcp" : "udp");
     h->rec_add_cstr(r, "network.type", af->ip_version == 6 ? "ipv6" : "ipv4");
     h->rec_add_cstr(r, "network.protocol", "dns");
@@ -262,13 +265,14 @@ static void q_unlink(struct dns_ctx *c, struct dns_q *q)
 /* Emit q as unanswered and free it. */
 static void q_expire(struct dns_ctx *c, struct dns_q *q, uint64_t now)
 {
-    dns_emit(c, q->fl->af, q, NULL, now, "dns_unanswered");
+    dns_emit(c, q->fl->af, q, NULL, now, "dns_unanswered", q->rev);
     ns_counter_inc(c->c_unanswered);
     q_unlink(c, q);
     free(q);
 }
 
-static void q_add(struct dns_ctx *c, struct dns_flow *fl, const struct dns_msg *m, uint64_t ts)
+static void q_add(struct dns_ctx *c, struct dns_flow *fl, const struct dns_msg *m, uint64_t ts,
+                  bool rev)
 {
     if (fl->nq >= DNS_FLOW_MAX_PENDING) {
         ns_counter_inc(c->c_overflow);
@@ -294,6 +298,7 @@ static void q_add(struct dns_ctx *c, struct dns_flow *fl, const struct dns_msg *
     q->qclass = m->qclass;
     q->opcode = m->opcode;
     q->edns_do = m->edns_do;
+    q->rev = rev;
     q->fprev = fl->qtail;
     if (fl->qtail)
         fl->qtail->fnext = q;
@@ -352,8 +357,8 @@ static void dns_count_mal(struct dns_ctx *c, enum dns_err e)
 }
 
 /* One DNS message of flow fl. Returns false when it was unusable. */
-static bool dns_message(struct dns_ctx *c, struct dns_flow *fl, const uint8_t *d, size_t len,
-                        uint64_t ts)
+static bool dns_message(struct dns_ctx *c, struct dns_flow *fl, int dir, const uint8_t *d,
+                        size_t len, uint64_t ts)
 {
     struct dns_msg *m = c->msg;
     enum dns_err e = dns_parse(d, len, m);
@@ -373,18 +378,18 @@ static bool dns_message(struct dns_ctx *c, struct dns_flow *fl, const uint8_t *d
     if (!m->qr) {
         ns_counter_inc(c->c_queries);
         if (m->has_question)
-            q_add(c, fl, m, ts);
+            q_add(c, fl, m, ts, dir == NS_APP_TO_CLIENT);
         return true;
     }
     ns_counter_inc(c->c_responses);
     struct dns_q *q = q_match(fl, m);
     if (q != NULL) {
-        dns_emit(c, fl->af, q, m, ts, "dns_transaction");
+        dns_emit(c, fl->af, q, m, ts, "dns_transaction", q->rev);
         ns_counter_inc(c->c_trans);
         q_unlink(c, q);
         free(q);
     } else {
-        dns_emit(c, fl->af, NULL, m, ts, "dns_unsolicited_response");
+        dns_emit(c, fl->af, NULL, m, ts, "dns_unsolicited_response", dir == NS_APP_TO_SERVER);
         ns_counter_inc(c->c_unsolicited);
     }
     return true;
@@ -434,7 +439,7 @@ static int dns_tcp(struct dns_ctx *c, struct dns_flow *fl, int dir, const uint8_
                 return NS_DECLINED;
             continue;
         }
-        if (dns_message(c, fl, msg, mlen, ts))
+        if (dns_message(c, fl, dir, msg, mlen, ts))
             fl->bad = 0;
         else if (++fl->bad >= DNS_TCP_BAD_LIMIT)
             return NS_DECLINED; /* lost framing: stop reading this stream */
@@ -452,7 +457,7 @@ static int dns_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, c
     if (fl == NULL)
         return NS_DECLINED;
     if (f->transport != 6) {
-        dns_message(c, fl, data, len, ts);
+        dns_message(c, fl, dir == NS_APP_TO_CLIENT ? 1 : 0, data, len, ts);
         return NS_OK;
     }
     int d = dir == NS_APP_TO_CLIENT ? 1 : 0;

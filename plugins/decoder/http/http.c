@@ -46,6 +46,8 @@ struct http_flow {
     uint64_t now;
     bool resp_interim; /* the response being read is 1xx */
     bool done;         /* the stream left HTTP/1 */
+    bool swap;         /* the flow's initiator is the HTTP server (capture
+                          began mid-connection with the server's bytes) */
     char *host;        /* first Host: for the flow record */
     struct http_ctx *c;
 };
@@ -166,10 +168,11 @@ static void http_emit(struct http_ctx *c, struct http_flow *fl, const struct htt
         if (t != NULL)
             h->rec_add_uint(r, "event.duration", end_ts >= t->ts ? end_ts - t->ts : 0);
     }
-    h->rec_add_ip(r, "source.ip", &af->src_ip);
-    h->rec_add_uint(r, "source.port", af->src_port);
-    h->rec_add_ip(r, "destination.ip", &af->dst_ip);
-    h->rec_add_uint(r, "destination.port", af->dst_port);
+    /* source is the HTTP client */
+    h->rec_add_ip(r, "source.ip", fl->swap ? &af->dst_ip : &af->src_ip);
+    h->rec_add_uint(r, "source.port", fl->swap ? af->dst_port : af->src_port);
+    h->rec_add_ip(r, "destination.ip", fl->swap ? &af->src_ip : &af->dst_ip);
+    h->rec_add_uint(r, "destination.port", fl->swap ? af->src_port : af->dst_port);
     h->rec_add_cstr(r, "network.transport", "tcp");
     h->rec_add_cstr(r, "network.type", af->ip_version == 6 ? "ipv6" : "ipv4");
     h->rec_add_cstr(r, "network.protocol", "http");
@@ -360,7 +363,7 @@ static int http_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, 
     fl->now = ts;
     if (gap > 0)
         ns_counter_inc(c->c_gaps);
-    int d = dir == NS_APP_TO_CLIENT ? 1 : 0;
+    int d = (dir == NS_APP_TO_CLIENT ? 1 : 0) ^ (fl->swap ? 1 : 0); /* 0: requests */
     uint64_t errs = fl->dir[d].errors;
     bool more = http_dir_feed(&fl->dir[d], data, len, gap);
     if (fl->dir[d].errors != errs)
@@ -381,10 +384,12 @@ static int http_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir,
     struct http_ctx *c = ctx;
     if (f->transport != 6)
         return NS_DECLINED;
-    bool ok =
-        dir == NS_APP_TO_SERVER ? http_probe_request(data, len) : http_probe_response(data, len);
-    if (!ok)
+    /* Requests normally come from the initiator; when the capture began
+     * mid-connection with the server's side, the roles are swapped. */
+    bool req = http_probe_request(data, len);
+    if (!req && !http_probe_response(data, len))
         return NS_DECLINED;
+    bool swap = req == (dir == NS_APP_TO_CLIENT);
     struct http_flow *fl = calloc(1, sizeof(*fl));
     if (fl == NULL) {
         ns_counter_inc(c->c_alloc);
@@ -392,6 +397,7 @@ static int http_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir,
     }
     fl->af = f;
     fl->c = c;
+    fl->swap = swap;
     http_dir_init(&fl->dir[0], true, http_on_msg, fl);
     http_dir_init(&fl->dir[1], false, http_on_msg, fl);
     fl->next = c->flows;
