@@ -93,6 +93,8 @@ static const struct ns_plugin_desc fake_desc = {
 static void *CTX;
 static const struct ns_host *H;
 
+static uint64_t FLOW_BYTES = 262144, TOTAL_BYTES = 1 << 20;
+
 static void setup(void)
 {
     memset(&FK, 0, sizeof(FK));
@@ -110,8 +112,8 @@ static void setup(void)
         .icmp_idle_timeout = 60000000000ull,
         .other_idle_timeout = 60000000000ull,
         .tcp_close_timeout = 5000000000ull,
-        .reassembly_flow_bytes = 262144,
-        .reassembly_total_bytes = 1 << 20,
+        .reassembly_flow_bytes = FLOW_BYTES,
+        .reassembly_total_bytes = TOTAL_BYTES,
         .app_probe_payloads = 2,
     };
     cr_assert_eq(ns_plugin.init(ins, &cfg, &CTX), 0);
@@ -292,4 +294,42 @@ Test(flow_app, no_peers_no_hosting)
     cr_assert_eq(ns_fake_counter_value("app_probes_total", NULL), UINT64_MAX);
     ns_plugin.destroy(CTX);
     ns_fake_reset();
+}
+
+static void setup_small(void)
+{
+    FLOW_BYTES = 8;
+    TOTAL_BYTES = 1 << 20;
+    setup();
+}
+
+Test(flow_app, flow_bound_gives_the_hole_up, .init = setup_small, .fini = teardown)
+{
+    tcp(true, 100, 0, 0x02, NULL);
+    tcp(true, 101, 0, 0x18, "HI");
+    tcp(true, 110, 0, 0x18, "abcdef"); /* held: 6 bytes */
+    tcp(true, 120, 0, 0x18, "ghijkl"); /* 12 > 8: hole given up */
+    cr_assert_eq(memcmp(FK.stream[0], "HIabcdefghijkl", 14), 0);
+    cr_assert_eq(FK.gap[0], 7 + 4);
+    cr_assert_eq(ns_fake_counter_value("reassembly_bound_hits_total", "bound=\"flow\""), 1);
+    cr_assert_eq(ns_fake_counter_value("reassembly_held_bytes", NULL), 0);
+    cr_assert_eq(ns_plugin.flush(CTX), 0);
+}
+
+static void setup_tiny_total(void)
+{
+    FLOW_BYTES = 1000;
+    TOTAL_BYTES = 4;
+    setup();
+}
+
+Test(flow_app, total_bound_gives_the_hole_up, .init = setup_tiny_total, .fini = teardown)
+{
+    tcp(true, 100, 0, 0x02, NULL);
+    tcp(true, 101, 0, 0x18, "HI");
+    tcp(true, 110, 0, 0x18, "abcdef"); /* 6 > 4 held in total: delivered at once */
+    cr_assert_eq(memcmp(FK.stream[0], "HIabcdef", 8), 0);
+    cr_assert_eq(FK.gap[0], 7);
+    cr_assert_eq(ns_fake_counter_value("reassembly_bound_hits_total", "bound=\"total\""), 1);
+    cr_assert_eq(ns_plugin.flush(CTX), 0);
 }
