@@ -48,6 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Connection: a small max_msg sometimes, so the bound is hit too. */
     static struct tls_session s;
     tls_session_init(&s, (ctl & 0x40) ? 1024 : 65536, 1 + (ctl & 7));
+    /* A long-lived two-entry certificate cache half of the time, as a worker has. */
+    static struct tls_x509_cache *cache;
+    if (cache == NULL)
+        cache = tls_x509_cache_new(2);
+    if (ctl & 0x10)
+        s.cache = cache;
     size_t off = 0;
     uint32_t seed = ctl;
     while (off < size) {
