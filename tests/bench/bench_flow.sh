@@ -16,9 +16,13 @@
 # Prints a table: median wall time, median CPU time (user + sys, all threads),
 # packets/s and Gbit/s (wire bytes) from the wall time, peak RSS (max over the
 # runs, /usr/bin/time's maximum resident set size, as in `time -v`), and the
-# packet-rate ratios to the floor, softflowd and ndpiReader. Every contender reads the same file after it has
-# been read once into the page cache. Not a ctest test (it takes minutes):
-# run it directly or as `ninja -C build-bench bench_flow`.
+# packet-rate ratios to the floor, softflowd and ndpiReader. Every contender
+# reads the same file after it has been read once into the page cache. NetScope
+# loads the plugins of BUILD (NETSCOPE_PLUGIN_PATH), so BUILD may be a copy of a
+# build tree (core/netscope, plugins/*.so, tests/bench/bench_pcap_floor).
+# Not a ctest test (it takes minutes): run it directly or as
+# `ninja -C build-bench bench_flow`. Other load on the machine is measured, not
+# prevented: see the "disturbed" column before trusting wall times.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -59,6 +63,7 @@ mkcfg() { # mkcfg NAME WORKERS SINK-YAML
 netscope:
   workers: $2
   log_level: warn
+$(grep -q metrics_listen "$NS" && echo '  metrics_listen: ""  # no HTTP endpoint: nothing else runs')
 pipeline:
   capture:
     plugin: source/pcap
@@ -79,10 +84,10 @@ mkcfg json2 2 "    plugin: sink/jsonl
 declare -a names cmds
 add() { names+=("$1"); cmds+=("$2"); }
 add floor "$FLOOR $PCAP"
-add "netscope flow->null w1" "env ${NS_ENV:-} $NS run -q -c $tmp/null1.yaml -r $PCAP"
-add "netscope flow->null w2" "env ${NS_ENV:-} $NS run -q -c $tmp/null2.yaml -r $PCAP"
-add "netscope flow->jsonl w1" "env ${NS_ENV:-} $NS run -q -c $tmp/json1.yaml -r $PCAP"
-add "netscope flow->jsonl w2" "env ${NS_ENV:-} $NS run -q -c $tmp/json2.yaml -r $PCAP"
+add "netscope flow->null w1" "env NETSCOPE_PLUGIN_PATH=$BUILD/plugins ${NS_ENV:-} $NS run -q -c $tmp/null1.yaml -r $PCAP"
+add "netscope flow->null w2" "env NETSCOPE_PLUGIN_PATH=$BUILD/plugins ${NS_ENV:-} $NS run -q -c $tmp/null2.yaml -r $PCAP"
+add "netscope flow->jsonl w1" "env NETSCOPE_PLUGIN_PATH=$BUILD/plugins ${NS_ENV:-} $NS run -q -c $tmp/json1.yaml -r $PCAP"
+add "netscope flow->jsonl w2" "env NETSCOPE_PLUGIN_PATH=$BUILD/plugins ${NS_ENV:-} $NS run -q -c $tmp/json2.yaml -r $PCAP"
 # softflowd offline: -r reads the file and exits with a summary; no -n, so it
 # exports nothing (statistics-only mode); -6 tracks IPv6 too; -m lets it keep
 # as many flows as NetScope's table (1M) instead of expiring at 8192.
@@ -98,10 +103,10 @@ cat "$PCAP" >/dev/null
 # slow drift on the machine spreads over all of them. A run is "disturbed" when
 # the CPUs were busier than this process tree accounts for (other work on the
 # machine, from /proc/stat) by more than DISTURB (default 0.15) of one CPU over
-# its wall time; it is retried up to RETRIES (default 4) times, and the least
+# its wall time; it is retried up to RETRIES (default 2) times, and the least
 # disturbed attempt is kept and flagged in the table.
 DISTURB=${DISTURB:-0.15}
-RETRIES=${RETRIES:-4}
+RETRIES=${RETRIES:-2}
 hz=$(getconf CLK_TCK)
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 n=${#names[@]}
@@ -136,16 +141,19 @@ done
 
 # Packets and wire bytes: the floor counts them (every contender reads the
 # same file); NetScope's own count is checked against it below.
+pkts="" bytes=""
+[[ -f $tmp/out.0 ]] || "$FLOOR" "$PCAP" >"$tmp/out.0"
 read -r pkts bytes < <(sed -n 's/^packets=\([0-9]*\) bytes=\([0-9]*\).*/\1 \2/p' "$tmp/out.0")
-[[ -n ${pkts:-} ]] || { pkts=$(capinfos -cM "$PCAP" | awk '/Number of packets/ {print $NF}'); bytes=0; }
+[[ -n $pkts && -n $bytes ]] || die "cannot count the packets of $PCAP"
 
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-declare -A med rss dist cpu
+declare -A med rss dist cpu oth
 for ((i = 0; i < n; i++)); do
     [[ -f $tmp/res.$i ]] || continue
     med[$i]=$(awk '{print $1}' "$tmp/res.$i" | median)
     rss[$i]=$(awk '$2 > m {m = $2} END {print m}' "$tmp/res.$i")
     cpu[$i]=$(awk '{print $4}' "$tmp/res.$i" | median)
+    oth[$i]=$(awk '{print $3}' "$tmp/res.$i" | median)
     dist[$i]=$(awk -v d="$DISTURB" '$3 > d {k++} END {print k + 0}' "$tmp/res.$i")
 done
 rate() { echo "$pkts / (${med[$1]} / 1000000)" | bc -l; }
@@ -158,7 +166,7 @@ fl=$(ref floor); sf=$(ref softflowd); nd=$(ref ndpiReader)
 echo
 echo "bench_flow: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), median of $RUNS runs"
 echo "capture: $PCAP: $pkts packets, $bytes bytes ($(echo "scale=2; $bytes / $pkts" | bc) B/packet avg)"
-printf '%-24s %9s %7s %10s %8s %9s %8s %8s %8s %s\n' contender "time s" "cpu s" "Mpkt/s" "Gbit/s" "RSS MiB" "x floor" "x sfd" "x ndpi" "disturbed"
+printf '%-24s %9s %7s %10s %8s %9s %8s %8s %8s %s\n' contender "time s" "cpu s" "Mpkt/s" "Gbit/s" "RSS MiB" "x floor" "x sfd" "x ndpi" "disturbed (others' CPUs, median)"
 for ((i = 0; i < n; i++)); do
     [[ -n ${med[$i]:-} ]] || continue
     pr=$(rate "$i")
@@ -166,5 +174,5 @@ for ((i = 0; i < n; i++)); do
     printf '%-24s %9.2f %7.2f %10.3f %8.2f %9.0f %8s %8s %8s %s\n' "${names[i]}" \
         "$(echo "${med[$i]} / 1000000" | bc -l)" "${cpu[$i]}" "$(echo "$pr / 1000000" | bc -l)" \
         "$(echo "$bytes * 8 / (${med[$i]} / 1000000) / 1000000000" | bc -l)" \
-        "$(echo "${rss[$i]} / 1024" | bc -l)" "$(x "$fl")" "$(x "$sf")" "$(x "$nd")" "${dist[$i]}/$RUNS"
+        "$(echo "${rss[$i]} / 1024" | bc -l)" "$(x "$fl")" "$(x "$sf")" "$(x "$nd")" "${dist[$i]}/$RUNS ($(printf '%.2f' "${oth[$i]}"))"
 done
