@@ -431,3 +431,45 @@ Test(http2_plugin, upgrade_record, .fini = ns_fake_reset)
     ns_plugin.destroy(ctx);
     nghttp2_hd_deflate_del(ds);
 }
+
+Test(http2_plugin, roles_from_content, .fini = ns_fake_reset)
+{
+    /* The flow decoder took the server for the initiator: the preface
+     * travels NS_APP_TO_CLIENT, the response NS_APP_TO_SERVER. */
+    ns_fake_set_quiet(true);
+    struct ns_instance *ins = ns_fake_instance("decoder/http2", "http2");
+    struct http2_cfg_mirror cfg = {65536, 65536, 128};
+    void *ctx;
+    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    nghttp2_hd_deflater *dc, *ds;
+    nghttp2_hd_deflate_new(&dc, 4096);
+    nghttp2_hd_deflate_new(&ds, 4096);
+    static struct buf cli, srv;
+    uint8_t blk[256];
+    putn(&cli, H2_PREFACE, H2_PREFACE_LEN);
+    const nghttp2_nv req[] = {NV(":method", "GET"), NV(":path", "/x")};
+    size_t bn = deflate(dc, req, 2, blk, sizeof(blk));
+    frame(&cli, 1, 0x05, 1, blk, bn);
+    const nghttp2_nv resp[] = {NV(":status", "204")};
+    bn = deflate(ds, resp, 1, blk, sizeof(blk));
+    frame(&srv, 1, 0x05, 1, blk, bn);
+    struct ns_app_flow f;
+    memset(&f, 0, sizeof(f));
+    f.transport = 6;
+    f.src_ip.family = f.dst_ip.family = 4;
+    f.src_port = 3000; /* the server */
+    f.dst_port = 40000;
+    cr_assert_eq(ns_plugin.app_probe(ctx, &f, NS_APP_TO_CLIENT, cli.d, cli.n, 10), NS_OK);
+    cr_assert_eq(ns_plugin.app_data(ctx, &f, NS_APP_TO_SERVER, srv.d, srv.n, 20, 0), NS_OK);
+    size_t n;
+    struct ns_record **recs = ns_fake_emitted(&n);
+    cr_assert_eq(n, 1);
+    char *j = ns_fake_rec_json(recs[0]);
+    cr_assert(strstr(j, "\"status_code\":204"), "%s", j);
+    cr_assert(strstr(j, "\"source\":{\"ip\":\"0.0.0.0\",\"port\":40000}"), "%s", j);
+    free(j);
+    ns_plugin.app_close(ctx, &f, 30);
+    ns_plugin.destroy(ctx);
+    nghttp2_hd_deflate_del(dc);
+    nghttp2_hd_deflate_del(ds);
+}

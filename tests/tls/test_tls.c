@@ -640,3 +640,38 @@ Test(tls_plugin, certificate_cache, .fini = ns_fake_reset)
     cr_assert_eq(ns_fake_counter_value("certificate_cache_misses", NULL), 1);
     ns_plugin.destroy(ctx);
 }
+
+Test(tls_plugin, roles_from_content, .fini = ns_fake_reset)
+{
+    /* The flow decoder took the server for the initiator (it saw the
+     * server's packets first): the ClientHello travels NS_APP_TO_CLIENT. */
+    ns_fake_set_quiet(true);
+    struct ns_instance *ins = ns_fake_instance("decoder/tls", "tls");
+    struct tls_cfg_mirror cfg = {65536, 4, 16};
+    void *ctx;
+    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    static struct buf cli, srv;
+    uint8_t der[4096];
+    size_t dn = make_cert(der, sizeof(der));
+    tls12_streams(&cli, &srv, 1000, der, dn);
+    struct ns_app_flow f;
+    memset(&f, 0, sizeof(f));
+    f.transport = 6;
+    f.src_ip.family = f.dst_ip.family = 4;
+    f.src_ip.a[3] = 2; /* the server */
+    f.src_port = 443;
+    f.dst_ip.a[3] = 1; /* the client */
+    f.dst_port = 50000;
+    cr_assert_eq(ns_plugin.app_probe(ctx, &f, NS_APP_TO_CLIENT, cli.d, cli.n, 1000), NS_OK);
+    cr_assert_eq(ns_plugin.app_data(ctx, &f, NS_APP_TO_SERVER, srv.d, srv.n, 2000, 0), NS_DECLINED);
+    size_t n;
+    struct ns_record **recs = ns_fake_emitted(&n);
+    cr_assert_eq(n, 1);
+    char *j = ns_fake_rec_json(recs[0]);
+    cr_assert(strstr(j, "\"source\":{\"ip\":\"0.0.0.1\",\"port\":50000}"), "%s", j);
+    cr_assert(strstr(j, "\"destination\":{\"ip\":\"0.0.0.2\",\"port\":443}"), "%s", j);
+    cr_assert(strstr(j, "\"subject\":{\"common_name\":\"www.example.org\"}"), "%s", j);
+    free(j);
+    ns_plugin.app_close(ctx, &f, 3000);
+    ns_plugin.destroy(ctx);
+}

@@ -45,6 +45,7 @@ struct http2_flow {
     struct ns_app_flow *f;
     bool closed;
     bool grpc;
+    bool swap; /* the flow's initiator is the HTTP/2 server (capture began late) */
     char *authority;
 };
 
@@ -137,10 +138,11 @@ static void http2_on_stream(void *arg, struct h2_conn *conn, struct h2_stream *s
     h->rec_end(r);
     h->rec_add_time(r, "event.start", s->ts_start);
     h->rec_add_time(r, "event.end", s->ts_end);
-    h->rec_add_ip(r, "source.ip", &f->src_ip);
-    h->rec_add_uint(r, "source.port", f->src_port);
-    h->rec_add_ip(r, "destination.ip", &f->dst_ip);
-    h->rec_add_uint(r, "destination.port", f->dst_port);
+    /* source is the HTTP/2 client, whichever side the flow decoder saw first. */
+    h->rec_add_ip(r, "source.ip", fl->swap ? &f->dst_ip : &f->src_ip);
+    h->rec_add_uint(r, "source.port", fl->swap ? f->dst_port : f->src_port);
+    h->rec_add_ip(r, "destination.ip", fl->swap ? &f->src_ip : &f->dst_ip);
+    h->rec_add_uint(r, "destination.port", fl->swap ? f->src_port : f->dst_port);
     h->rec_add_cstr(r, "network.transport", "tcp");
     h->rec_add_cstr(r, "network.type", f->ip_version == 6 ? "ipv6" : "ipv4");
     h->rec_add_cstr(r, "network.protocol", grpc ? "grpc" : "http2");
@@ -219,7 +221,8 @@ static int http2_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir,
     if (fl == NULL || fl->closed)
         return NS_DECLINED;
     fl->f = f;
-    if (!h2_conn_feed(&fl->conn, dir == NS_APP_TO_CLIENT ? 1 : 0, data, len, ts_ns, gap)) {
+    int hdir = (dir == NS_APP_TO_CLIENT) != fl->swap ? 1 : 0;
+    if (!h2_conn_feed(&fl->conn, hdir, data, len, ts_ns, gap)) {
         http2_close_conn(c, fl, ts_ns);
         return NS_DECLINED;
     }
@@ -232,15 +235,26 @@ static int http2_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir
     struct http2_ctx *c = ctx;
     if (f->transport != 6)
         return NS_DECLINED;
-    int kind = dir == NS_APP_TO_SERVER ? h2_probe(data, len) : h2_probe_server(data, len);
-    if (kind == 0)
+    /* Roles from content: client bytes (preface, upgrade request) or server
+     * bytes (its first SETTINGS) in either direction; when they travel the
+     * "wrong" way the flow decoder took the server for the initiator. */
+    bool swap = false;
+    int kind = h2_probe(data, len);
+    if (kind != 0) {
+        swap = dir == NS_APP_TO_CLIENT;
+    } else if (h2_probe_server(data, len)) {
+        kind = 1;
+        swap = dir == NS_APP_TO_SERVER;
+    } else {
         return NS_DECLINED;
+    }
     struct http2_flow *fl = calloc(1, sizeof(*fl));
     if (fl == NULL) {
         ns_counter_inc(c->c_alloc_fail);
         return NS_DECLINED;
     }
     fl->c = c;
+    fl->swap = swap;
     h2_conn_init(&fl->conn, (uint32_t)c->cfg.max_frame, (uint32_t)c->cfg.max_header_block,
                  (uint32_t)c->cfg.max_streams, http2_on_stream, fl);
     if (kind == 2)

@@ -40,6 +40,7 @@ struct tls_ctx {
 struct tls_flow {
     struct tls_session *s;
     bool reported;
+    bool swap; /* the flow's initiator is the TLS server (capture began late) */
     char *sni; /* kept for app_annotate after `s` is gone */
 };
 
@@ -72,7 +73,8 @@ static const struct ns_option tls_options[] = {
 
 /* ---- record --------------------------------------------------------------- */
 
-static void tls_add_endpoints(struct tls_ctx *c, struct ns_record *r, const struct ns_app_flow *f)
+static void tls_add_endpoints(struct tls_ctx *c, struct ns_record *r, const struct ns_app_flow *f,
+                              bool swap)
 {
     const struct ns_host *h = c->h;
     h->rec_add_cstr(r, "event.kind", "event");
@@ -80,10 +82,11 @@ static void tls_add_endpoints(struct tls_ctx *c, struct ns_record *r, const stru
     h->rec_begin_array(r, "event.type");
     h->rec_add_cstr(r, NULL, "protocol");
     h->rec_end(r);
-    h->rec_add_ip(r, "source.ip", &f->src_ip);
-    h->rec_add_uint(r, "source.port", f->src_port);
-    h->rec_add_ip(r, "destination.ip", &f->dst_ip);
-    h->rec_add_uint(r, "destination.port", f->dst_port);
+    /* source is the TLS client, whichever side the flow decoder saw first. */
+    h->rec_add_ip(r, "source.ip", swap ? &f->dst_ip : &f->src_ip);
+    h->rec_add_uint(r, "source.port", swap ? f->dst_port : f->src_port);
+    h->rec_add_ip(r, "destination.ip", swap ? &f->src_ip : &f->dst_ip);
+    h->rec_add_uint(r, "destination.port", swap ? f->src_port : f->dst_port);
     h->rec_add_cstr(r, "network.transport", f->transport == 17 ? "udp" : "tcp");
     h->rec_add_cstr(r, "network.type", f->ip_version == 6 ? "ipv6" : "ipv4");
     h->rec_add_cstr(r, "network.protocol", "tls");
@@ -297,7 +300,7 @@ static void tls_report(struct tls_ctx *c, struct ns_app_flow *f, struct tls_flow
         if (r == NULL) {
             ns_counter_inc(c->c_rec_fail);
         } else {
-            tls_add_endpoints(c, r, f);
+            tls_add_endpoints(c, r, f, tf->swap);
             c->h->rec_add_time(r, "event.start", f->first_ts);
             if (s->have_ch)
                 tls_add_client(c, r, s);
@@ -323,7 +326,8 @@ static int tls_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, c
     struct tls_flow *tf = f->state;
     if (tf == NULL || tf->s == NULL)
         return NS_DECLINED;
-    enum tls_state st = tls_session_feed(tf->s, dir == NS_APP_TO_CLIENT ? 1 : 0, data, len, gap);
+    int sdir = (dir == NS_APP_TO_CLIENT) != tf->swap ? 1 : 0;
+    enum tls_state st = tls_session_feed(tf->s, sdir, data, len, gap);
     if (st == TLS_ST_READY) {
         tls_report(c, f, tf, ts_ns);
         return NS_DECLINED; /* the rest is ciphertext */
@@ -352,6 +356,11 @@ static int tls_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, 
     tls_session_init(s, (uint32_t)c->cfg.max_handshake, (uint32_t)c->cfg.max_certificates);
     s->cache = c->cache;
     tf->s = s;
+    /* Roles from content: a ClientHello travelling to the initiator, or a
+     * ServerHello from it, means the flow decoder took the server for the
+     * initiator (the capture missed the SYN). */
+    if (len >= 6)
+        tf->swap = (data[5] == 1) == (dir == NS_APP_TO_CLIENT);
     f->state = tf;
     ns_counter_inc(c->c_flows);
     ns_gauge_set(c->g_active, ++c->active);
