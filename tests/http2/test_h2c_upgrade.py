@@ -78,6 +78,10 @@ def build(path):
 
 def main():
     driver, plugins = sys.argv[1:3]
+    for so in ("flow", "http", "http2"):
+        if not os.path.exists(os.path.join(plugins, "ns-decoder-%s.so" % so)):
+            print("skip: ns-decoder-%s.so not built" % so)
+            return 77
     with tempfile.NamedTemporaryFile(suffix=".pcap", delete=False) as t:
         path = t.name
     try:
