@@ -58,7 +58,17 @@ struct ack_box {
     long refs;         /* the instance + one per record in the pipeline */
 };
 
-enum slot_state { S_FREE = 0, S_LIVE, S_DROPPED };
+/* LIVE: in the pipeline, or its XACK is due; ACKING: XACK sent, not yet
+ * answered (the slot stays taken so that a claim or history read answered
+ * before the XACK does not emit the entry twice); DROPPED: lost on its way,
+ * left pending in Redis. */
+enum slot_state { S_FREE = 0, S_LIVE, S_ACKING, S_DROPPED };
+
+/* The slots of one XACK (its reply frees them). */
+struct ack_batch {
+    size_t n;
+    uint32_t idx[];
+};
 
 struct slot {
     char id[48]; /* stream entry id "ms-seq" */
@@ -168,12 +178,26 @@ static bool id_pending(const struct rsrc *c, const char *id)
 
 static void pump(struct rsrc *c);
 
+static bool ensure_ackq(struct rsrc *c, size_t more);
+
 static void xack_cb(redisAsyncContext *ac, void *r, void *priv)
 {
     struct rsrc *c = ac->data;
     redisReply *reply = r;
-    uint64_t n = (uint64_t)(uintptr_t)priv;
-    c->acks_inflight -= n <= c->acks_inflight ? n : c->acks_inflight;
+    struct ack_batch *b = priv;
+    c->acks_inflight -= b->n <= c->acks_inflight ? b->n : c->acks_inflight;
+    if (!reply && ensure_ackq(c, b->n)) {
+        /* Connection lost: maybe not applied. XACK is idempotent: send
+         * them again once reconnected. */
+        for (size_t i = 0; i < b->n; i++) {
+            c->slots[b->idx[i]].state = S_LIVE;
+            c->ackq[c->nackq++] = b->idx[i];
+        }
+    } else {
+        for (size_t i = 0; i < b->n; i++)
+            slot_free(c, b->idx[i]);
+    }
+    free(b);
     if (reply && reply->type == REDIS_REPLY_INTEGER)
         ns_counter_add(c->c_acked, (uint64_t)reply->integer);
     else if (reply && reply->type == REDIS_REPLY_ERROR) {
@@ -200,23 +224,30 @@ static void send_acks(struct rsrc *c)
         argv[n] = c->cfg->group;
         argl[n++] = strlen(c->cfg->group);
         size_t first = i;
+        struct ack_batch *b = malloc(sizeof(*b) + 1024 * sizeof(uint32_t));
+        if (!b)
+            break;
+        b->n = 0;
         for (; i < c->nackq && n < 3 + 1024; i++) {
             struct slot *s = &c->slots[c->ackq[i]];
             if (s->state != S_LIVE)
                 continue;
             argv[n] = s->id;
             argl[n++] = strlen(s->id);
+            b->idx[b->n++] = (uint32_t)c->ackq[i];
         }
-        if (n > 3) {
-            if (redisAsyncCommandArgv(c->ac, xack_cb, (void *)(uintptr_t)(n - 3), n, argv, argl) !=
-                REDIS_OK) {
-                i = first; /* the connection is going: keep them due */
-                break;
-            }
-            c->acks_inflight += (uint64_t)(n - 3);
+        if (n == 3) {
+            free(b);
+            continue;
         }
-        for (size_t k = first; k < i; k++)
-            slot_free(c, (uint32_t)c->ackq[k]);
+        if (redisAsyncCommandArgv(c->ac, xack_cb, b, n, argv, argl) != REDIS_OK) {
+            free(b);
+            i = first; /* the connection is going: keep them due */
+            break;
+        }
+        for (size_t k = 0; k < b->n; k++)
+            c->slots[b->idx[k]].state = S_ACKING;
+        c->acks_inflight += b->n;
     }
     memmove(c->ackq, c->ackq + i, (c->nackq - i) * sizeof(*c->ackq));
     c->nackq -= i;
