@@ -21,7 +21,7 @@
 #define NSB_CAP_PERFMON 38
 #define NSB_CAP_BPF 39
 #define NSB_BTF_PATH "/sys/kernel/btf/vmlinux"
-#define NSB_LOG_MAX (256u * 1024u) /* verifier logs can be long; keep the head */
+#define NSB_LOG_MAX (4u * 1024u * 1024u) /* verifier logs can be long */
 
 static char *nsb_buf;
 static size_t nsb_len, nsb_cap;
@@ -30,13 +30,13 @@ static libbpf_print_fn_t nsb_prev;
 static int nsb_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
     (void)level;
-    char tmp[1024];
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    if (n <= 0)
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2); /* a verifier log comes as one %s */
+    va_end(ap2);
+    if (n <= 0 || nsb_len + (size_t)n + 1 > NSB_LOG_MAX)
         return 0;
-    size_t len = (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1;
-    if (nsb_len + len + 1 > NSB_LOG_MAX)
-        return 0;
+    size_t len = (size_t)n;
     if (nsb_len + len + 1 > nsb_cap) {
         size_t nc = nsb_cap ? nsb_cap * 2 : 4096;
         while (nc < nsb_len + len + 1)
@@ -47,9 +47,8 @@ static int nsb_print(enum libbpf_print_level level, const char *fmt, va_list ap)
         nsb_buf = nb;
         nsb_cap = nc;
     }
-    memcpy(nsb_buf + nsb_len, tmp, len);
+    vsnprintf(nsb_buf + nsb_len, len + 1, fmt, ap);
     nsb_len += len;
-    nsb_buf[nsb_len] = '\0';
     return n;
 }
 
@@ -90,6 +89,28 @@ int nsb_preflight(struct ns_instance *ins, bool net_admin)
     return 0;
 }
 
+/* libbpf's output at debug level, one log line per line (a log line is at
+ * most 2 KiB). A verifier log can run to thousands of lines and names the
+ * offending instruction at its end: keep the head and the tail. */
+static void nsb_log_lines(struct ns_instance *ins, const char *log)
+{
+    enum { HEAD = 40, TAIL = 300 };
+    size_t total = 0;
+    for (const char *p = log; *p; p++)
+        total += *p == '\n';
+    ns_log_debug(ins, "libbpf output (%zu lines):", total);
+    size_t i = 0;
+    for (const char *p = log; *p; i++) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (i < HEAD || i + TAIL >= total)
+            ns_log_debug(ins, "  %.*s", (int)len, p);
+        else if (i == HEAD)
+            ns_log_debug(ins, "  ... %zu lines skipped ...", total - HEAD - TAIL);
+        p += len + (nl ? 1 : 0);
+    }
+}
+
 void nsb_capture_begin(void)
 {
     nsb_len = 0;
@@ -119,7 +140,7 @@ int nsb_capture_end(struct ns_instance *ins, const char *what, int err)
         cause = strerror(-err);
     ns_log_error(ins, "%s: %s (%s)", what, cause, strerror(-err));
     if (*log)
-        ns_log_debug(ins, "libbpf output:\n%s", log);
+        nsb_log_lines(ins, log);
 out:
     free(nsb_buf);
     nsb_buf = NULL;
