@@ -19,10 +19,10 @@ static bool no_body;
 static bool cb(void *arg, struct http_msg *m, enum http_event ev)
 {
     (void)arg;
-    if (m->url_len >= sizeof(m->url) || strlen(m->url) != m->url_len)
+    if ((m->url_cap && m->url_len >= m->url_cap) || strlen(m->url) != m->url_len)
         abort();
     for (int i = 0; i < HH_COUNT; i++)
-        if (m->hdr_len[i] >= sizeof(m->hdr[i]) || strlen(m->hdr[i]) != m->hdr_len[i])
+        if ((m->hdr_cap[i] && m->hdr_len[i] >= m->hdr_cap[i]) || strlen(m->hdr[i]) != m->hdr_len[i])
             abort();
     return ev == HTTP_EV_HEADERS && no_body;
 }
@@ -51,5 +51,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += n;
     }
     http_dir_eof(&d);
+    http_dir_free(&d);
     return 0;
 }

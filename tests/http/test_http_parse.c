@@ -50,19 +50,24 @@ static bool cb(void *arg, struct http_msg *m, enum http_event ev)
     return false;
 }
 
+static struct http_dir D;
+
 static void reset(void)
 {
     memset(&S, 0, sizeof(S));
 }
 
-static struct http_dir D;
+static void done(void)
+{
+    http_dir_free(&D);
+}
 
 static void feed(const char *s)
 {
     cr_assert(http_dir_feed(&D, (const uint8_t *)s, strlen(s), 0));
 }
 
-Test(http_parse, pipelined_requests, .init = reset)
+Test(http_parse, pipelined_requests, .init = reset, .fini = done)
 {
     http_dir_init(&D, true, cb, NULL);
     feed("GET /a HTTP/1.1\r\nHost: x.example\r\n\r\n"
@@ -79,7 +84,7 @@ Test(http_parse, pipelined_requests, .init = reset)
     cr_assert_str_eq(S.url[2], "/c");
 }
 
-Test(http_parse, response_split_byte_by_byte_chunked, .init = reset)
+Test(http_parse, response_split_byte_by_byte_chunked, .init = reset, .fini = done)
 {
     http_dir_init(&D, false, cb, NULL);
     const char *r =
@@ -96,7 +101,7 @@ Test(http_parse, response_split_byte_by_byte_chunked, .init = reset)
     cr_assert_eq(S.body[1], 3);
 }
 
-Test(http_parse, head_response_has_no_body, .init = reset)
+Test(http_parse, head_response_has_no_body, .init = reset, .fini = done)
 {
     http_dir_init(&D, false, cb, NULL);
     S.head_next = true;
@@ -108,7 +113,7 @@ Test(http_parse, head_response_has_no_body, .init = reset)
     cr_assert_eq(S.status[1], 204);
 }
 
-Test(http_parse, close_delimited_response_ends_at_eof, .init = reset)
+Test(http_parse, close_delimited_response_ends_at_eof, .init = reset, .fini = done)
 {
     http_dir_init(&D, false, cb, NULL);
     feed("HTTP/1.0 200 OK\r\n\r\nbody until close");
@@ -118,7 +123,7 @@ Test(http_parse, close_delimited_response_ends_at_eof, .init = reset)
     cr_assert_eq(S.body[0], 16);
 }
 
-Test(http_parse, bounds, .init = reset)
+Test(http_parse, bounds, .init = reset, .fini = done)
 {
     http_dir_init(&D, true, cb, NULL);
     static char big[70000];
@@ -139,7 +144,7 @@ Test(http_parse, bounds, .init = reset)
     cr_assert_str_eq(S.host[0], ""); /* beyond HTTP_MAX_HEADERS: not kept */
 }
 
-Test(http_parse, garbage_then_resync, .init = reset)
+Test(http_parse, garbage_then_resync, .init = reset, .fini = done)
 {
     http_dir_init(&D, true, cb, NULL);
     feed("GET /ok HTTP/1.1\r\n\r\n");
@@ -149,7 +154,7 @@ Test(http_parse, garbage_then_resync, .init = reset)
     cr_assert_geq(D.errors, 1);
 }
 
-Test(http_parse, gap_ends_message_and_resyncs, .init = reset)
+Test(http_parse, gap_ends_message_and_resyncs, .init = reset, .fini = done)
 {
     http_dir_init(&D, false, cb, NULL);
     feed("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
@@ -161,7 +166,7 @@ Test(http_parse, gap_ends_message_and_resyncs, .init = reset)
     cr_assert_eq(S.status[1], 302);
 }
 
-Test(http_parse, upgrade_leaves_http, .init = reset)
+Test(http_parse, upgrade_leaves_http, .init = reset, .fini = done)
 {
     http_dir_init(&D, false, cb, NULL);
     const char *r = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"

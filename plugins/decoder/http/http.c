@@ -434,6 +434,8 @@ static void http_flow_free(struct http_ctx *c, struct http_flow *fl)
     struct http_txn *t;
     while ((t = txn_pop(fl)) != NULL)
         free(t);
+    http_dir_free(&fl->dir[0]);
+    http_dir_free(&fl->dir[1]);
     free(fl->host);
     free(fl);
 }

@@ -6,14 +6,68 @@
  */
 #include "http_parse.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* Capacity (bytes, NUL included) of each kept string, per direction. */
+static const uint16_t req_caps[1 + HH_COUNT] = {HTTP_MAX_URL,   HTTP_MAX_FIELD, HTTP_MAX_FIELD,
+                                                HTTP_MAX_FIELD, HTTP_MAX_FIELD, 64};
+static const uint16_t resp_caps[1 + HH_COUNT] = {0, 0, 0, HTTP_MAX_FIELD, 0, 64};
+static char empty_str[1];
+
+/* Point every string of m at d's block (allocated on first use), or at ""
+ * when there is none. */
+static void msg_bind(struct http_dir *d)
+{
+    struct http_msg *m = &d->m;
+    const uint16_t *caps = d->request ? req_caps : resp_caps;
+    if (d->store == NULL) {
+        size_t total = 0;
+        for (int i = 0; i <= HH_COUNT; i++)
+            total += caps[i];
+        d->store = malloc(total);
+    }
+    m->nomem = d->store == NULL;
+    char *p = d->store;
+    for (int i = 0; i <= HH_COUNT; i++) {
+        uint16_t cap = m->nomem ? 0 : caps[i];
+        char *at = cap ? p : empty_str;
+        if (cap)
+            at[0] = '\0';
+        p += cap;
+        if (i == 0) {
+            m->url = at;
+            m->url_cap = cap;
+            m->url_len = 0;
+        } else {
+            m->hdr[i - 1] = at;
+            m->hdr_cap[i - 1] = cap;
+            m->hdr_len[i - 1] = 0;
+        }
+    }
+}
+
+/* The message ended: give its strings back. */
+static void msg_unbind(struct http_dir *d)
+{
+    free(d->store);
+    d->store = NULL;
+    d->m.url = empty_str;
+    d->m.url_cap = d->m.url_len = 0;
+    for (int i = 0; i < HH_COUNT; i++) {
+        d->m.hdr[i] = empty_str;
+        d->m.hdr_cap[i] = d->m.hdr_len[i] = 0;
+    }
+}
 
 /* Append s to a kept string, cut at its bound. A NUL byte (libhttp-parser
  * lets it through in header values) becomes '?', so the kept value stays one
  * C string of length *len. */
 static void cut_append(char *buf, uint16_t *len, size_t cap, bool *cut, const char *s, size_t n)
 {
+    if (cap == 0)
+        return; /* not kept in this direction */
     size_t room = cap - 1 - *len;
     if (n > room) {
         n = room;
@@ -33,12 +87,7 @@ static int on_begin(http_parser *p)
     m->method = 0;
     m->status = 0;
     m->vmajor = m->vminor = 0;
-    m->url[0] = '\0';
-    m->url_len = 0;
-    for (int i = 0; i < HH_COUNT; i++) {
-        m->hdr[i][0] = '\0';
-        m->hdr_len[i] = 0;
-    }
+    msg_bind(d);
     m->nheaders = 0;
     m->url_cut = m->hdr_cut = m->too_many_headers = false;
     m->has_clen = m->chunked = m->upgrade = m->complete = false;
@@ -54,7 +103,7 @@ static int on_begin(http_parser *p)
 static int on_url(http_parser *p, const char *at, size_t n)
 {
     struct http_dir *d = p->data;
-    cut_append(d->m.url, &d->m.url_len, sizeof(d->m.url), &d->m.url_cut, at, n);
+    cut_append(d->m.url, &d->m.url_len, d->m.url_cap, &d->m.url_cut, at, n);
     return 0;
 }
 
@@ -105,7 +154,7 @@ static int on_value(http_parser *p, const char *at, size_t n)
         }
     }
     if (d->cur != HH_OTHER)
-        cut_append(m->hdr[d->cur], &m->hdr_len[d->cur], sizeof(m->hdr[d->cur]), &m->hdr_cut, at, n);
+        cut_append(m->hdr[d->cur], &m->hdr_len[d->cur], m->hdr_cap[d->cur], &m->hdr_cut, at, n);
     return 0;
 }
 
@@ -139,6 +188,7 @@ static int on_complete(http_parser *p)
     d->m.complete = true;
     d->in_msg = false;
     d->cb(d->arg, &d->m, HTTP_EV_COMPLETE);
+    msg_unbind(d);
     return 0;
 }
 
@@ -159,8 +209,15 @@ void http_dir_init(struct http_dir *d, bool request, http_msg_cb cb, void *arg)
     d->cb = cb;
     d->arg = arg;
     d->cur = HH_OTHER;
+    msg_unbind(d);
     http_parser_init(&d->p, request ? HTTP_REQUEST : HTTP_RESPONSE);
     d->p.data = d;
+}
+
+void http_dir_free(struct http_dir *d)
+{
+    msg_unbind(d);
+    d->in_msg = false;
 }
 
 /* End the message in progress without its end (gap, error, end of stream):
@@ -172,6 +229,7 @@ static void end_partial(struct http_dir *d)
         d->cb(d->arg, &d->m, HTTP_EV_COMPLETE);
     }
     d->in_msg = false;
+    msg_unbind(d);
 }
 
 static const char *const methods[] = {"GET ",   "POST ",    "HEAD ",    "PUT ",  "DELETE ",
@@ -254,6 +312,7 @@ void http_dir_resume(struct http_dir *d)
         return;
     d->upgraded = false;
     d->in_msg = false;
+    msg_unbind(d);
     http_parser_init(&d->p, d->request ? HTTP_REQUEST : HTTP_RESPONSE);
     d->p.data = d;
 }
@@ -262,6 +321,7 @@ void http_dir_eof(struct http_dir *d)
 {
     if (d->upgraded || d->resync) {
         d->in_msg = false;
+        msg_unbind(d);
         return;
     }
     if (d->in_msg) {

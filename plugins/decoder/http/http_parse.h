@@ -31,15 +31,23 @@
 /* The headers decoder/http keeps. */
 enum http_hdr { HH_HOST = 0, HH_UA, HH_CTYPE, HH_REFERER, HH_UPGRADE, HH_COUNT, HH_OTHER = -1 };
 
+/*
+ * One message. The kept strings live in a block the direction allocates when a
+ * message begins and frees when it ends, so an idle connection holds no string
+ * memory (a request direction's block is 4.6 KiB, a response's 0.6 KiB: it
+ * keeps only Content-Type and Upgrade). Each string is NUL-terminated, with its
+ * length; a string a direction does not keep is "" with capacity 0.
+ */
 struct http_msg {
     bool request;
     uint8_t method;  /* enum http_method (requests)        */
     uint16_t status; /* responses                          */
     uint8_t vmajor, vminor;
-    char url[HTTP_MAX_URL];
-    uint16_t url_len;
-    char hdr[HH_COUNT][HTTP_MAX_FIELD];
-    uint16_t hdr_len[HH_COUNT];
+    char *url;
+    uint16_t url_len, url_cap;
+    char *hdr[HH_COUNT];
+    uint16_t hdr_len[HH_COUNT], hdr_cap[HH_COUNT];
+    bool nomem; /* the string block could not be allocated: nothing kept */
     uint16_t nheaders;
     bool url_cut, hdr_cut, too_many_headers;
     bool has_clen; /* Content-Length present            */
@@ -69,6 +77,7 @@ struct http_dir {
     uint8_t field_len;
     bool field_long;
     bool in_value;
+    char *store;     /* string block of the message in progress     */
     uint64_t errors; /* parse errors (each followed by a resync)    */
     http_msg_cb cb;
     void *arg;
@@ -81,6 +90,9 @@ void http_dir_init(struct http_dir *d, bool request, http_msg_cb cb, void *arg);
  * message in progress is ended (reported complete = false) and the direction
  * resynchronises. Returns false once the stream left HTTP (Upgrade, CONNECT). */
 bool http_dir_feed(struct http_dir *d, const uint8_t *data, size_t len, uint64_t gap);
+
+/* Free what d holds (a message in progress); d can be initialised again. */
+void http_dir_free(struct http_dir *d);
 
 /* Parse again after an Upgrade/CONNECT the other side refused. */
 void http_dir_resume(struct http_dir *d);
