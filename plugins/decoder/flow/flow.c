@@ -161,8 +161,13 @@ static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event
 
     char cid[COMMUNITY_ID_LEN];
     uint16_t sp = icmp ? f->icmp_type : k->port[s], dp = icmp ? f->icmp_code : k->port[d];
-    if (community_id_v1((uint16_t)c->cfg.community_id_seed, k->family, k->addr[s], k->addr[d],
-                        k->proto, sp, dp, cid) == 0)
+    /* A flow fed to app decoders has its ID already (the hash is the same
+     * whichever side is the source): one SHA-1 per flow, not two. */
+    const char *known = c->apps != NULL && f->app != 0 ? flow_apps_cid(c->apps, f) : NULL;
+    if (known != NULL)
+        h->rec_add_cstr(r, "network.community_id", known);
+    else if (community_id_v1((uint16_t)c->cfg.community_id_seed, k->family, k->addr[s], k->addr[d],
+                             k->proto, sp, dp, cid) == 0)
         h->rec_add_cstr(r, "network.community_id", cid);
 
     if (k->proto == FLOW_IPPROTO_TCP) {

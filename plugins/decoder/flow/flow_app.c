@@ -361,6 +361,12 @@ void flow_apps_end(struct flow_apps *a, const struct flow *f, uint64_t now_ns)
     slot_release(a, f->app);
 }
 
+const char *flow_apps_cid(const struct flow_apps *a, const struct flow *f)
+{
+    const struct app_slot *s = slot_of(a, f);
+    return s != NULL ? s->af.community_id : NULL;
+}
+
 bool flow_apps_ready(const struct flow_apps *a)
 {
     return a->ready;

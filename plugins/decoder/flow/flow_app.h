@@ -60,6 +60,10 @@ void flow_apps_annotate(struct flow_apps *a, const struct flow *f, struct ns_rec
 /* The flow ended (after its flow_end record): app_close and free the slot. */
 void flow_apps_end(struct flow_apps *a, const struct flow *f, uint64_t now_ns);
 
+/* The Community ID computed for f's slot (TCP/UDP: the same as the flow
+ * record's), or NULL. */
+const char *flow_apps_cid(const struct flow_apps *a, const struct flow *f);
+
 /* Copy the counters into the exported cells (after each batch). */
 void flow_apps_publish(struct flow_apps *a);
 
