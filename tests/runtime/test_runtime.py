@@ -64,6 +64,29 @@ def case(fn):
         print(f"FAIL {fn.__name__}: {e}")
 
 
+def start(cfg, *args):
+    """Start netscope and return once the pipeline runs (its signal handlers are
+    installed), with the stderr lines read so far."""
+    p = subprocess.Popen([NETSCOPE, "run", "-c", cfg, *args], env=ENV, stderr=subprocess.PIPE,
+                         text=True)
+    seen = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = p.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if "pipeline running" in line:
+            return p, seen
+    p.kill()
+    raise AssertionError("netscope did not start: " + "".join(seen))
+
+
+def finish(p, seen, timeout=60):
+    _, err = p.communicate(timeout=timeout)
+    return "".join(seen) + err
+
+
 def run(cfg, *args, timeout=120):
     return subprocess.run([NETSCOPE, "run", "-c", cfg, "--stats", *args], env=ENV,
                           capture_output=True, text=True, timeout=timeout)
@@ -91,11 +114,10 @@ def test_sigterm_drains_and_exits_0():
     out = os.path.join(TMP, "term.jsonl")
     cfg = write("term.yaml", pipeline(out, gen="    packets: 5000\n    flows: 50\n    hold: true\n",
                                       settings="  workers: 2\n"))
-    p = subprocess.Popen([NETSCOPE, "run", "-c", cfg, "--stats"], env=ENV,
-                         stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    p, seen = start(cfg, "--stats")
+    time.sleep(0.5)
     p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=60)
+    err = finish(p, seen)
     assert p.returncode == 0, err
     recs = lines(out)
     assert sum(r["test"]["packets"] for r in recs) == 5000, "packets lost on SIGTERM drain"
@@ -107,13 +129,13 @@ def test_second_signal_exits_at_once():
     cfg = write("twice.yaml", pipeline(out, gen="    packets: 100000000\n    flows: 100\n",
                                        dec="    per_packet: true\n",
                                        sink="    delay: 200ms\n", settings="  workers: 1\n"))
-    p = subprocess.Popen([NETSCOPE, "run", "-c", cfg], env=ENV, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    p, seen = start(cfg)
+    time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     time.sleep(0.3)
     t0 = time.time()
     p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=30)
+    err = finish(p, seen, timeout=30)
     assert time.time() - t0 < 5, "second signal did not exit at once"
     assert p.returncode != 0
     assert "second signal" in err, err
@@ -123,15 +145,15 @@ def test_sighup_bad_config_keeps_running():
     out = os.path.join(TMP, "hup.jsonl")
     text = pipeline(out, gen="    packets: 1000\n    flows: 10\n    hold: true\n")
     cfg = write("hup.yaml", text)
-    p = subprocess.Popen([NETSCOPE, "run", "-c", cfg], env=ENV, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    p, seen = start(cfg)
+    time.sleep(0.5)
     with open(cfg, "w") as f:
         f.write(text.replace("packets: 1000", "packetz: 1000"))
     p.send_signal(signal.SIGHUP)
     time.sleep(1.0)
     assert p.poll() is None, "process died on SIGHUP with a bad file"
     p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=60)
+    err = finish(p, seen)
     assert p.returncode == 0, err
     assert "hup.yaml:6:5: error:" in err and "did you mean 'packets'" in err, err
     assert "running pipeline is unchanged" in err, err
@@ -141,12 +163,12 @@ def test_sighup_bad_config_keeps_running():
 def test_sighup_good_config_reopens():
     out = os.path.join(TMP, "hup2.jsonl")
     cfg = write("hup2.yaml", pipeline(out, gen="    packets: 10\n    flows: 1\n    hold: true\n"))
-    p = subprocess.Popen([NETSCOPE, "run", "-c", cfg], env=ENV, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    p, seen = start(cfg)
+    time.sleep(0.3)
     p.send_signal(signal.SIGHUP)
     time.sleep(0.5)
     p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=60)
+    err = finish(p, seen)
     assert p.returncode == 0, err
     assert "is valid" in err, err
 
