@@ -4,7 +4,8 @@
 # bench_ebpf.sh - overhead of the eBPF sources: iperf3 between two network namespaces over a
 # veth pair, without NetScope and with each eBPF source attached, interleaved in the same run.
 #
-#   sudo tests/bench/bench_ebpf.sh [BUILD_DIR] [REPS] [SECONDS]     (defaults: build-ebpf 5 4)
+#   sudo [CONFIGS="baseline ebpf_tcp"] tests/bench/bench_ebpf.sh [BUILD_DIR] [REPS] [SECONDS]
+#   (defaults: every configuration below, build-ebpf, 5, 4)
 #
 # Configurations, each repeated REPS times in rotation so that machine noise hits all alike:
 #   baseline       iperf3 only
@@ -147,7 +148,7 @@ run_one() { # config rep
     echo "$cfg $rep $((b1 - b0)) $((p1 - p0)) $((c1 - c0)) $idle $start.json" >>"$WORK/runs"
 }
 
-CONFIGS="baseline ebpf_tcp ebpf_tcp_rtt1 ebpf_tcp_nortt ebpf_flow"
+CONFIGS=${CONFIGS:-"baseline ebpf_tcp ebpf_tcp_rtt1 ebpf_tcp_nortt ebpf_flow"}
 echo "bench_ebpf: $REPS x $SECS s per configuration ($CONFIGS), interleaved" >&2
 for rep in $(seq 1 "$REPS"); do
     for cfg in $CONFIGS; do
@@ -172,17 +173,20 @@ for line in open(sys.argv[1]):
     runs.setdefault(cfg, []).append({
         "gbps": rx["bits_per_second"] / 1e9, "sys_s_gb": int(jiffies) / hz / gb,
         "bpf_ms_gb": int(bpfns) / 1e6 / gb, "ns_ms_gb": int(nsj) / hz * 1e3 / gb,
-        "added": added_s / iperf_s if iperf_s else 0, "idle": float(idle)})
+        "added": added_s / iperf_s if iperf_s else 0,
+        "bpf_share": int(bpfns) / 1e9 / iperf_s if iperf_s else 0, "idle": float(idle)})
 med = lambda cfg, k: statistics.median(r[k] for r in runs[cfg])
 bt, bc = med("baseline", "gbps"), med("baseline", "sys_s_gb")
-print("%-15s %7s %7s %9s %7s %9s %9s %8s  %s" % (
-    "configuration", "Gbit/s", "x base", "CPU s/GB", "x base", "BPF ms/GB", "usr ms/GB",
+print("%-15s %7s %7s %9s %7s %9s %6s %9s %8s  %s" % (
+    "configuration", "Gbit/s", "x base", "CPU s/GB", "x base", "BPF ms/GB", "BPF %", "usr ms/GB",
     "added %", "runs Gbit/s (idle before)"))
 for cfg in runs:
     t, c = med(cfg, "gbps"), med(cfg, "sys_s_gb")
-    print("%-15s %7.2f %7.3f %9.3f %7.3f %9.1f %9.1f %8.2f  %s" % (
-        cfg, t, t / bt, c, c / bc, med(cfg, "bpf_ms_gb"), med(cfg, "ns_ms_gb"),
+    print("%-15s %7.2f %7.3f %9.3f %7.3f %9.1f %6.2f %9.1f %8.2f  %s" % (
+        cfg, t, t / bt, c, c / bc, med(cfg, "bpf_ms_gb"), 100 * med(cfg, "bpf_share"),
+        med(cfg, "ns_ms_gb"),
         100 * med(cfg, "added"),
         " ".join("%.2f(%.0f%%)" % (r["gbps"], 100 * r["idle"]) for r in runs[cfg])))
-print("added % = (BPF program time + netscope process CPU) / CPU of iperf3's two ends")
+print("BPF % = BPF program time / CPU of iperf3's two ends; added % = (BPF program time + "
+      "netscope process CPU) / the same")
 PY
