@@ -26,11 +26,9 @@ no capture was found (a skipped test for ctest).
 Python 3 standard library only.
 """
 import argparse
-import json
-import os
-import subprocess
 import sys
-import tempfile
+
+from oracle_common import compare_dirs, get, run_netscope
 
 # (capture file name, "proto a_addr:a_port b_addr:b_port" as the oracle names
 # side a and b, or "*" for every flow of the capture) -> reason.
@@ -54,69 +52,8 @@ ACCEPTED = {
 }
 
 
-def load_json_lines(text):
-    recs = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            recs.append(json.loads(line))
-        except ValueError:
-            continue
-    return recs
-
-
-def get(d, dotted, default=None):
-    """Read a dotted key from a nested record (or a flat one)."""
-    if dotted in d:
-        return d[dotted]
-    cur = d
-    for part in dotted.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return default
-        cur = cur[part]
-    return cur
-
-
 def norm_addr(a):
     return a.lower() if isinstance(a, str) else a
-
-
-PIPELINE = """\
-netscope: {{workers: 1}}
-pipeline:
-  capture: {{plugin: source/pcap, file: "{file}"}}
-  flows:
-    plugin: decoder/flow
-    active_timeout: 0s
-    tcp_idle_timeout: 1000000h
-    udp_idle_timeout: 1000000h
-    icmp_idle_timeout: 1000000h
-    other_idle_timeout: 1000000h
-    devices: false
-    arp: false
-  out: {{plugin: sink/jsonl}}
-"""
-
-
-def run_netscope(binary, plugin_dir, capture):
-    env = dict(os.environ)
-    if plugin_dir:
-        env["NETSCOPE_PLUGIN_PATH"] = os.path.realpath(plugin_dir)
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(PIPELINE.format(file=capture.replace('"', '\\"')))
-        cfg = f.name
-    try:
-        p = subprocess.run([binary, "run", "-q", "-c", cfg, "-r", capture],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           env=env, timeout=300)
-    finally:
-        os.unlink(cfg)
-    if p.returncode != 0:
-        sys.stderr.write(p.stderr.decode(errors="replace"))
-        raise RuntimeError("netscope exited with %d on %s" % (p.returncode, capture))
-    return load_json_lines(p.stdout.decode(errors="replace"))
 
 
 def our_flows(recs):
@@ -167,8 +104,7 @@ def pair_key(proto, e1, e2):
 
 
 def compare_capture(path, expected, binary, plugin_dir):
-    """Return (list of difference strings keyed by oracle tuple, n_flows)."""
-    name = os.path.basename(path)
+    """Return (differences as (oracle tuple, message), number of flows)."""
     exp = [f for f in expected.get("flows", []) if f.get("proto") in ("tcp", "udp")]
     recs = run_netscope(binary, plugin_dir, path)
     mine = our_flows(recs)
@@ -228,7 +164,7 @@ def compare_capture(path, expected, binary, plugin_dir):
     if want_rx != got_rx:
         diffs.append(("tcp-analysis", "retransmitted + out-of-order segments: tshark %d, "
                       "NetScope %d" % (want_rx, got_rx)))
-    return name, diffs, len(exp)
+    return diffs, len(exp)
 
 
 def main():
@@ -240,67 +176,15 @@ def main():
     ap.add_argument("dirs", nargs="+")
     args = ap.parse_args()
 
-    failed = False
-    exact = accepted_caps = total = 0
-    used_accepts = set()
-    for d in args.dirs:
-        if not os.path.isdir(d):
-            if args.require:
-                print("missing directory %s" % d)
-                failed = True
-            else:
-                print("skip %s (not present)" % d)
-            continue
-        for fn in sorted(os.listdir(d)):
-            if not (fn.endswith(".pcap") or fn.endswith(".pcapng")):
-                continue
-            stem = fn.rsplit(".", 1)[0]
-            oracle = os.path.join(d, "expected", stem + ".json")
-            if not os.path.exists(oracle):
-                continue
-            with open(oracle) as f:
-                expected = json.load(f)
-            total += 1
-            try:
-                name, diffs, nflows = compare_capture(os.path.join(d, fn), expected,
-                                                      args.netscope, args.plugin_dir)
-            except (RuntimeError, subprocess.TimeoutExpired) as e:
-                print("FAIL %s: %s" % (fn, e))
-                failed = True
-                continue
-            unexplained = []
-            for label, msg in diffs:
-                key = (name, label) if (name, label) in ACCEPTED else (name, "*")
-                if key in ACCEPTED:
-                    used_accepts.add(key)
-                else:
-                    unexplained.append((label, msg))
-            if not diffs:
-                exact += 1
-                print("ok   %s (%d flows)" % (fn, nflows))
-            elif not unexplained:
-                accepted_caps += 1
-                print("acc  %s (%d flows, %d accepted differences)" % (fn, nflows, len(diffs)))
-                for label, msg in diffs:
-                    print("       %s: %s" % (label, msg))
-            else:
-                failed = True
-                print("FAIL %s (%d flows)" % (fn, nflows))
-                for label, msg in unexplained:
-                    print("       %s: %s" % (label, msg))
-    seen = set()
-    for d in args.dirs:
-        if os.path.isdir(d):
-            seen |= {fn for fn in os.listdir(d)}
-    for key in sorted(ACCEPTED):
-        if key[0] in seen and key not in used_accepts:
-            print("stale accepted difference (no longer occurs): %s %s" % key)
-            failed = True
-    print("%d captures: %d exact, %d with accepted differences, %s" %
-          (total, exact, accepted_caps, "FAILED" if failed else "all explained"))
-    if failed:
-        return 1
-    return 77 if total == 0 else 0  # 77: ctest SKIP_RETURN_CODE (no capture found)
+    def compare(path, expected):
+        return compare_capture(path, expected, args.netscope, args.plugin_dir)
+
+    def summary(total, exact, acc, verdict):
+        return ("%d captures: %d exact, %d with accepted differences, %s"
+                % (total, exact, acc, verdict))
+
+    return compare_dirs(args.dirs, args.require, ACCEPTED, lambda expected: True,
+                        compare, "flows", summary)
 
 
 if __name__ == "__main__":

@@ -33,32 +33,15 @@ Python 3 standard library only.
 """
 import argparse
 import collections
-import json
-import os
 import re
-import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import compare_tls  # noqa: E402 (run helpers)
+from oracle_common import (add_run_modes, check_run_modes, compare_dirs, get, run_mode,
+                           upstream_files)
 
 ACCEPTED = {
 }
 
-PIPELINE = """\
-netscope: {{workers: 1}}
-pipeline:
-  capture: {{plugin: source/pcap, file: "{file}"}}
-  flows:
-    plugin: decoder/flow
-    active_timeout: 0s
-    tcp_idle_timeout: 1000000h
-    udp_idle_timeout: 1000000h
-  http2: {{plugin: decoder/http2, from: [flows]}}
-  out: {{plugin: sink/jsonl}}
-"""
-
-get = compare_tls.get
 UPSTREAM_OK = [0]
 
 
@@ -74,8 +57,7 @@ def authority(r):
 
 def compare_capture(args, path, expected):
     frames = (expected.get("http2") or {}).get("header_frames", [])
-    compare_tls.PIPELINE = PIPELINE
-    allrecs = compare_tls.run_all(args, path, "http2")
+    allrecs = run_mode(args, path, "http2")
     ours = [r for r in allrecs if get(r, "event.dataset") == "netscope.http2"]
     diffs = []
     if args.flow_driver or args.netscope:
@@ -125,8 +107,7 @@ def compare_capture(args, path, expected):
                 if mine is None or str(mine) != v:
                     diffs.append(("stream %d %s" % (sid, name),
                                   "ours %r, tshark %r (frame %d)" % (mine, v, fr["frame"])))
-    updir = os.path.join(os.path.dirname(path), "upstream", os.path.basename(path).rsplit(".", 1)[0])
-    for src, sid, want in upstream_streams(updir):
+    for src, sid, want in upstream_streams(path):
         r = next((x for x in ours if get(x, "netscope.http2.stream_id") == sid), None)
         if r is None:
             diffs.append(("upstream %s stream %d" % (src, sid), "no record for the stream"))
@@ -144,18 +125,14 @@ def compare_capture(args, path, expected):
     return diffs, len(ours)
 
 
-def upstream_streams(updir):
-    """suricata-verify eve `http` matches with a stream id and a URL:
-    (file, stream id, {field: value}) with field in method, path, status,
+def upstream_streams(capture):
+    """The capture's suricata-verify eve `http` matches with a stream id and a
+    URL: (file, stream id, {field: value}) with field in method, path, status,
     user_agent, length (response body bytes), authority."""
     out = []
-    if not os.path.isdir(updir):
-        return out
-    for fn in sorted(os.listdir(updir)):
+    for fn, text in upstream_files(capture):
         if not fn.endswith(".yaml"):
             continue
-        with open(os.path.join(updir, fn), errors="replace") as fh:
-            text = fh.read()
         for block in text.split("- filter:")[1:]:
             kv = dict(re.findall(r'^[ \t]*([\w.\[\]]+):[ \t]*"?([^"\n]*?)"?[ \t]*$', block, re.M))
             if kv.get("event_type") != "http" or "http.url" not in kv:
@@ -173,71 +150,18 @@ def upstream_streams(updir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--netscope")
-    ap.add_argument("--plugin-dir", default="")
-    ap.add_argument("--driver")
-    ap.add_argument("--flow-driver")
-    ap.add_argument("--require", action="store_true")
-    ap.add_argument("dirs", nargs="+")
+    add_run_modes(ap)
     args = ap.parse_args()
-    if not args.netscope and not args.driver and not args.flow_driver:
-        ap.error("--netscope, --flow-driver or --driver is required")
-    failed = False
-    total = exact = acc = 0
-    used = set()
-    seen_files = set()
-    for dd in args.dirs:
-        if not os.path.isdir(dd):
-            print(("missing directory %s" if args.require else "skip %s (not present)") % dd)
-            failed |= args.require
-            continue
-        for fn in sorted(os.listdir(dd)):
-            if not fn.endswith((".pcap", ".pcapng")):
-                continue
-            stem = fn.rsplit(".", 1)[0]
-            oracle = os.path.join(dd, "expected", stem + ".json")
-            if not os.path.exists(oracle):
-                continue
-            with open(oracle) as fh:
-                expected = json.load(fh)
-            if not (expected.get("http2") or {}).get("header_frames"):
-                continue
-            seen_files.add(fn)
-            total += 1
-            try:
-                diffs, n = compare_capture(args, os.path.join(dd, fn), expected)
-            except (RuntimeError, subprocess.TimeoutExpired) as e:
-                print("FAIL %s: %s" % (fn, e))
-                failed = True
-                continue
-            unexplained = [(lb, m) for lb, m in diffs
-                           if (fn, lb) not in ACCEPTED and (fn, "*") not in ACCEPTED]
-            used |= {(fn, lb) for lb, _ in diffs if (fn, lb) in ACCEPTED}
-            used |= {(fn, "*") for _ in diffs if (fn, "*") in ACCEPTED}
-            if not diffs:
-                exact += 1
-                print("ok   %s (%d streams)" % (fn, n))
-            elif not unexplained:
-                acc += 1
-                print("acc  %s (%d streams, %d accepted differences)" % (fn, n, len(diffs)))
-                for lb, m in diffs:
-                    print("       %s: %s" % (lb, m))
-            else:
-                failed = True
-                print("FAIL %s (%d streams)" % (fn, n))
-                for lb, m in unexplained:
-                    print("       %s: %s" % (lb, m))
-    for key in sorted(ACCEPTED):
-        if key[0] in seen_files and key not in used:
-            print("stale accepted difference: %s %s" % key)
-            failed = True
-    print("%d HTTP/2 captures: %d exact, %d with accepted differences, %d upstream values "
-          "matched, %s" % (total, exact, acc, UPSTREAM_OK[0],
-                           "FAILED" if failed else "all explained"))
-    if failed:
-        return 1
-    return 77 if total == 0 else 0
+    check_run_modes(ap, args)
 
+    def summary(total, exact, acc, verdict):
+        return ("%d HTTP/2 captures: %d exact, %d with accepted differences, %d upstream values "
+                "matched, %s" % (total, exact, acc, UPSTREAM_OK[0], verdict))
+
+    return compare_dirs(args.dirs, args.require, ACCEPTED,
+                        lambda expected: (expected.get("http2") or {}).get("header_frames"),
+                        lambda path, expected: compare_capture(args, path, expected),
+                        "streams", summary)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -38,15 +38,13 @@ Exit 0 all explained, 1 otherwise, 77 when no capture was found.
 Python 3 standard library only.
 """
 import argparse
-import datetime
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from oracle_common import (add_run_modes, check_run_modes, compare_dirs, get, run_mode,
+                           upstream_files)
 
 # (capture, label) -> reason. label is "<stream> <what>" or "*".
 ACCEPTED = {
@@ -73,99 +71,6 @@ IANA = {
     0x1303: "TLS_CHACHA20_POLY1305_SHA256",
 }
 VERSIONS = {0x0300: "3.0", 0x0301: "1.0", 0x0302: "1.1", 0x0303: "1.2", 0x0304: "1.3"}
-
-PIPELINE = """\
-netscope: {{workers: 1}}
-pipeline:
-  capture: {{plugin: source/pcap, file: "{file}"}}
-  flows:
-    plugin: decoder/flow
-    active_timeout: 0s
-    tcp_idle_timeout: 1000000h
-    udp_idle_timeout: 1000000h
-  tls: {{plugin: decoder/tls, from: [flows]}}
-  out: {{plugin: sink/jsonl}}
-"""
-
-
-def load_json_lines(text):
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                pass
-    return out
-
-
-def get(d, dotted, default=None):
-    if dotted in d:
-        return d[dotted]
-    cur = d
-    for part in dotted.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return default
-        cur = cur[part]
-    return cur
-
-
-def run_netscope(binary, plugin_dir, capture):
-    env = dict(os.environ)
-    if plugin_dir:
-        env["NETSCOPE_PLUGIN_PATH"] = os.path.realpath(plugin_dir)
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        f.write(PIPELINE.format(file=capture.replace('"', '\\"')))
-        cfg = f.name
-    try:
-        p = subprocess.run([binary, "run", "-q", "-c", cfg, "-r", capture],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
-    finally:
-        os.unlink(cfg)
-    if p.returncode != 0:
-        sys.stderr.write(p.stderr.decode(errors="replace"))
-        raise RuntimeError("netscope exited with %d on %s" % (p.returncode, capture))
-    return load_json_lines(p.stdout.decode(errors="replace"))
-
-
-def run_driver(driver, capture):
-    sys.path.insert(0, HERE)
-    import pcap_streams  # noqa: E402 (same directory)
-    with tempfile.TemporaryFile() as tmp:
-        pcap_streams.streams(capture, tmp)
-        tmp.seek(0)
-        p = subprocess.run([driver], stdin=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=300)
-    if p.returncode != 0:
-        sys.stderr.write(p.stderr.decode(errors="replace"))
-        raise RuntimeError("driver exited with %d on %s" % (p.returncode, capture))
-    return load_json_lines(p.stdout.decode(errors="replace"))
-
-
-def run_flow_driver(driver, plugin_dir, capture, app):
-    cmd = [driver, os.path.join(plugin_dir, "ns-decoder-flow.so"), capture,
-           os.path.join(plugin_dir, "ns-decoder-%s.so" % app),
-           "-o", "flows.devices=false", "-o", "flows.arp=false", "-o", "flows.active_timeout=0s",
-           "-o", "flows.tcp_idle_timeout=1000000h", "-o", "flows.udp_idle_timeout=1000000h"]
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-    if p.returncode != 0:
-        raise RuntimeError("flow driver exit %d: %s" % (p.returncode, p.stderr.decode()[-500:]))
-    return load_json_lines(p.stdout.decode(errors="replace"))
-
-
-def run_all(args, capture, app):
-    """Every record (app and flow) for the capture."""
-    if args.flow_driver:
-        return run_flow_driver(args.flow_driver, args.plugin_dir, capture, app)
-    if args.driver:
-        return run_driver(args.driver, capture)
-    return run_netscope(args.netscope, args.plugin_dir, capture)
-
-
-def run(args, capture, dataset, app):
-    return [r for r in run_all(args, capture, app) if get(r, "event.dataset") == dataset]
-
 
 def grease(v):
     return (v & 0x0F0F) == 0x0A0A and (v >> 8) == (v & 0xFF)
@@ -199,7 +104,7 @@ def compare_capture(args, path, expected):
     shs = [s for s in tls.get("server_hellos", []) if not s.get("over_quic")]
     certs = tls.get("certificates", [])
     streams = {f["stream"]: f for f in expected.get("flows", []) if f.get("proto") == "tcp"}
-    allrecs = run_all(args, path, "tls")
+    allrecs = run_mode(args, path, "tls")
     ours = [r for r in allrecs if get(r, "event.dataset") == "netscope.tls"]
     flow_ends = {}
     for r in allrecs:
@@ -287,14 +192,10 @@ def compare_capture(args, path, expected):
     return diffs, len(ours), ours
 
 
-def upstream_ja4(updir):
-    """TCP JA4 values listed by the upstream oracles in updir, with their file."""
+def upstream_ja4(capture):
+    """TCP JA4 values listed by the capture's upstream oracles, with their file."""
     found = []
-    if not os.path.isdir(updir):
-        return found
-    for fn in sorted(os.listdir(updir)):
-        with open(os.path.join(updir, fn), errors="replace") as fh:
-            text = fh.read()
+    for fn, text in upstream_files(capture):
         vals = re.findall(r"\bja4:\s*'?([a-z0-9_]{36})", text)       # suricata-verify yaml
         vals += re.findall(r"\[JA4:\s*([a-z0-9_]{36})\]", text)     # nDPI .out
         vals += re.findall(r'"ja4"\s*:\s*\[\s*"([a-z0-9_]{36})"', text)  # Arkime .test
@@ -304,16 +205,12 @@ def upstream_ja4(updir):
     return found
 
 
-def upstream_fields(updir):
-    """Other TLS values the upstream oracles list: (file, field, value), field
-    one of subject, issuer, serial, not_before, not_after, version, cipher,
+def upstream_fields(capture):
+    """Other TLS values the capture's upstream oracles list: (file, field, value),
+    field one of subject, issuer, serial, not_before, not_after, version, cipher,
     ja3, ja3s, ja3_string, ja3s_string."""
     out = []
-    if not os.path.isdir(updir):
-        return out
-    for fn in sorted(os.listdir(updir)):
-        with open(os.path.join(updir, fn), errors="replace") as fh:
-            text = fh.read()
+    for fn, text in upstream_files(capture):
         if fn.endswith(".yaml"):  # suricata-verify eve.json matches
             for key, field in (("tls.subject", "subject"), ("tls.issuerdn", "issuer"),
                                ("tls.serial", "serial"), ("tls.notbefore", "not_before"),
@@ -375,94 +272,46 @@ def norm_upstream(field, v):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--netscope")
-    ap.add_argument("--plugin-dir", default="")
-    ap.add_argument("--driver")
-    ap.add_argument("--flow-driver")
-    ap.add_argument("--require", action="store_true")
-    ap.add_argument("dirs", nargs="+")
+    add_run_modes(ap)
     args = ap.parse_args()
-    if not args.netscope and not args.driver and not args.flow_driver:
-        ap.error("--netscope, --flow-driver or --driver is required")
+    check_run_modes(ap, args)
+    ja4_ok = up_ok = 0
 
-    failed = False
-    total = exact = acc = ja4_ok = up_ok = 0
-    used = set()
-    seen_files = set()
-    for dd in args.dirs:
-        if not os.path.isdir(dd):
-            print(("missing directory %s" if args.require else "skip %s (not present)") % dd)
-            failed |= args.require
-            continue
-        for fn in sorted(os.listdir(dd)):
-            if not fn.endswith((".pcap", ".pcapng")):
-                continue
-            stem = fn.rsplit(".", 1)[0]
-            oracle = os.path.join(dd, "expected", stem + ".json")
-            if not os.path.exists(oracle):
-                continue
-            with open(oracle) as fh:
-                expected = json.load(fh)
-            tls = expected.get("tls") or {}
-            if not [c for c in tls.get("client_hellos", []) if not c.get("over_quic")] and \
-                    not [s for s in tls.get("server_hellos", []) if not s.get("over_quic")]:
-                continue
-            seen_files.add(fn)
-            total += 1
-            try:
-                diffs, n, ours = compare_capture(args, os.path.join(dd, fn), expected)
-            except (RuntimeError, subprocess.TimeoutExpired) as e:
-                print("FAIL %s: %s" % (fn, e))
-                failed = True
-                continue
-            mine_ja4 = {get(r, "tls.client.ja4") for r in ours}
-            for src, v in upstream_ja4(os.path.join(dd, "upstream", stem)):
-                if v in mine_ja4:
-                    ja4_ok += 1
-                    print("ja4  %s: %s matches %s" % (fn, v, src))
-                else:
-                    diffs.append(("ja4 %s" % src, "upstream %s not among ours %s"
-                                  % (v, sorted(x for x in mine_ja4 if x))))
-            for src, field, v in upstream_fields(os.path.join(dd, "upstream", stem)):
-                want = norm_upstream(field, v)
-                mine = [our_field(r, field) for r in ours]
-                if want in mine:
-                    up_ok += 1
-                else:
-                    diffs.append(("upstream %s %s" % (src, field),
-                                  "upstream %r not among ours %r" % (want, mine)))
-            unexplained = []
-            for label, msg in diffs:
-                key = (fn, label) if (fn, label) in ACCEPTED else (fn, "*")
-                if key in ACCEPTED:
-                    used.add(key)
-                else:
-                    unexplained.append((label, msg))
-            if not diffs:
-                exact += 1
-                print("ok   %s (%d records)" % (fn, n))
-            elif not unexplained:
-                acc += 1
-                print("acc  %s (%d records, %d accepted differences)" % (fn, n, len(diffs)))
-                for label, msg in diffs:
-                    print("       %s: %s -- %s" % (label, msg, ACCEPTED.get((fn, label),
-                                                                          ACCEPTED.get((fn, "*")))))
+    def compare(path, expected):
+        """compare_capture, then the upstream oracles in upstream/<stem>/."""
+        nonlocal ja4_ok, up_ok
+        diffs, n, ours = compare_capture(args, path, expected)
+        fn = os.path.basename(path)
+        mine_ja4 = {get(r, "tls.client.ja4") for r in ours}
+        for src, v in upstream_ja4(path):
+            if v in mine_ja4:
+                ja4_ok += 1
+                print("ja4  %s: %s matches %s" % (fn, v, src))
             else:
-                failed = True
-                print("FAIL %s (%d records)" % (fn, n))
-                for label, msg in unexplained:
-                    print("       %s: %s" % (label, msg))
-    for key in sorted(ACCEPTED):
-        if key[0] in seen_files and key not in used:
-            print("stale accepted difference: %s %s" % key)
-            failed = True
-    print("%d TLS captures: %d exact, %d with accepted differences, %d upstream JA4 and %d other "
-          "upstream values matched, %s"
-          % (total, exact, acc, ja4_ok, up_ok, "FAILED" if failed else "all explained"))
-    if failed:
-        return 1
-    return 77 if total == 0 else 0
+                diffs.append(("ja4 %s" % src, "upstream %s not among ours %s"
+                              % (v, sorted(x for x in mine_ja4 if x))))
+        for src, field, v in upstream_fields(path):
+            want = norm_upstream(field, v)
+            mine = [our_field(r, field) for r in ours]
+            if want in mine:
+                up_ok += 1
+            else:
+                diffs.append(("upstream %s %s" % (src, field),
+                              "upstream %r not among ours %r" % (want, mine)))
+        return diffs, n
 
+    def select(expected):
+        tls = expected.get("tls") or {}
+        return any(not c.get("over_quic") for c in tls.get("client_hellos", [])) or \
+            any(not s.get("over_quic") for s in tls.get("server_hellos", []))
+
+    def summary(total, exact, acc, verdict):
+        return ("%d TLS captures: %d exact, %d with accepted differences, %d upstream JA4 and "
+                "%d other upstream values matched, %s"
+                % (total, exact, acc, ja4_ok, up_ok, verdict))
+
+    return compare_dirs(args.dirs, args.require, ACCEPTED, select, compare, "records", summary,
+                        explain=True)
 
 if __name__ == "__main__":
     sys.exit(main())
