@@ -94,6 +94,9 @@ struct ns_inst {
     struct ns_q *out_q;    /* where full `out` batches go (NULL: event-thread local) */
     int policy;
     struct ns_src *src; /* packet sources */
+    pthread_t thread;   /* record sources with run(): their thread */
+    bool thread_started;
+    uint64_t out_t0; /* wall time of the first record in `out` (thread record sources) */
     uv_timer_t **timers;
     size_t ntimers;
     ns_counter *c_in, *c_out, *c_drop, *c_err;
@@ -337,8 +340,11 @@ static void inst_flush_out(struct ns_inst *in);
 static int host_emit(struct ns_instance *ins, struct ns_record *rec)
 {
     struct ns_inst *in = I(ins);
-    if (!rec)
-        return -EINVAL;
+    if (!rec) { /* "hand on what is batched now" (a thread record source going idle) */
+        if (in->where == W_SOURCE_THREAD)
+            inst_flush_out(in);
+        return 0;
+    }
     if (in->g->kind == NS_KIND_SINK) {
         ns_rec_release(rec);
         ns_counter_inc(in->c_drop);
@@ -356,8 +362,16 @@ static int host_emit(struct ns_instance *ins, struct ns_record *rec)
     }
     in->out->recs[in->out->n++] = rec;
     ns_counter_inc(in->c_out);
-    if (in->out->n == NS_RB_MAX)
+    if (in->out->n == NS_RB_MAX) {
         inst_flush_out(in);
+    } else if (in->where == W_SOURCE_THREAD) {
+        /* Nothing else flushes a source thread's batch: hand it on within 5 ms. */
+        uint64_t now = wall_ns();
+        if (in->out->n == 1)
+            in->out_t0 = now;
+        else if (now - in->out_t0 > NS_PB_SPAN_NS)
+            inst_flush_out(in);
+    }
     return 0;
 }
 
@@ -775,6 +789,24 @@ static void *source_main(void *arg)
     src_flush_all(s);
     atomic_store_explicit(&s->done, 1, memory_order_release);
     atomic_fetch_add_explicit(&in->rt->psrc_done, 1, memory_order_acq_rel);
+    uv_async_send(&in->rt->async);
+    return NULL;
+}
+
+/* A record source with run(): emits from its own thread until run() returns. */
+static void *rsource_main(void *arg)
+{
+    struct ns_inst *in = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "ns-src-%.8s", in->g->spec->name);
+    pthread_setname_np(pthread_self(), name);
+    int rc = in->g->plugin->desc.run(in->ctx);
+    if (rc < 0) {
+        ns_logf(in->prefix, NS_LOG_ERROR, "source stopped with an error: %s", strerror(-rc));
+        ns_counter_inc(in->c_err);
+    }
+    inst_flush_out(in);
+    atomic_fetch_add_explicit(&in->rt->rsrc_done, 1, memory_order_acq_rel);
     uv_async_send(&in->rt->async);
     return NULL;
 }
@@ -1297,7 +1329,8 @@ static void check_cb(uv_check_t *c)
     struct ns_rt *rt = c->data;
     /* Flush what loop-thread sources emitted during this iteration. */
     for (size_t r = 0; r < rt->nrsrc; r++)
-        inst_flush_out(rt->rsrc[r]);
+        if (rt->rsrc[r]->where == W_LOOP)
+            inst_flush_out(rt->rsrc[r]);
 }
 
 static void stop_sources(struct ns_rt *rt)
@@ -1305,13 +1338,15 @@ static void stop_sources(struct ns_rt *rt)
     for (size_t i = 0; i < rt->g->n; i++) {
         struct ns_gnode *g = &rt->g->nodes[i];
         struct ns_inst *in = rt->node_inst[i];
-        if (g->kind != NS_KIND_SOURCE || !in->started)
+        if (g->kind != NS_KIND_SOURCE || !in || !in->started)
             continue;
+        bool loop_source = !in->src && in->where == W_LOOP;
+        if (loop_source)
+            inst_stop_timers(in); /* timers end before stop(), as documented */
         if (g->plugin->desc.stop)
             g->plugin->desc.stop(in->ctx);
         in->started = false;
-        if (!in->src) { /* loop source: it is done once stopped */
-            inst_stop_timers(in);
+        if (loop_source) { /* a loop source is done once stopped; a thread one when run() returns */
             inst_flush_out(in);
             atomic_fetch_add(&rt->rsrc_done, 1);
         }
@@ -1461,7 +1496,9 @@ static int inst_init(struct ns_inst *in)
     }
     int rc = d->init(&in->pub, in->g->config, &in->ctx);
     if (rc < 0) {
-        ns_logf(in->prefix, NS_LOG_ERROR, "init failed: %s", strerror(-rc));
+        ns_logf(in->prefix, NS_LOG_ERROR, "init failed (%s): %s", strerror(-rc),
+                in->g->ns.optional ? "the node is optional, running without it"
+                                   : "the pipeline cannot start");
         return rc;
     }
     in->inited = true;
@@ -1654,8 +1691,6 @@ static int rt_setup(struct ns_rt *rt)
             if (inst_init(in)) {
                 if (!gn->ns.optional)
                     return -EINVAL;
-                ns_logf(in->prefix, NS_LOG_WARN,
-                        "node is optional: running the pipeline without it");
                 in->disabled = true;
             }
         }
@@ -1684,9 +1719,11 @@ static int rt_start(struct ns_rt *rt)
                 continue;
             int rc = gn->plugin->desc.start(in->ctx);
             if (rc < 0) {
-                ns_logf(in->prefix, NS_LOG_ERROR, "start failed: %s", strerror(-rc));
+                ns_logf(in->prefix, NS_LOG_ERROR, "start failed (%s): %s", strerror(-rc),
+                        gn->ns.optional ? "the node is optional, running without it"
+                                        : "the pipeline cannot start");
                 if (!gn->ns.optional)
-                    return rc;
+                    return -EINVAL;
                 in->disabled = true;
                 continue;
             }
@@ -1716,9 +1753,11 @@ static int rt_start(struct ns_rt *rt)
         if (gn->plugin->desc.start) {
             int rc = gn->plugin->desc.start(in->ctx);
             if (rc < 0) {
-                ns_logf(in->prefix, NS_LOG_ERROR, "start failed: %s", strerror(-rc));
+                ns_logf(in->prefix, NS_LOG_ERROR, "start failed (%s): %s", strerror(-rc),
+                        gn->ns.optional ? "the node is optional, running without it"
+                                        : "the pipeline cannot start");
                 if (!gn->ns.optional)
-                    return rc;
+                    return -EINVAL;
                 in->disabled = true;
                 if (in->src)
                     atomic_fetch_add(&rt->psrc_done, 1);
@@ -1732,6 +1771,10 @@ static int rt_start(struct ns_rt *rt)
             if (pthread_create(&in->src->thread, NULL, source_main, in->src))
                 return -errno;
             in->src->thread_started = true;
+        } else if (in->where == W_SOURCE_THREAD) {
+            if (pthread_create(&in->thread, NULL, rsource_main, in))
+                return -errno;
+            in->thread_started = true;
         }
     }
     return 0;
@@ -1785,19 +1828,22 @@ int ns_rt_run(struct ns_graph *g, const struct ns_rt_opts *opts)
     if (rc == 0)
         rc = rt_start(rt);
     if (rc) {
+        /* The failing node has said why (one line); only a bare failure needs one here. */
         if (rc == -ENOMEM)
-            ns_err("out of memory while setting up the pipeline");
-        ns_err("the pipeline could not start");
+            ns_err("out of memory while setting up the pipeline: it cannot start");
+        else if (rc != -EINVAL)
+            ns_err("the pipeline cannot start: %s", strerror(-rc));
         ret = 1;
-        /* Let whatever did start drain away, then close. */
+        /* Let whatever did start drain away, then close. Sources that never
+         * started are done now; started ones are done when stopped or finished. */
         atomic_store(&rt->stopping, 1);
-        stop_sources(rt);
         for (size_t s = 0; s < rt->nsrc; s++)
             if (!rt->srcs[s].thread_started)
                 atomic_fetch_add(&rt->psrc_done, 1);
         for (size_t r = 0; r < rt->nrsrc; r++)
-            if (!rt->rsrc[r]->started)
+            if (!rt->rsrc[r]->started && !rt->rsrc[r]->thread_started)
                 atomic_fetch_add(&rt->rsrc_done, 1);
+        stop_sources(rt);
         if (!rt->event_started)
             atomic_store(&rt->event_done, 1);
         for (uint32_t w = 0; w < rt->W && rt->workers; w++)
@@ -1815,6 +1861,9 @@ int ns_rt_run(struct ns_graph *g, const struct ns_rt_opts *opts)
     for (size_t s = 0; s < rt->nsrc; s++)
         if (rt->srcs[s].thread_started)
             pthread_join(rt->srcs[s].thread, NULL);
+    for (size_t r = 0; r < rt->nrsrc; r++)
+        if (rt->rsrc[r]->thread_started)
+            pthread_join(rt->rsrc[r]->thread, NULL);
     for (uint32_t w = 0; w < rt->W && rt->workers; w++)
         if (rt->workers[w].thread_started)
             pthread_join(rt->workers[w].thread, NULL);

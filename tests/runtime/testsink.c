@@ -57,6 +57,7 @@ static int sink_process(void *ctx, struct ns_record **recs, uint32_t n)
             fputc('\n', c->f);
         }
     }
+    fflush(c->f); /* tests read the file while the pipeline runs */
     if (c->cfg->delay) {
         struct timespec ts = {(time_t)(c->cfg->delay / 1000000000u),
                               (long)(c->cfg->delay % 1000000000u)};
