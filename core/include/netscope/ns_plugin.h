@@ -200,7 +200,10 @@ struct ns_host {
     int (*rec_to_json)(const struct ns_record *rec, char **buf, size_t *cap, size_t *len);
 
     /* Pass a record downstream. The record is consumed whatever happens; returns
-     * 0, or -ENOBUFS when the edge was full under the drop policy (counted). */
+     * 0, or -ENOBUFS when the edge was full under the drop policy (counted).
+     * Records travel in batches; a record source running its own thread (run)
+     * has them handed on when a batch fills or spans 5 ms, and calls
+     * emit(ins, NULL) to hand on a partial batch before it goes idle. */
     int (*emit)(struct ns_instance *ins, struct ns_record *rec);
 
     /* Sources that produce packets: the core copies the packet (caplen bytes)
