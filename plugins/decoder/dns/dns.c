@@ -24,6 +24,7 @@
 #include "netscope/netscope.h"
 
 #include "dns_parse.h"
+#include "ns_app_glue.h"
 
 #define DNS_FLOW_MAX_PENDING 64 /* pending queries per flow               */
 #define DNS_TCP_BAD_LIMIT 3     /* malformed messages in a row: give up  */
@@ -50,8 +51,7 @@ struct dns_q {
 
 /* Per-flow state (ns_app_flow.state). */
 struct dns_flow {
-    struct ns_app_flow *af;
-    struct dns_flow *next, *prev; /* every live flow (for destroy) */
+    struct ns_app_state link; /* first: in dns_ctx.flows (for destroy) */
     struct dns_q *qhead, *qtail;
     uint32_t nq;
     uint8_t *buf[2]; /* TCP: a message split across segments */
@@ -70,7 +70,7 @@ struct dns_ctx {
     struct dns_msg *msg; /* scratch: one parsed message */
     struct dns_q *ghead, *gtail;
     uint64_t npending;
-    struct dns_flow *flows;
+    struct ns_app_state *flows; /* every live dns_flow */
     ns_counter *c_msgs, *c_queries, *c_responses, *c_trans, *c_unanswered, *c_unsolicited;
     ns_counter *c_mal[MAL_COUNT], *c_overflow, *c_gaps, *c_alloc, *c_declined, *g_pending;
     ns_counter *c_rec_fail;
@@ -125,16 +125,9 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
 {
     const struct ns_host *h = c->h;
     uint64_t ts = q != NULL ? q->ts : resp_ts;
-    struct ns_record *r = h->rec_new(c->ins, NS_REC_DNS, ts);
-    if (r == NULL) {
-        ns_counter_inc(c->c_rec_fail);
+    struct ns_record *r = ns_app_rec_new(c->ins, NS_REC_DNS, ts, c->c_rec_fail);
+    if (r == NULL)
         return;
-    }
-    h->rec_add_cstr(r, "event.kind", "event");
-    h->rec_add_cstr(r, "event.category", "network");
-    h->rec_begin_array(r, "event.type");
-    h->rec_add_cstr(r, NULL, "protocol");
-    h->rec_end(r);
     h->rec_add_cstr(r, "event.action", action);
     h->rec_add_time(r, "event.start", ts);
     if (m != NULL) {
@@ -144,15 +137,7 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
     }
     /* source is the DNS client: the flow's initiator, unless the capture
      * began with the server's side (rev). */
-    h->rec_add_ip(r, "source.ip", rev ? &af->dst_ip : &af->src_ip);
-    h->rec_add_uint(r, "source.port", rev ? af->dst_port : af->src_port);
-    h->rec_add_ip(r, "destination.ip", rev ? &af->src_ip : &af->dst_ip);
-    h->rec_add_uint(r, "destination.port", rev ? af->src_port : af->dst_port);
-    h->rec_add_cstr(r, "network.transport", af->transport == 6 ? "tcp" : "udp");
-    h->rec_add_cstr(r, "network.type", af->ip_version == 6 ? "ipv6" : "ipv4");
-    h->rec_add_cstr(r, "network.protocol", "dns");
-    if (af->community_id != NULL)
-        h->rec_add_cstr(r, "network.community_id", af->community_id);
+    ns_app_rec_endpoints(h, r, af, rev, "dns");
 
     uint16_t id = q != NULL ? q->id : m->id;
     uint8_t opcode = q != NULL ? q->opcode : m->opcode;
@@ -265,7 +250,7 @@ static void q_unlink(struct dns_ctx *c, struct dns_q *q)
 /* Emit q as unanswered and free it. */
 static void q_expire(struct dns_ctx *c, struct dns_q *q, uint64_t now)
 {
-    dns_emit(c, q->fl->af, q, NULL, now, "dns_unanswered", q->rev);
+    dns_emit(c, q->fl->link.af, q, NULL, now, "dns_unanswered", q->rev);
     ns_counter_inc(c->c_unanswered);
     q_unlink(c, q);
     free(q);
@@ -384,12 +369,12 @@ static bool dns_message(struct dns_ctx *c, struct dns_flow *fl, int dir, const u
     ns_counter_inc(c->c_responses);
     struct dns_q *q = q_match(fl, m);
     if (q != NULL) {
-        dns_emit(c, fl->af, q, m, ts, "dns_transaction", q->rev);
+        dns_emit(c, fl->link.af, q, m, ts, "dns_transaction", q->rev);
         ns_counter_inc(c->c_trans);
         q_unlink(c, q);
         free(q);
     } else {
-        dns_emit(c, fl->af, NULL, m, ts, "dns_unsolicited_response", dir == NS_APP_TO_SERVER);
+        dns_emit(c, fl->link.af, NULL, m, ts, "dns_unsolicited_response", dir == NS_APP_TO_SERVER);
         ns_counter_inc(c->c_unsolicited);
     }
     return true;
@@ -507,12 +492,7 @@ static int dns_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, 
         ns_counter_inc(c->c_alloc);
         return NS_DECLINED;
     }
-    fl->af = f;
-    fl->next = c->flows;
-    if (c->flows)
-        c->flows->prev = fl;
-    c->flows = fl;
-    f->state = fl;
+    ns_app_state_attach(&c->flows, &fl->link, f);
     /* The probed payload is ours to consume (it is not delivered again). */
     (void)dns_app_data(ctx, f, dir, data, len, ts, 0);
     return NS_OK;
@@ -531,12 +511,7 @@ static void dns_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record 
 
 static void dns_flow_free(struct dns_ctx *c, struct dns_flow *fl)
 {
-    if (fl->prev)
-        fl->prev->next = fl->next;
-    else
-        c->flows = fl->next;
-    if (fl->next)
-        fl->next->prev = fl->prev;
+    ns_app_state_unlink(&c->flows, &fl->link);
     free(fl->buf[0]);
     free(fl->buf[1]);
     free(fl->qname);
@@ -588,12 +563,9 @@ static void dns_destroy(void *ctx)
         q_unlink(c, q);
         free(q);
     }
-    while (c->flows != NULL) {
-        struct dns_flow *fl = c->flows;
-        if (fl->af != NULL && fl->af->state == fl)
-            fl->af->state = NULL;
-        dns_flow_free(c, fl);
-    }
+    struct ns_app_state *st;
+    while ((st = ns_app_state_first(c->flows)) != NULL)
+        dns_flow_free(c, (struct dns_flow *)st); /* link is its first member */
     free(c->msg);
     free(c);
 }

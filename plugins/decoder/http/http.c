@@ -20,6 +20,7 @@
 #include "netscope/netscope.h"
 
 #include "http_parse.h"
+#include "ns_app_glue.h"
 
 struct http_config {
     uint64_t max_pipeline;
@@ -38,9 +39,8 @@ struct http_txn {
 };
 
 struct http_flow {
-    struct ns_app_flow *af;
-    struct http_flow *next, *prev; /* every live flow (for destroy) */
-    struct http_dir dir[2];        /* 0: requests, 1: responses */
+    struct ns_app_state link; /* first: in http_ctx.flows (for destroy) */
+    struct http_dir dir[2];   /* 0: requests, 1: responses */
     struct http_txn *head, *tail, *cur_req;
     uint32_t pending;
     uint64_t now;
@@ -56,7 +56,7 @@ struct http_ctx {
     struct ns_instance *ins;
     const struct ns_host *h;
     struct http_config cfg;
-    struct http_flow *flows;
+    struct ns_app_state *flows; /* every live http_flow */
     ns_counter *c_req, *c_resp, *c_trans, *c_noresp, *c_noreq, *c_err, *c_gaps, *c_upgrade;
     ns_counter *c_cut, *c_overflow, *c_alloc, *c_rec_fail, *c_incomplete;
 };
@@ -146,18 +146,10 @@ static void http_emit(struct http_ctx *c, struct http_flow *fl, const struct htt
                       const struct http_msg *m, uint64_t end_ts)
 {
     const struct ns_host *h = c->h;
-    const struct ns_app_flow *af = fl->af;
     uint64_t ts = t != NULL ? t->ts : end_ts;
-    struct ns_record *r = h->rec_new(c->ins, NS_REC_HTTP, ts);
-    if (r == NULL) {
-        ns_counter_inc(c->c_rec_fail);
+    struct ns_record *r = ns_app_rec_new(c->ins, NS_REC_HTTP, ts, c->c_rec_fail);
+    if (r == NULL)
         return;
-    }
-    h->rec_add_cstr(r, "event.kind", "event");
-    h->rec_add_cstr(r, "event.category", "network");
-    h->rec_begin_array(r, "event.type");
-    h->rec_add_cstr(r, NULL, "protocol");
-    h->rec_end(r);
     h->rec_add_cstr(r, "event.action",
                     t != NULL && m != NULL ? "http_transaction"
                     : t != NULL            ? "http_request"
@@ -169,15 +161,7 @@ static void http_emit(struct http_ctx *c, struct http_flow *fl, const struct htt
             h->rec_add_uint(r, "event.duration", end_ts >= t->ts ? end_ts - t->ts : 0);
     }
     /* source is the HTTP client */
-    h->rec_add_ip(r, "source.ip", fl->swap ? &af->dst_ip : &af->src_ip);
-    h->rec_add_uint(r, "source.port", fl->swap ? af->dst_port : af->src_port);
-    h->rec_add_ip(r, "destination.ip", fl->swap ? &af->src_ip : &af->dst_ip);
-    h->rec_add_uint(r, "destination.port", fl->swap ? af->src_port : af->dst_port);
-    h->rec_add_cstr(r, "network.transport", "tcp");
-    h->rec_add_cstr(r, "network.type", af->ip_version == 6 ? "ipv6" : "ipv4");
-    h->rec_add_cstr(r, "network.protocol", "http");
-    if (af->community_id != NULL)
-        h->rec_add_cstr(r, "network.community_id", af->community_id);
+    ns_app_rec_endpoints(h, r, fl->link.af, fl->swap, "http");
     bool cut = false;
     if (t != NULL) {
         h->rec_add_cstr(r, "http.request.method", http_method_str((enum http_method)t->method));
@@ -395,16 +379,11 @@ static int http_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir,
         ns_counter_inc(c->c_alloc);
         return NS_DECLINED;
     }
-    fl->af = f;
     fl->c = c;
     fl->swap = swap;
     http_dir_init(&fl->dir[0], true, http_on_msg, fl);
     http_dir_init(&fl->dir[1], false, http_on_msg, fl);
-    fl->next = c->flows;
-    if (c->flows)
-        c->flows->prev = fl;
-    c->flows = fl;
-    f->state = fl;
+    ns_app_state_attach(&c->flows, &fl->link, f);
     /* The probed payload is ours to consume (it is not delivered again). */
     (void)http_app_data(ctx, f, dir, data, len, ts, 0);
     return NS_OK;
@@ -425,12 +404,7 @@ static void http_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record
 
 static void http_flow_free(struct http_ctx *c, struct http_flow *fl)
 {
-    if (fl->prev)
-        fl->prev->next = fl->next;
-    else
-        c->flows = fl->next;
-    if (fl->next)
-        fl->next->prev = fl->prev;
+    ns_app_state_unlink(&c->flows, &fl->link);
     struct http_txn *t;
     while ((t = txn_pop(fl)) != NULL)
         free(t);
@@ -467,12 +441,9 @@ static void http_destroy(void *ctx)
     struct http_ctx *c = ctx;
     if (c == NULL)
         return;
-    while (c->flows != NULL) {
-        struct http_flow *fl = c->flows;
-        if (fl->af != NULL && fl->af->state == fl)
-            fl->af->state = NULL;
-        http_flow_free(c, fl);
-    }
+    struct ns_app_state *st;
+    while ((st = ns_app_state_first(c->flows)) != NULL)
+        http_flow_free(c, (struct http_flow *)st); /* link is its first member */
     free(c);
 }
 

@@ -20,6 +20,7 @@
 #include "netscope/netscope.h"
 
 #include "h2_parse.h"
+#include "ns_app_glue.h"
 
 struct http2_config {
     uint64_t max_frame;
@@ -126,28 +127,13 @@ static void http2_on_stream(void *arg, struct h2_conn *conn, struct h2_stream *s
         return;
     const char *ctype = s->f[H2_F_REQ_CTYPE];
     bool grpc = ctype != NULL && strncmp(ctype, "application/grpc", 16) == 0;
-    struct ns_record *r = h->rec_new(c->ins, NS_REC_HTTP2, s->ts_end);
-    if (r == NULL) {
-        ns_counter_inc(c->c_rec_fail);
+    struct ns_record *r = ns_app_rec_new(c->ins, NS_REC_HTTP2, s->ts_end, c->c_rec_fail);
+    if (r == NULL)
         return;
-    }
-    h->rec_add_cstr(r, "event.kind", "event");
-    h->rec_add_cstr(r, "event.category", "network");
-    h->rec_begin_array(r, "event.type");
-    h->rec_add_cstr(r, NULL, "protocol");
-    h->rec_end(r);
     h->rec_add_time(r, "event.start", s->ts_start);
     h->rec_add_time(r, "event.end", s->ts_end);
     /* source is the HTTP/2 client, whichever side the flow decoder saw first. */
-    h->rec_add_ip(r, "source.ip", fl->swap ? &f->dst_ip : &f->src_ip);
-    h->rec_add_uint(r, "source.port", fl->swap ? f->dst_port : f->src_port);
-    h->rec_add_ip(r, "destination.ip", fl->swap ? &f->src_ip : &f->dst_ip);
-    h->rec_add_uint(r, "destination.port", fl->swap ? f->src_port : f->dst_port);
-    h->rec_add_cstr(r, "network.transport", "tcp");
-    h->rec_add_cstr(r, "network.type", f->ip_version == 6 ? "ipv6" : "ipv4");
-    h->rec_add_cstr(r, "network.protocol", grpc ? "grpc" : "http2");
-    if (f->community_id != NULL)
-        h->rec_add_cstr(r, "network.community_id", f->community_id);
+    ns_app_rec_endpoints(h, r, f, fl->swap, grpc ? "grpc" : "http2");
     h->rec_add_cstr(r, "http.version", "2");
     if (s->f[H2_F_METHOD] != NULL)
         h->rec_add_cstr(r, "http.request.method", s->f[H2_F_METHOD]);

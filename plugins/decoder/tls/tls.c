@@ -17,6 +17,7 @@
 
 #include "netscope/netscope.h"
 
+#include "ns_app_glue.h"
 #include "tls_parse.h"
 
 struct tls_config {
@@ -72,27 +73,6 @@ static const struct ns_option tls_options[] = {
     NS_OPT_END};
 
 /* ---- record --------------------------------------------------------------- */
-
-static void tls_add_endpoints(struct tls_ctx *c, struct ns_record *r, const struct ns_app_flow *f,
-                              bool swap)
-{
-    const struct ns_host *h = c->h;
-    h->rec_add_cstr(r, "event.kind", "event");
-    h->rec_add_cstr(r, "event.category", "network");
-    h->rec_begin_array(r, "event.type");
-    h->rec_add_cstr(r, NULL, "protocol");
-    h->rec_end(r);
-    /* source is the TLS client, whichever side the flow decoder saw first. */
-    h->rec_add_ip(r, "source.ip", swap ? &f->dst_ip : &f->src_ip);
-    h->rec_add_uint(r, "source.port", swap ? f->dst_port : f->src_port);
-    h->rec_add_ip(r, "destination.ip", swap ? &f->src_ip : &f->dst_ip);
-    h->rec_add_uint(r, "destination.port", swap ? f->src_port : f->dst_port);
-    h->rec_add_cstr(r, "network.transport", f->transport == 17 ? "udp" : "tcp");
-    h->rec_add_cstr(r, "network.type", f->ip_version == 6 ? "ipv6" : "ipv4");
-    h->rec_add_cstr(r, "network.protocol", "tls");
-    if (f->community_id != NULL)
-        h->rec_add_cstr(r, "network.community_id", f->community_id);
-}
 
 static void tls_hex16(char out[7], uint16_t v)
 {
@@ -296,11 +276,10 @@ static void tls_report(struct tls_ctx *c, struct ns_app_flow *f, struct tls_flow
         ns_gauge_set(c->g_cache_misses, misses);
     }
     if (s->have_ch || s->have_sh) {
-        struct ns_record *r = c->h->rec_new(c->ins, NS_REC_TLS, ts);
-        if (r == NULL) {
-            ns_counter_inc(c->c_rec_fail);
-        } else {
-            tls_add_endpoints(c, r, f, tf->swap);
+        struct ns_record *r = ns_app_rec_new(c->ins, NS_REC_TLS, ts, c->c_rec_fail);
+        if (r != NULL) {
+            /* source is the TLS client, whichever side the flow decoder saw first. */
+            ns_app_rec_endpoints(c->h, r, f, tf->swap, "tls");
             c->h->rec_add_time(r, "event.start", f->first_ts);
             if (s->have_ch)
                 tls_add_client(c, r, s);

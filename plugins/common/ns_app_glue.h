@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ns_app_glue.h - glue shared by the application decoders hosted by
+ * decoder/flow (decoder/dns, decoder/http, decoder/http2, decoder/tls): the
+ * common head of their records (ECS event header, the flow's endpoints and
+ * network fields) and the list of live per-flow states a decoder frees at
+ * destroy.
+ *
+ * Header-only (static inline, public headers only), so every plugin .so
+ * still exports nothing but `ns_plugin`. Called on the worker thread that
+ * runs the decoder's app callbacks; nothing here locks.
+ */
+#ifndef NS_APP_GLUE_H
+#define NS_APP_GLUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netscope/netscope.h"
+
+/*
+ * A new record of the given type stamped ts, with event.kind "event",
+ * event.category "network" and event.type ["protocol"] already added.
+ * Returns NULL (and counts it in rec_fail) when rec_new fails.
+ */
+static inline struct ns_record *ns_app_rec_new(struct ns_instance *ins, enum ns_rec_type type,
+                                               uint64_t ts, ns_counter *rec_fail)
+{
+    const struct ns_host *h = ins->host;
+    struct ns_record *r = h->rec_new(ins, type, ts);
+    if (r == NULL) {
+        ns_counter_inc(rec_fail);
+        return NULL;
+    }
+    h->rec_add_cstr(r, "event.kind", "event");
+    h->rec_add_cstr(r, "event.category", "network");
+    h->rec_begin_array(r, "event.type");
+    h->rec_add_cstr(r, NULL, "protocol");
+    h->rec_end(r);
+    return r;
+}
+
+/*
+ * source.ip/port and destination.ip/port from the flow, network.transport,
+ * network.type, network.protocol (protocol) and network.community_id (when
+ * the flow has one). source is the application's client: the flow's
+ * initiator, or its responder when swap is set (the capture began with the
+ * server's side, so the flow decoder took the server for the initiator).
+ */
+static inline void ns_app_rec_endpoints(const struct ns_host *h, struct ns_record *r,
+                                        const struct ns_app_flow *f, bool swap,
+                                        const char *protocol)
+{
+    h->rec_add_ip(r, "source.ip", swap ? &f->dst_ip : &f->src_ip);
+    h->rec_add_uint(r, "source.port", swap ? f->dst_port : f->src_port);
+    h->rec_add_ip(r, "destination.ip", swap ? &f->src_ip : &f->dst_ip);
+    h->rec_add_uint(r, "destination.port", swap ? f->src_port : f->dst_port);
+    h->rec_add_cstr(r, "network.transport", f->transport == 17 ? "udp" : "tcp");
+    h->rec_add_cstr(r, "network.type", f->ip_version == 6 ? "ipv6" : "ipv4");
+    h->rec_add_cstr(r, "network.protocol", protocol);
+    if (f->community_id != NULL)
+        h->rec_add_cstr(r, "network.community_id", f->community_id);
+}
+
+/*
+ * Link of a per-flow state in its decoder's list of live states, so destroy
+ * can free what app_close never reached. Put it first in the state struct
+ * (the list hands back the link; the state is the same address).
+ */
+struct ns_app_state {
+    struct ns_app_state *next, *prev;
+    struct ns_app_flow *af; /* the flow whose `state` this is */
+};
+
+/* Link s at the head of *list and make it f's state. */
+static inline void ns_app_state_attach(struct ns_app_state **list, struct ns_app_state *s,
+                                       struct ns_app_flow *f)
+{
+    s->af = f;
+    s->prev = NULL;
+    s->next = *list;
+    if (*list != NULL)
+        (*list)->prev = s;
+    *list = s;
+    f->state = s;
+}
+
+/* Unlink s from *list (its flow's `state` is left to the caller). */
+static inline void ns_app_state_unlink(struct ns_app_state **list, struct ns_app_state *s)
+{
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        *list = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+/* At destroy: the first live state of *list, detached from its flow (the
+ * flow's `state` no longer points at it) but still linked; NULL when none. */
+static inline struct ns_app_state *ns_app_state_first(struct ns_app_state *list)
+{
+    if (list != NULL && list->af != NULL && list->af->state == list)
+        list->af->state = NULL;
+    return list;
+}
+
+#endif /* NS_APP_GLUE_H */
