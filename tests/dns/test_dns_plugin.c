@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ns_app_test.h"
 #include "ns_fake_host.h"
 
 extern const struct ns_plugin_desc ns_plugin;
@@ -20,15 +21,11 @@ struct dns_config {
 };
 
 static void *CTX;
-static const struct ns_host *H;
 
 static void setup(void)
 {
-    ns_fake_set_quiet(true);
-    struct ns_instance *ins = ns_fake_instance("decoder/dns", "dns");
-    H = ins->host;
     struct dns_config cfg = {.query_timeout = 5000000000ull, .max_pending = 100};
-    cr_assert_eq(ns_plugin.init(ins, &cfg, &CTX), 0);
+    ns_test_app_init(&ns_plugin, "decoder/dns", "dns", &cfg, &CTX);
 }
 
 static void teardown(void)
@@ -37,17 +34,10 @@ static void teardown(void)
     ns_fake_reset();
 }
 
+/* 10.0.0.1:40000 -> 10.0.0.53:dport */
 static struct ns_app_flow flow(uint8_t transport, uint16_t dport)
 {
-    struct ns_app_flow f;
-    memset(&f, 0, sizeof(f));
-    f.src_ip.family = f.dst_ip.family = 4;
-    memcpy(f.src_ip.a, "\x0a\x00\x00\x01", 4);
-    memcpy(f.dst_ip.a, "\x0a\x00\x00\x35", 4);
-    f.src_port = 40000;
-    f.dst_port = dport;
-    f.transport = transport;
-    f.ip_version = 4;
+    struct ns_app_flow f = ns_test_flow4(transport, 0x0a000001, 40000, 0x0a000035, dport);
     f.community_id = "1:test";
     return f;
 }
@@ -83,23 +73,6 @@ static size_t msg(uint8_t *b, uint16_t id, bool resp, const char *name, int nans
     return n;
 }
 
-static char *json(size_t i)
-{
-    size_t n;
-    struct ns_record **r = ns_fake_emitted(&n);
-    cr_assert_lt(i, n, "only %zu records", n);
-    return ns_fake_rec_json(r[i]);
-}
-
-static size_t nrecs(void)
-{
-    size_t n;
-    ns_fake_emitted(&n);
-    return n;
-}
-
-#define HAS(j, s) cr_assert(strstr((j), (s)) != NULL, "%s not in %s", (s), (j))
-
 Test(dns_plugin, udp_transaction, .init = setup, .fini = teardown)
 {
     struct ns_app_flow f = flow(17, 53);
@@ -108,26 +81,23 @@ Test(dns_plugin, udp_transaction, .init = setup, .fini = teardown)
     cr_assert_eq(ns_plugin.app_probe(CTX, &f, NS_APP_TO_SERVER, b, n, 1000), NS_OK);
     n = msg(b, 0x1234, true, "www.example.com", 2);
     cr_assert_eq(ns_plugin.app_data(CTX, &f, NS_APP_TO_CLIENT, b, n, 4000, 0), NS_OK);
-    cr_assert_eq(nrecs(), 1);
-    char *j = json(0);
-    HAS(j, "\"id\":4660");
-    HAS(j, "\"question\":{\"class\":\"IN\",\"name\":\"www.example.com\",\"type\":\"A\"}");
-    HAS(j, "\"resolved_ip\":[\"192.0.2.1\",\"192.0.2.2\"]");
-    HAS(j, "\"response_code\":\"NOERROR\"");
-    HAS(j, "\"response_time_ns\":3000");
-    HAS(j, "\"header_flags\":[\"RD\",\"RA\"]");
-    HAS(j, "\"action\":\"dns_transaction\"");
-    HAS(j, "\"protocol\":\"dns\"");
+    cr_assert_eq(ns_test_nrecs(), 1);
+    char *j = ns_test_json(0);
+    NS_HAS(j, "\"id\":4660");
+    NS_HAS(j, "\"question\":{\"class\":\"IN\",\"name\":\"www.example.com\",\"type\":\"A\"}");
+    NS_HAS(j, "\"resolved_ip\":[\"192.0.2.1\",\"192.0.2.2\"]");
+    NS_HAS(j, "\"response_code\":\"NOERROR\"");
+    NS_HAS(j, "\"response_time_ns\":3000");
+    NS_HAS(j, "\"header_flags\":[\"RD\",\"RA\"]");
+    NS_HAS(j, "\"action\":\"dns_transaction\"");
+    NS_HAS(j, "\"protocol\":\"dns\"");
     free(j);
-    struct ns_record *fr = H->rec_new(ns_fake_instance("decoder/flow", "f"), NS_REC_FLOW, 1);
-    ns_plugin.app_annotate(CTX, &f, fr);
-    j = ns_fake_rec_json(fr);
-    HAS(j, "\"dns\":{\"question\":{\"name\":\"www.example.com\",\"type\":\"A\"}}");
+    j = ns_test_annotate_json(&ns_plugin, CTX, &f);
+    NS_HAS(j, "\"dns\":{\"question\":{\"name\":\"www.example.com\",\"type\":\"A\"}}");
     free(j);
-    H->rec_release(fr);
     ns_plugin.app_close(CTX, &f, 5000);
     cr_assert_null(f.state);
-    cr_assert_eq(nrecs(), 1);
+    cr_assert_eq(ns_test_nrecs(), 1);
 }
 
 Test(dns_plugin, tcp_split_and_batched, .init = setup, .fini = teardown)
@@ -154,10 +124,10 @@ Test(dns_plugin, tcp_split_and_batched, .init = setup, .fini = teardown)
         for (size_t k = 0; k < l; k++)
             cr_assert_eq(ns_plugin.app_data(CTX, &f, NS_APP_TO_CLIENT, q + k, 1, 3, 0), NS_OK);
     }
-    cr_assert_eq(nrecs(), 2);
-    char *j = json(1);
-    HAS(j, "\"id\":11");
-    HAS(j, "\"transport\":\"tcp\"");
+    cr_assert_eq(ns_test_nrecs(), 2);
+    char *j = ns_test_json(1);
+    NS_HAS(j, "\"id\":11");
+    NS_HAS(j, "\"transport\":\"tcp\"");
     free(j);
     ns_plugin.app_close(CTX, &f, 9);
     cr_assert_eq(ns_fake_counter_value("transactions_total", NULL), 2);
@@ -183,11 +153,11 @@ Test(dns_plugin, tcp_gap_resynchronises, .init = setup, .fini = teardown)
     memcpy(b, m[2], len[2]);
     cr_assert_eq(ns_plugin.app_data(CTX, &f, NS_APP_TO_SERVER, b, len[2], 3, len[1] - 10), NS_OK);
     ns_plugin.app_close(CTX, &f, 4);
-    cr_assert_eq(nrecs(), 2);
-    char *j = json(0), *k = json(1);
-    HAS(j, "\"name\":\"x.example\"");
-    HAS(k, "\"name\":\"z.example\"");
-    HAS(k, "\"action\":\"dns_unanswered\"");
+    cr_assert_eq(ns_test_nrecs(), 2);
+    char *j = ns_test_json(0), *k = ns_test_json(1);
+    NS_HAS(j, "\"name\":\"x.example\"");
+    NS_HAS(k, "\"name\":\"z.example\"");
+    NS_HAS(k, "\"action\":\"dns_unanswered\"");
     free(j);
     free(k);
     cr_assert_eq(ns_fake_counter_value("stream_gaps_total", NULL), 1);
@@ -200,14 +170,14 @@ Test(dns_plugin, timeout_and_unmatched, .init = setup, .fini = teardown)
     size_t n = msg(b, 1, false, "slow.example", 0);
     cr_assert_eq(ns_plugin.app_probe(CTX, &f, NS_APP_TO_SERVER, b, n, 1000000000ull), NS_OK);
     ns_plugin.tick(CTX, 3000000000ull);
-    cr_assert_eq(nrecs(), 0);
+    cr_assert_eq(ns_test_nrecs(), 0);
     ns_plugin.tick(CTX, 6000000000ull);
-    cr_assert_eq(nrecs(), 1);
+    cr_assert_eq(ns_test_nrecs(), 1);
     n = msg(b, 1, true, "slow.example", 1); /* too late: reported alone */
     ns_plugin.app_data(CTX, &f, NS_APP_TO_CLIENT, b, n, 7000000000ull, 0);
-    cr_assert_eq(nrecs(), 2);
-    char *j = json(1);
-    HAS(j, "\"action\":\"dns_unsolicited_response\"");
+    cr_assert_eq(ns_test_nrecs(), 2);
+    char *j = ns_test_json(1);
+    NS_HAS(j, "\"action\":\"dns_unsolicited_response\"");
     free(j);
     ns_plugin.app_close(CTX, &f, 8000000000ull);
     cr_assert_eq(ns_fake_counter_value("unanswered_total", NULL), 1);
@@ -225,9 +195,9 @@ Test(dns_plugin, pending_bound_and_close, .init = setup, .fini = teardown)
         ns_plugin.app_data(CTX, &f, NS_APP_TO_SERVER, b, n, 1 + i, 0);
     }
     /* 64 pending per flow: the oldest 36 were reported early */
-    cr_assert_eq(nrecs(), 36);
+    cr_assert_eq(ns_test_nrecs(), 36);
     ns_plugin.app_close(CTX, &f, 1000);
-    cr_assert_eq(nrecs(), 100);
+    cr_assert_eq(ns_test_nrecs(), 100);
     cr_assert_eq(ns_fake_counter_value("pending_overflow_total", NULL), 36);
 }
 
@@ -260,7 +230,7 @@ Test(dns_plugin, hostile_tcp_stream_gives_up, .init = setup, .fini = teardown)
         rc = ns_plugin.app_data(CTX, &f, NS_APP_TO_SERVER, junk, sizeof(junk), 2, 0);
     cr_assert_eq(rc, NS_DECLINED);
     ns_plugin.app_close(CTX, &f, 3);
-    cr_assert_eq(nrecs(), 1);
+    cr_assert_eq(ns_test_nrecs(), 1);
 }
 
 Test(dns_plugin, capture_started_with_the_server, .init = setup, .fini = teardown)
@@ -275,11 +245,11 @@ Test(dns_plugin, capture_started_with_the_server, .init = setup, .fini = teardow
     ns_plugin.app_data(CTX, &f, NS_APP_TO_CLIENT, b, n, 2, 0);
     n = msg(b, 10, true, "next.example", 1);
     ns_plugin.app_data(CTX, &f, NS_APP_TO_SERVER, b, n, 3, 0);
-    cr_assert_eq(nrecs(), 2);
+    cr_assert_eq(ns_test_nrecs(), 2);
     for (size_t i = 0; i < 2; i++) {
-        char *j = json(i);
-        HAS(j, "\"source\":{\"ip\":\"10.0.0.53\",\"port\":53}");
-        HAS(j, "\"destination\":{\"ip\":\"10.0.0.1\",\"port\":40000}");
+        char *j = ns_test_json(i);
+        NS_HAS(j, "\"source\":{\"ip\":\"10.0.0.53\",\"port\":53}");
+        NS_HAS(j, "\"destination\":{\"ip\":\"10.0.0.1\",\"port\":40000}");
         free(j);
     }
     ns_plugin.app_close(CTX, &f, 4);

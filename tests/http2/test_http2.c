@@ -12,6 +12,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "h2_parse.h"
+#include "ns_app_test.h"
 #include "ns_fake_host.h"
 
 extern const struct ns_plugin_desc ns_plugin;
@@ -319,11 +320,9 @@ struct http2_cfg_mirror {
 
 Test(http2_plugin, grpc_record, .fini = ns_fake_reset)
 {
-    ns_fake_set_quiet(true);
-    struct ns_instance *ins = ns_fake_instance("decoder/http2", "http2");
     struct http2_cfg_mirror cfg = {65536, 65536, 128};
     void *ctx;
-    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    ns_test_app_init(&ns_plugin, "decoder/http2", "http2", &cfg, &ctx);
     nghttp2_hd_deflater *dc, *ds;
     nghttp2_hd_deflate_new(&dc, 4096);
     nghttp2_hd_deflate_new(&ds, 4096);
@@ -348,10 +347,8 @@ Test(http2_plugin, grpc_record, .fini = ns_fake_reset)
     f.dst_port = 50051;
     cr_assert_eq(ns_plugin.app_probe(ctx, &f, NS_APP_TO_SERVER, cli.d, cli.n, 10), NS_OK);
     cr_assert_eq(ns_plugin.app_data(ctx, &f, NS_APP_TO_CLIENT, srv.d, srv.n, 20, 0), NS_OK);
-    size_t n;
-    struct ns_record **recs = ns_fake_emitted(&n);
-    cr_assert_eq(n, 1);
-    char *j = ns_fake_rec_json(recs[0]);
+    cr_assert_eq(ns_test_nrecs(), 1);
+    char *j = ns_test_json(0);
     cr_assert(strstr(j, "\"dataset\":\"netscope.http2\""), "%s", j);
     cr_assert(strstr(j, "\"rpc\":{\"grpc\":{\"status_code\":0},\"method\":\"GreetEveryone\","
                         "\"service\":\"greet.GreetService\",\"system\":\"grpc\"}"),
@@ -360,22 +357,15 @@ Test(http2_plugin, grpc_record, .fini = ns_fake_reset)
     cr_assert(strstr(j, "\"status_code\":200"), "%s", j);
     cr_assert(strstr(j, "\"protocol\":\"grpc\""), "%s", j);
     free(j);
-    const struct ns_host *h = ns_fake_host();
-    struct ns_record *fr = h->rec_new(ins, NS_REC_FLOW, 30);
-    ns_plugin.app_annotate(ctx, &f, fr);
-    j = ns_fake_rec_json(fr);
+    j = ns_test_annotate_json(&ns_plugin, ctx, &f);
     cr_assert(strstr(j, "\"protocol\":\"grpc\""), "%s", j);
     free(j);
-    h->rec_release(fr);
     ns_plugin.app_close(ctx, &f, 40);
     cr_assert_null(f.state);
-    ns_fake_emitted(&n);
-    cr_assert_eq(n, 1);
+    cr_assert_eq(ns_test_nrecs(), 1);
 
     /* Not HTTP/2: declined. */
-    struct ns_app_flow g;
-    memset(&g, 0, sizeof(g));
-    g.transport = 6;
+    struct ns_app_flow g = ns_test_flow4(6, 0, 0, 0, 0);
     cr_assert_eq(ns_plugin.app_probe(ctx, &g, NS_APP_TO_SERVER,
                                      (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, 1),
                  NS_DECLINED);
@@ -386,11 +376,9 @@ Test(http2_plugin, grpc_record, .fini = ns_fake_reset)
 
 Test(http2_plugin, upgrade_record, .fini = ns_fake_reset)
 {
-    ns_fake_set_quiet(true);
-    struct ns_instance *ins = ns_fake_instance("decoder/http2", "http2");
     struct http2_cfg_mirror cfg = {65536, 65536, 128};
     void *ctx;
-    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    ns_test_app_init(&ns_plugin, "decoder/http2", "http2", &cfg, &ctx);
     nghttp2_hd_deflater *ds;
     nghttp2_hd_deflate_new(&ds, 4096);
     static struct buf cli, srv;
@@ -405,21 +393,14 @@ Test(http2_plugin, upgrade_record, .fini = ns_fake_reset)
     frame(&srv, 1, 0x04, 1, blk, bn);
     frame(&srv, 0, 0x01, 1, "hi", 2);
 
-    struct ns_app_flow f;
-    memset(&f, 0, sizeof(f));
-    f.transport = 6;
-    f.ip_version = 4;
-    f.src_ip.family = f.dst_ip.family = 4;
-    f.dst_port = 8080;
+    struct ns_app_flow f = ns_test_flow4(6, 0, 0, 0, 8080);
     cr_assert_eq(ns_plugin.app_probe(ctx, &f, NS_APP_TO_SERVER, (const uint8_t *)upgrade_req,
                                      sizeof(upgrade_req) - 1, 10),
                  NS_OK);
     cr_assert_eq(ns_plugin.app_data(ctx, &f, NS_APP_TO_CLIENT, srv.d, srv.n, 20, 0), NS_OK);
     cr_assert_eq(ns_plugin.app_data(ctx, &f, NS_APP_TO_SERVER, cli.d, cli.n, 30, 0), NS_OK);
-    size_t n;
-    struct ns_record **recs = ns_fake_emitted(&n);
-    cr_assert_eq(n, 1);
-    char *j = ns_fake_rec_json(recs[0]);
+    cr_assert_eq(ns_test_nrecs(), 1);
+    char *j = ns_test_json(0);
     cr_assert(strstr(j, "\"upgrade\":true"), "%s", j);
     cr_assert(strstr(j, "\"original\":\"/up?q\""), "%s", j);
     cr_assert(strstr(j, "\"query\":\"q\""), "%s", j);
@@ -436,11 +417,9 @@ Test(http2_plugin, roles_from_content, .fini = ns_fake_reset)
 {
     /* The flow decoder took the server for the initiator: the preface
      * travels NS_APP_TO_CLIENT, the response NS_APP_TO_SERVER. */
-    ns_fake_set_quiet(true);
-    struct ns_instance *ins = ns_fake_instance("decoder/http2", "http2");
     struct http2_cfg_mirror cfg = {65536, 65536, 128};
     void *ctx;
-    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    ns_test_app_init(&ns_plugin, "decoder/http2", "http2", &cfg, &ctx);
     nghttp2_hd_deflater *dc, *ds;
     nghttp2_hd_deflate_new(&dc, 4096);
     nghttp2_hd_deflate_new(&ds, 4096);
@@ -453,18 +432,11 @@ Test(http2_plugin, roles_from_content, .fini = ns_fake_reset)
     const nghttp2_nv resp[] = {NV(":status", "204")};
     bn = deflate(ds, resp, 1, blk, sizeof(blk));
     frame(&srv, 1, 0x05, 1, blk, bn);
-    struct ns_app_flow f;
-    memset(&f, 0, sizeof(f));
-    f.transport = 6;
-    f.src_ip.family = f.dst_ip.family = 4;
-    f.src_port = 3000; /* the server */
-    f.dst_port = 40000;
+    struct ns_app_flow f = ns_test_flow4(6, 0, 3000, 0, 40000); /* initiator: the server */
     cr_assert_eq(ns_plugin.app_probe(ctx, &f, NS_APP_TO_CLIENT, cli.d, cli.n, 10), NS_OK);
     cr_assert_eq(ns_plugin.app_data(ctx, &f, NS_APP_TO_SERVER, srv.d, srv.n, 20, 0), NS_OK);
-    size_t n;
-    struct ns_record **recs = ns_fake_emitted(&n);
-    cr_assert_eq(n, 1);
-    char *j = ns_fake_rec_json(recs[0]);
+    cr_assert_eq(ns_test_nrecs(), 1);
+    char *j = ns_test_json(0);
     cr_assert(strstr(j, "\"status_code\":204"), "%s", j);
     cr_assert(strstr(j, "\"source\":{\"ip\":\"0.0.0.0\",\"port\":40000}"), "%s", j);
     free(j);

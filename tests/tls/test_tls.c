@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "ns_app_test.h"
 #include "ns_fake_host.h"
 #include "tls_parse.h"
 
@@ -446,26 +447,17 @@ struct tls_cfg_mirror {
 
 Test(tls_plugin, record_and_annotation, .fini = ns_fake_reset)
 {
-    ns_fake_set_quiet(true);
-    struct ns_instance *ins = ns_fake_instance("decoder/tls", "tls");
     struct tls_cfg_mirror cfg = {65536, 4, 16};
     void *ctx;
-    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    ns_test_app_init(&ns_plugin, "decoder/tls", "tls", &cfg, &ctx);
     cr_assert(ns_plugin.flags & NS_PLUGIN_APP);
 
     static struct buf cli, srv;
     uint8_t der[4096];
     size_t dn = make_cert(der, sizeof(der));
     tls12_streams(&cli, &srv, 1000, der, dn);
-    struct ns_app_flow f;
-    memset(&f, 0, sizeof(f));
-    f.transport = 6;
-    f.ip_version = 4;
-    f.src_ip.family = f.dst_ip.family = 4;
-    f.src_ip.a[0] = 10;
-    f.dst_ip.a[0] = 192;
-    f.src_port = 40000;
-    f.dst_port = 8443; /* not 443: found by content */
+    /* 10.0.0.0:40000 -> 192.0.0.0:8443, not 443: found by content */
+    struct ns_app_flow f = ns_test_flow4(6, 0x0a000000, 40000, 0xc0000000, 8443);
     f.community_id = "1:test";
 
     static const char http[] = "GET / HTTP/1.1\r\n\r\n";
@@ -478,10 +470,8 @@ Test(tls_plugin, record_and_annotation, .fini = ns_fake_reset)
                  NS_OK);
     int rc = ns_plugin.app_data(ctx, &f, NS_APP_TO_CLIENT, srv.d, srv.n, 3000, 0);
     cr_assert_eq(rc, NS_DECLINED); /* record out, the rest is ciphertext */
-    size_t n;
-    struct ns_record **recs = ns_fake_emitted(&n);
-    cr_assert_eq(n, 1);
-    char *j = ns_fake_rec_json(recs[0]);
+    cr_assert_eq(ns_test_nrecs(), 1);
+    char *j = ns_test_json(0);
     cr_assert(strstr(j, "\"dataset\":\"netscope.tls\""), "%s", j);
     cr_assert(strstr(j, "\"server_name\":\"example.org\""), "%s", j);
     cr_assert(strstr(j, "\"cipher\":\"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\""), "%s", j);
@@ -495,44 +485,31 @@ Test(tls_plugin, record_and_annotation, .fini = ns_fake_reset)
     cr_assert(strstr(j, "\"port\":8443"), "%s", j);
     free(j);
 
-    const struct ns_host *h = ns_fake_host();
-    struct ns_record *fr = h->rec_new(ins, NS_REC_FLOW, 4000);
-    ns_plugin.app_annotate(ctx, &f, fr);
-    j = ns_fake_rec_json(fr);
+    j = ns_test_annotate_json(&ns_plugin, ctx, &f);
     cr_assert(strstr(j, "\"protocol\":\"tls\""), "%s", j);
     cr_assert(strstr(j, "\"server_name\":\"example.org\""), "%s", j);
     free(j);
-    h->rec_release(fr);
     ns_plugin.app_close(ctx, &f, 5000);
     cr_assert_null(f.state);
-    cr_assert_eq(ns_fake_emitted(&n) != NULL || n == 1, true);
-    cr_assert_eq(n, 1); /* no second record at close */
+    cr_assert_eq(ns_test_nrecs(), 1); /* no second record at close */
     cr_assert_eq(ns_fake_counter_value("tls_records_total", NULL), 1);
     ns_plugin.destroy(ctx);
 }
 
 Test(tls_plugin, report_at_close_when_unfinished, .fini = ns_fake_reset)
 {
-    ns_fake_set_quiet(true);
-    struct ns_instance *ins = ns_fake_instance("decoder/tls", "tls");
     struct tls_cfg_mirror cfg = {65536, 4, 16};
     void *ctx;
-    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    ns_test_app_init(&ns_plugin, "decoder/tls", "tls", &cfg, &ctx);
     static struct buf cli, hs;
     client_hello(&hs, false);
     records(&cli, 22, hs.d, hs.n, 16384);
-    struct ns_app_flow f;
-    memset(&f, 0, sizeof(f));
-    f.transport = 6;
-    f.src_ip.family = f.dst_ip.family = 4;
+    struct ns_app_flow f = ns_test_flow4(6, 0, 0, 0, 0);
     cr_assert_eq(ns_plugin.app_probe(ctx, &f, NS_APP_TO_SERVER, cli.d, cli.n, 1000), NS_OK);
-    size_t n;
-    ns_fake_emitted(&n);
-    cr_assert_eq(n, 0);
+    cr_assert_eq(ns_test_nrecs(), 0);
     ns_plugin.app_close(ctx, &f, 2000);
-    struct ns_record **recs = ns_fake_emitted(&n);
-    cr_assert_eq(n, 1);
-    char *j = ns_fake_rec_json(recs[0]);
+    cr_assert_eq(ns_test_nrecs(), 1);
+    char *j = ns_test_json(0);
     cr_assert(strstr(j, "\"established\":false"), "%s", j);
     cr_assert(strstr(j, "\"server_name\":\"example.org\""), "%s", j);
     cr_assert_null(strstr(j, "\"cipher\""), "%s", j);
@@ -610,28 +587,21 @@ Test(tls_x509, cache_hits_and_failures)
 
 Test(tls_plugin, certificate_cache, .fini = ns_fake_reset)
 {
-    ns_fake_set_quiet(true);
-    struct ns_instance *ins = ns_fake_instance("decoder/tls", "tls");
     struct tls_cfg_mirror cfg = {65536, 4, 16};
     void *ctx;
-    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    ns_test_app_init(&ns_plugin, "decoder/tls", "tls", &cfg, &ctx);
     static struct buf cli, srv;
     uint8_t der[4096];
     size_t dn = make_cert(der, sizeof(der));
     tls12_streams(&cli, &srv, 1000, der, dn);
     char *json[2];
     for (int i = 0; i < 2; i++) {
-        struct ns_app_flow f;
-        memset(&f, 0, sizeof(f));
-        f.transport = 6;
-        f.src_ip.family = f.dst_ip.family = 4;
+        struct ns_app_flow f = ns_test_flow4(6, 0, 0, 0, 0);
         cr_assert_eq(ns_plugin.app_probe(ctx, &f, NS_APP_TO_SERVER, cli.d, cli.n, 1000), NS_OK);
         ns_plugin.app_data(ctx, &f, NS_APP_TO_CLIENT, srv.d, srv.n, 2000, 0);
         ns_plugin.app_close(ctx, &f, 3000);
-        size_t n;
-        struct ns_record **recs = ns_fake_emitted(&n);
-        cr_assert_eq(n, (size_t)i + 1);
-        json[i] = ns_fake_rec_json(recs[i]);
+        cr_assert_eq(ns_test_nrecs(), (size_t)i + 1);
+        json[i] = ns_test_json((size_t)i);
     }
     cr_assert_str_eq(json[0], json[1]);
     free(json[0]);
@@ -645,29 +615,19 @@ Test(tls_plugin, roles_from_content, .fini = ns_fake_reset)
 {
     /* The flow decoder took the server for the initiator (it saw the
      * server's packets first): the ClientHello travels NS_APP_TO_CLIENT. */
-    ns_fake_set_quiet(true);
-    struct ns_instance *ins = ns_fake_instance("decoder/tls", "tls");
     struct tls_cfg_mirror cfg = {65536, 4, 16};
     void *ctx;
-    cr_assert_eq(ns_plugin.init(ins, &cfg, &ctx), 0);
+    ns_test_app_init(&ns_plugin, "decoder/tls", "tls", &cfg, &ctx);
     static struct buf cli, srv;
     uint8_t der[4096];
     size_t dn = make_cert(der, sizeof(der));
     tls12_streams(&cli, &srv, 1000, der, dn);
-    struct ns_app_flow f;
-    memset(&f, 0, sizeof(f));
-    f.transport = 6;
-    f.src_ip.family = f.dst_ip.family = 4;
-    f.src_ip.a[3] = 2; /* the server */
-    f.src_port = 443;
-    f.dst_ip.a[3] = 1; /* the client */
-    f.dst_port = 50000;
+    /* initiator 0.0.0.2:443 (the server), responder 0.0.0.1:50000 (the client) */
+    struct ns_app_flow f = ns_test_flow4(6, 2, 443, 1, 50000);
     cr_assert_eq(ns_plugin.app_probe(ctx, &f, NS_APP_TO_CLIENT, cli.d, cli.n, 1000), NS_OK);
     cr_assert_eq(ns_plugin.app_data(ctx, &f, NS_APP_TO_SERVER, srv.d, srv.n, 2000, 0), NS_DECLINED);
-    size_t n;
-    struct ns_record **recs = ns_fake_emitted(&n);
-    cr_assert_eq(n, 1);
-    char *j = ns_fake_rec_json(recs[0]);
+    cr_assert_eq(ns_test_nrecs(), 1);
+    char *j = ns_test_json(0);
     cr_assert(strstr(j, "\"source\":{\"ip\":\"0.0.0.1\",\"port\":50000}"), "%s", j);
     cr_assert(strstr(j, "\"destination\":{\"ip\":\"0.0.0.2\",\"port\":443}"), "%s", j);
     cr_assert(strstr(j, "\"subject\":{\"common_name\":\"www.example.org\"}"), "%s", j);
