@@ -318,11 +318,19 @@ struct http2_cfg_mirror {
     uint64_t max_frame, max_header_block, max_streams;
 };
 
-Test(http2_plugin, grpc_record, .fini = ns_fake_reset)
+/* decoder/http2 on a quiet fake instance (64 KiB frames and header blocks,
+ * 128 streams); returns its context. */
+static void *http2_plugin_init(void)
 {
     struct http2_cfg_mirror cfg = {65536, 65536, 128};
     void *ctx;
     ns_test_app_init(&ns_plugin, "decoder/http2", "http2", &cfg, &ctx);
+    return ctx;
+}
+
+Test(http2_plugin, grpc_record, .fini = ns_fake_reset)
+{
+    void *ctx = http2_plugin_init();
     nghttp2_hd_deflater *dc, *ds;
     nghttp2_hd_deflate_new(&dc, 4096);
     nghttp2_hd_deflate_new(&ds, 4096);
@@ -376,9 +384,7 @@ Test(http2_plugin, grpc_record, .fini = ns_fake_reset)
 
 Test(http2_plugin, upgrade_record, .fini = ns_fake_reset)
 {
-    struct http2_cfg_mirror cfg = {65536, 65536, 128};
-    void *ctx;
-    ns_test_app_init(&ns_plugin, "decoder/http2", "http2", &cfg, &ctx);
+    void *ctx = http2_plugin_init();
     nghttp2_hd_deflater *ds;
     nghttp2_hd_deflate_new(&ds, 4096);
     static struct buf cli, srv;
@@ -417,9 +423,7 @@ Test(http2_plugin, roles_from_content, .fini = ns_fake_reset)
 {
     /* The flow decoder took the server for the initiator: the preface
      * travels NS_APP_TO_CLIENT, the response NS_APP_TO_SERVER. */
-    struct http2_cfg_mirror cfg = {65536, 65536, 128};
-    void *ctx;
-    ns_test_app_init(&ns_plugin, "decoder/http2", "http2", &cfg, &ctx);
+    void *ctx = http2_plugin_init();
     nghttp2_hd_deflater *dc, *ds;
     nghttp2_hd_deflate_new(&dc, 4096);
     nghttp2_hd_deflate_new(&ds, 4096);

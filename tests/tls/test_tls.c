@@ -290,12 +290,13 @@ Test(tls_parse, names)
 
 /* ---- sessions -------------------------------------------------------------------------- */
 
-/* A TLS 1.2 handshake: client stream and server stream (records of `frag`
- * bytes). */
-static void tls12_streams(struct buf *cli, struct buf *srv, size_t frag, const uint8_t *der,
-                          size_t dn)
+/* A TLS 1.2 handshake with a certificate made by make_cert: client stream
+ * and server stream (records of `frag` bytes). */
+static void tls12_streams(struct buf *cli, struct buf *srv, size_t frag)
 {
     static struct buf hs;
+    uint8_t der[4096];
+    size_t dn = make_cert(der, sizeof(der));
     hs.n = 0;
     client_hello(&hs, true);
     records(cli, 22, hs.d, hs.n, frag);
@@ -337,9 +338,7 @@ static void check_tls12(const struct tls_session *s)
 Test(tls_session, whole_records_in_one_segment)
 {
     static struct buf cli, srv;
-    uint8_t der[4096];
-    size_t dn = make_cert(der, sizeof(der));
-    tls12_streams(&cli, &srv, 16384, der, dn);
+    tls12_streams(&cli, &srv, 16384);
     struct tls_session s;
     tls_session_init(&s, 65536, 4);
     tls_session_feed(&s, 0, cli.d, cli.n - sizeof(ccs_rec), 0);
@@ -354,11 +353,9 @@ Test(tls_session, whole_records_in_one_segment)
 Test(tls_session, messages_split_across_records_and_bytes)
 {
     static struct buf cli, srv;
-    uint8_t der[4096];
-    size_t dn = make_cert(der, sizeof(der));
     /* 7-byte records: every message spans several records, and the server's
      * records carry the tail of one message and the head of the next. */
-    tls12_streams(&cli, &srv, 7, der, dn);
+    tls12_streams(&cli, &srv, 7);
     struct tls_session s;
     tls_session_init(&s, 65536, 4);
     for (size_t i = 0; i < cli.n || i < srv.n; i++) {
@@ -445,17 +442,23 @@ struct tls_cfg_mirror {
     uint64_t max_handshake, max_certificates, certificate_cache;
 };
 
-Test(tls_plugin, record_and_annotation, .fini = ns_fake_reset)
+/* decoder/tls on a quiet fake instance (64 KiB handshakes, 4 certificates, a
+ * cache of 16); returns its context. */
+static void *tls_plugin_init(void)
 {
     struct tls_cfg_mirror cfg = {65536, 4, 16};
     void *ctx;
     ns_test_app_init(&ns_plugin, "decoder/tls", "tls", &cfg, &ctx);
+    return ctx;
+}
+
+Test(tls_plugin, record_and_annotation, .fini = ns_fake_reset)
+{
+    void *ctx = tls_plugin_init();
     cr_assert(ns_plugin.flags & NS_PLUGIN_APP);
 
     static struct buf cli, srv;
-    uint8_t der[4096];
-    size_t dn = make_cert(der, sizeof(der));
-    tls12_streams(&cli, &srv, 1000, der, dn);
+    tls12_streams(&cli, &srv, 1000);
     /* 10.0.0.0:40000 -> 192.0.0.0:8443, not 443: found by content */
     struct ns_app_flow f = ns_test_flow4(6, 0x0a000000, 40000, 0xc0000000, 8443);
     f.community_id = "1:test";
@@ -498,9 +501,7 @@ Test(tls_plugin, record_and_annotation, .fini = ns_fake_reset)
 
 Test(tls_plugin, report_at_close_when_unfinished, .fini = ns_fake_reset)
 {
-    struct tls_cfg_mirror cfg = {65536, 4, 16};
-    void *ctx;
-    ns_test_app_init(&ns_plugin, "decoder/tls", "tls", &cfg, &ctx);
+    void *ctx = tls_plugin_init();
     static struct buf cli, hs;
     client_hello(&hs, false);
     records(&cli, 22, hs.d, hs.n, 16384);
@@ -587,13 +588,9 @@ Test(tls_x509, cache_hits_and_failures)
 
 Test(tls_plugin, certificate_cache, .fini = ns_fake_reset)
 {
-    struct tls_cfg_mirror cfg = {65536, 4, 16};
-    void *ctx;
-    ns_test_app_init(&ns_plugin, "decoder/tls", "tls", &cfg, &ctx);
+    void *ctx = tls_plugin_init();
     static struct buf cli, srv;
-    uint8_t der[4096];
-    size_t dn = make_cert(der, sizeof(der));
-    tls12_streams(&cli, &srv, 1000, der, dn);
+    tls12_streams(&cli, &srv, 1000);
     char *json[2];
     for (int i = 0; i < 2; i++) {
         struct ns_app_flow f = ns_test_flow4(6, 0, 0, 0, 0);
@@ -615,13 +612,9 @@ Test(tls_plugin, roles_from_content, .fini = ns_fake_reset)
 {
     /* The flow decoder took the server for the initiator (it saw the
      * server's packets first): the ClientHello travels NS_APP_TO_CLIENT. */
-    struct tls_cfg_mirror cfg = {65536, 4, 16};
-    void *ctx;
-    ns_test_app_init(&ns_plugin, "decoder/tls", "tls", &cfg, &ctx);
+    void *ctx = tls_plugin_init();
     static struct buf cli, srv;
-    uint8_t der[4096];
-    size_t dn = make_cert(der, sizeof(der));
-    tls12_streams(&cli, &srv, 1000, der, dn);
+    tls12_streams(&cli, &srv, 1000);
     /* initiator 0.0.0.2:443 (the server), responder 0.0.0.1:50000 (the client) */
     struct ns_app_flow f = ns_test_flow4(6, 2, 443, 1, 50000);
     cr_assert_eq(ns_plugin.app_probe(ctx, &f, NS_APP_TO_CLIENT, cli.d, cli.n, 1000), NS_OK);
