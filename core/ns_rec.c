@@ -14,7 +14,8 @@
 
 #define ENT_SIZE ((uint32_t)sizeof(struct ns__rec_ent))
 _Static_assert(sizeof(struct ns__rec_ent) == 32, "entry layout: 32 bytes");
-_Static_assert(sizeof(struct ns_record) == 2048, "header + inline storage: 2 KiB");
+_Static_assert(sizeof(struct ns_record) == NS__REC_HDR,
+               "header: 80 bytes, inline storage after it");
 _Static_assert(NS_REC_MAX_DEPTH <= 32, "rec->kinds has one bit per level");
 
 static uint64_t rec_failures; /* atomic */
@@ -53,9 +54,10 @@ struct ns_record *ns_rec_new(enum ns_rec_type type, uint64_t ts_ns)
         return NULL;
     }
     /* Only the header is initialised: the inline buffer is written before
-     * it is read, so the 2 KiB block is not zeroed (calloc would cost more
-     * than the rest of a typical record build). */
-    struct ns_record *rec = malloc(sizeof(*rec));
+     * it is read, so the block is not zeroed (calloc would cost more than the
+     * rest of a typical record build). */
+    uint32_t inl = type == NS_REC_FLOW ? NS__REC_INLINE_FLOW : NS__REC_INLINE;
+    struct ns_record *rec = malloc(sizeof(*rec) + inl);
     if (!rec) {
         rec_fail();
         return NULL;
@@ -67,7 +69,7 @@ struct ns_record *ns_rec_new(enum ns_rec_type type, uint64_t ts_ns)
     rec->ts_ns = ts_ns;
     rec->seq = 0;
     rec->n = 0;
-    rec->cap = NS__REC_INLINE;
+    rec->cap = inl;
     rec->arena = 0;
     rec->kinds = 0;
     rec->buf = rec->inl;

@@ -65,9 +65,13 @@ struct ns__rec_ent {
     } v;
 };
 
-/* Inline storage bytes in the header allocation: the header + inline buffer
- * make a 2 KiB block, enough for a typical flow or DNS record. */
-#define NS__REC_INLINE (2048 - 80)
+/* Inline storage bytes in the header allocation, by record type: header +
+ * inline buffer make one 4 KiB block for a flow record (≈ 35 fields, ≈ 2.2 KB:
+ * a 2 KiB block overflowed into a second allocation for every flow) and one
+ * 2 KiB block for the others (enough for a typical DNS or TLS record). */
+#define NS__REC_HDR 80u
+#define NS__REC_INLINE_FLOW (4096u - NS__REC_HDR)
+#define NS__REC_INLINE (2048u - NS__REC_HDR)
 
 struct ns_record {
     uint32_t refcnt; /* atomic                                        */
@@ -82,11 +86,12 @@ struct ns_record {
     uint32_t kinds;  /* bit d set: the container open at depth d is an array */
     uint8_t *buf;    /* inl or a heap block                           */
     /* Finaliser (ns_rec_on_release): called once after the last release;
-     * not copied by ns_rec_clone. inl stays 16-byte aligned at offset 80. */
+     * not copied by ns_rec_clone. inl stays 16-byte aligned at offset 80;
+     * its size is chosen at ns_rec_new (NS__REC_INLINE*). */
     void (*fin)(void *arg, uint64_t tag);
     void *fin_arg;
     uint64_t fin_tag;
-    _Alignas(16) uint8_t inl[NS__REC_INLINE];
+    _Alignas(16) uint8_t inl[];
 };
 
 static inline const struct ns__rec_ent *ns__rec_ents(const struct ns_record *rec)
