@@ -75,6 +75,22 @@ static const struct ns_option settings_opts[] = {
             "host:port, [ipv6]:port or :port; \"\" turns it off. When this default is busy "
             "the endpoint is skipped with a warning; an address set here that cannot be "
             "bound stops the start."},
+    {.name = "metrics_max_series",
+     .type = NS_OPT_UINT,
+     .def = "10000",
+     .min = 1,
+     .max = 10000000,
+     .offset = offsetof(struct ns_settings, metrics_max_series),
+     .doc = "Most series one metric family with run-time labels (per-connection TCP metrics) "
+            "holds; past it new series are refused and counted in "
+            "netscope_metrics_series_dropped_total{family}."},
+    {.name = "metrics_series_grace",
+     .type = NS_OPT_DURATION,
+     .def = "60s",
+     .max = 3600e9,
+     .offset = offsetof(struct ns_settings, metrics_series_grace),
+     .doc = "How long a series whose connection closed is still exported with its final "
+            "value (so a scrape sees it) before it is deleted; 0 = at once."},
     NS_OPT_END};
 
 static const struct ns_option node_opts[] = {

@@ -38,8 +38,10 @@ struct ns_settings {
     uint64_t queue_size; /* ring capacity in batches, power of two */
     int on_full;         /* default edge policy */
     uint64_t tick_interval;
-    uint64_t max_packet_batches; /* per source and worker */
-    char *metrics_listen;        /* /metrics, /health, /ready address; "" = off */
+    uint64_t max_packet_batches;   /* per source and worker */
+    char *metrics_listen;          /* /metrics, /health, /ready address; "" = off */
+    uint64_t metrics_max_series;   /* per family of run-time series (host->series_set) */
+    uint64_t metrics_series_grace; /* ns a removed series stays exported */
 };
 
 /* Per-node keys the core handles itself. */

@@ -424,6 +424,8 @@ static void write_help(FILE *f, const char *h)
     }
 }
 
+static void dseries_write(FILE *out);
+
 int ns_metrics_write_prometheus(FILE *f)
 {
     pthread_mutex_lock(&g_lock);
@@ -452,6 +454,7 @@ int ns_metrics_write_prometheus(FILE *f)
         }
     }
     pthread_mutex_unlock(&g_lock);
+    dseries_write(f);
     return ferror(f) ? -EIO : 0;
 }
 
@@ -478,8 +481,404 @@ void ns_metrics_register_process(void)
                  (uint64_t)time(NULL));
 }
 
+/* ---- series with run-time label sets ------------------------------------- */
+
+#define NS_SERIES_DEFAULT_MAX 10000u
+
+struct ns_dseries {
+    struct ns_dseries *next; /* hash chain */
+    char *labels;            /* normalised */
+    uint64_t hash, value;
+    const void *owner;
+    uint64_t retire_ns; /* CLOCK_MONOTONIC deadline once removed; 0 = live */
+};
+
+struct ns_dfamily {
+    char *name, *help;
+    enum ns_metric_type type;
+    struct ns_dseries **tab; /* power-of-two buckets */
+    size_t nbuckets, n, nretired;
+    ns_counter *dropped, *gauge;
+};
+
+static pthread_mutex_t g_dlock = PTHREAD_MUTEX_INITIALIZER;
+static struct ns_dfamily *g_df;
+static size_t g_ndf, g_capdf;
+static uint64_t g_dmax = NS_SERIES_DEFAULT_MAX, g_dgrace = 60000000000ull;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static bool valid_name(const char *n)
+{
+    if (!n || !name_char(*n, true))
+        return false;
+    for (; *n; n++)
+        if (!name_char(*n, false))
+            return false;
+    return true;
+}
+
+/* Normalised label text, or NULL (bad syntax or no memory; *bad says which). */
+static char *dlabels(const char *in, bool *bad)
+{
+    struct sbuf out = {0};
+    sb_puts(&out, "");
+    *bad = false;
+    if (!out.oom && !labels_parse(in ? in : "", &out) && !out.oom)
+        *bad = true;
+    if (out.oom || *bad) {
+        free(out.p);
+        return NULL;
+    }
+    return out.p;
+}
+
+void ns_metrics_series_limits(uint64_t max_series, uint64_t grace_ns)
+{
+    pthread_mutex_lock(&g_dlock);
+    g_dmax = max_series ? max_series : NS_SERIES_DEFAULT_MAX;
+    g_dgrace = grace_ns;
+    pthread_mutex_unlock(&g_dlock);
+}
+
+static struct ns_dfamily *dfamily_find(const char *name)
+{
+    for (size_t i = 0; i < g_ndf; i++)
+        if (strcmp(g_df[i].name, name) == 0)
+            return &g_df[i];
+    return NULL;
+}
+
+static bool static_family_exists(const char *name)
+{
+    bool found = false;
+    pthread_mutex_lock(&g_lock);
+    for (size_t i = 0; i < g_nf && !found; i++)
+        found = strcmp(g_f[i].name, name) == 0;
+    pthread_mutex_unlock(&g_lock);
+    return found;
+}
+
+static struct ns_dfamily *dfamily_add(const char *name, enum ns_metric_type type, const char *help)
+{
+    if (g_ndf == g_capdf) {
+        size_t nc = g_capdf ? g_capdf * 2 : 8;
+        struct ns_dfamily *nf = realloc(g_df, nc * sizeof(*nf));
+        if (!nf)
+            return NULL;
+        g_df = nf;
+        g_capdf = nc;
+    }
+    struct ns_dfamily *f = &g_df[g_ndf];
+    memset(f, 0, sizeof(*f));
+    f->name = strdup(name);
+    f->help = strdup(help && *help ? help : name);
+    f->nbuckets = 64;
+    f->tab = calloc(f->nbuckets, sizeof(*f->tab));
+    if (!f->name || !f->help || !f->tab) {
+        free(f->name);
+        free(f->help);
+        free(f->tab);
+        return NULL;
+    }
+    f->type = type;
+    char lab[400] = "";
+    ns_metrics_label_append(lab, sizeof(lab), "family", name);
+    /* lock order: g_dlock, then g_lock (inside ns_metrics_register) */
+    f->dropped = ns_metrics_register(NS_METRIC_COUNTER, "metrics_series_dropped", lab,
+                                     "Series not created because their family held "
+                                     "netscope: metrics_max_series already (refused updates).");
+    f->gauge = ns_metrics_register(NS_METRIC_GAUGE, "metrics_series", lab,
+                                   "Series with run-time labels held per family, retired ones "
+                                   "(removed, in their grace period) included.");
+    g_ndf++;
+    return f;
+}
+
+static struct ns_dseries **dseries_slot(struct ns_dfamily *f, const char *labels, uint64_t h)
+{
+    struct ns_dseries **pp = &f->tab[h & (f->nbuckets - 1)];
+    while (*pp && ((*pp)->hash != h || strcmp((*pp)->labels, labels) != 0))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void dseries_unlink(struct ns_dfamily *f, struct ns_dseries **pp)
+{
+    struct ns_dseries *s = *pp;
+    *pp = s->next;
+    if (s->retire_ns)
+        f->nretired--;
+    f->n--;
+    free(s->labels);
+    free(s);
+}
+
+static size_t dfamily_sweep(struct ns_dfamily *f, uint64_t now)
+{
+    size_t gone = 0;
+    if (!f->nretired)
+        return 0;
+    for (size_t b = 0; b < f->nbuckets; b++) {
+        struct ns_dseries **pp = &f->tab[b];
+        while (*pp) {
+            if ((*pp)->retire_ns && (*pp)->retire_ns <= now) {
+                dseries_unlink(f, pp);
+                gone++;
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+    }
+    ns_gauge_set(f->gauge, f->n);
+    return gone;
+}
+
+static void dfamily_grow(struct ns_dfamily *f)
+{
+    size_t nb = f->nbuckets * 2;
+    struct ns_dseries **t = calloc(nb, sizeof(*t));
+    if (!t)
+        return; /* longer chains, still correct */
+    for (size_t b = 0; b < f->nbuckets; b++)
+        for (struct ns_dseries *s = f->tab[b], *nx; s; s = nx) {
+            nx = s->next;
+            s->next = t[s->hash & (nb - 1)];
+            t[s->hash & (nb - 1)] = s;
+        }
+    free(f->tab);
+    f->tab = t;
+    f->nbuckets = nb;
+}
+
+int ns_metrics_series_set(const void *owner, const char *family, int type, const char *help,
+                          const char *labels, uint64_t value)
+{
+    if (!valid_name(family) || (type != NS_METRIC_COUNTER && type != NS_METRIC_GAUGE))
+        return -EINVAL;
+    bool bad;
+    char *lab = dlabels(labels, &bad);
+    if (!lab)
+        return bad ? -EINVAL : -ENOMEM;
+    uint64_t h = fnv1a(lab);
+    int rc = 0;
+    pthread_mutex_lock(&g_dlock);
+    struct ns_dfamily *f = dfamily_find(family);
+    if (!f) {
+        if (static_family_exists(family)) {
+            rc = -EINVAL; /* the name is a registry family: two TYPE lines otherwise */
+            goto out;
+        }
+        f = dfamily_add(family, (enum ns_metric_type)type, help);
+        if (!f) {
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
+    if ((int)f->type != type) {
+        rc = -EINVAL;
+        goto out;
+    }
+    struct ns_dseries **pp = dseries_slot(f, lab, h);
+    if (!*pp) {
+        /* Full: retired series past their grace make room first. */
+        if (f->n >= g_dmax && (dfamily_sweep(f, mono_ns()) == 0 || f->n >= g_dmax)) {
+            ns_counter_add(f->dropped, 1);
+            rc = -ENOSPC;
+            goto out;
+        }
+        if (f->n >= f->nbuckets)
+            dfamily_grow(f);
+        struct ns_dseries *s = calloc(1, sizeof(*s));
+        if (!s) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        s->labels = lab;
+        lab = NULL;
+        s->hash = h;
+        pp = &f->tab[h & (f->nbuckets - 1)];
+        s->next = *pp;
+        *pp = s;
+        f->n++;
+        ns_gauge_set(f->gauge, f->n);
+    }
+    struct ns_dseries *s = *pp;
+    if (s->retire_ns) {
+        s->retire_ns = 0; /* revived */
+        f->nretired--;
+    }
+    s->value = value;
+    s->owner = owner;
+out:
+    pthread_mutex_unlock(&g_dlock);
+    free(lab);
+    return rc;
+}
+
+static void dseries_retire(struct ns_dfamily *f, struct ns_dseries **pp, uint64_t now)
+{
+    if (g_dgrace == 0) {
+        dseries_unlink(f, pp);
+        ns_gauge_set(f->gauge, f->n);
+        return;
+    }
+    if (!(*pp)->retire_ns)
+        f->nretired++;
+    (*pp)->retire_ns = now + g_dgrace;
+    (*pp)->owner = NULL;
+}
+
+int ns_metrics_series_remove(const char *family, const char *labels)
+{
+    if (!valid_name(family))
+        return -EINVAL;
+    bool bad;
+    char *lab = dlabels(labels, &bad);
+    if (!lab)
+        return bad ? -EINVAL : -ENOMEM;
+    int rc = -ENOENT;
+    pthread_mutex_lock(&g_dlock);
+    struct ns_dfamily *f = dfamily_find(family);
+    if (f) {
+        struct ns_dseries **pp = dseries_slot(f, lab, fnv1a(lab));
+        if (*pp) {
+            dseries_retire(f, pp, mono_ns());
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&g_dlock);
+    free(lab);
+    return rc;
+}
+
+void ns_metrics_series_retire_owner(const void *owner)
+{
+    if (!owner)
+        return;
+    uint64_t now = mono_ns();
+    pthread_mutex_lock(&g_dlock);
+    for (size_t i = 0; i < g_ndf; i++) {
+        struct ns_dfamily *f = &g_df[i];
+        for (size_t b = 0; b < f->nbuckets; b++) {
+            struct ns_dseries **pp = &f->tab[b];
+            while (*pp) {
+                struct ns_dseries *s = *pp;
+                if (s->owner == owner)
+                    dseries_retire(f, pp, now);
+                if (*pp == s)
+                    pp = &s->next; /* kept (retired); else unlinked: *pp is the next */
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_dlock);
+}
+
+size_t ns_metrics_series_sweep(uint64_t now_ns)
+{
+    size_t gone = 0;
+    pthread_mutex_lock(&g_dlock);
+    for (size_t i = 0; i < g_ndf; i++)
+        gone += dfamily_sweep(&g_df[i], now_ns);
+    pthread_mutex_unlock(&g_dlock);
+    return gone;
+}
+
+bool ns_metrics_series_get(const char *family, const char *labels, uint64_t *value)
+{
+    bool bad, found = false;
+    char *lab = dlabels(labels, &bad);
+    if (!lab || !family)
+        return false;
+    pthread_mutex_lock(&g_dlock);
+    struct ns_dfamily *f = dfamily_find(family);
+    if (f) {
+        struct ns_dseries **pp = dseries_slot(f, lab, fnv1a(lab));
+        if (*pp) {
+            *value = (*pp)->value;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&g_dlock);
+    free(lab);
+    return found;
+}
+
+size_t ns_metrics_series_count(const char *family)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&g_dlock);
+    struct ns_dfamily *f = family ? dfamily_find(family) : NULL;
+    if (f)
+        n = f->n;
+    pthread_mutex_unlock(&g_dlock);
+    return n;
+}
+
+/* The exposition of every family with series (HELP and TYPE once each). */
+static void dseries_write(FILE *out)
+{
+    uint64_t now = mono_ns();
+    pthread_mutex_lock(&g_dlock);
+    for (size_t i = 0; i < g_ndf; i++) {
+        struct ns_dfamily *f = &g_df[i];
+        dfamily_sweep(f, now);
+        if (f->n == 0)
+            continue;
+        fprintf(out, "# HELP %s ", f->name);
+        write_help(out, f->help);
+        fprintf(out, "\n# TYPE %s %s\n", f->name,
+                f->type == NS_METRIC_COUNTER ? "counter" : "gauge");
+        for (size_t b = 0; b < f->nbuckets; b++)
+            for (const struct ns_dseries *s = f->tab[b]; s; s = s->next) {
+                if (*s->labels)
+                    fprintf(out, "%s{%s} %llu\n", f->name, s->labels, (unsigned long long)s->value);
+                else
+                    fprintf(out, "%s %llu\n", f->name, (unsigned long long)s->value);
+            }
+    }
+    pthread_mutex_unlock(&g_dlock);
+}
+
+static void dseries_reset(void)
+{
+    pthread_mutex_lock(&g_dlock);
+    for (size_t i = 0; i < g_ndf; i++) {
+        struct ns_dfamily *f = &g_df[i];
+        for (size_t b = 0; b < f->nbuckets; b++)
+            for (struct ns_dseries *s = f->tab[b], *nx; s; s = nx) {
+                nx = s->next;
+                free(s->labels);
+                free(s);
+            }
+        free(f->tab);
+        free(f->name);
+        free(f->help);
+    }
+    free(g_df);
+    g_df = NULL;
+    g_ndf = g_capdf = 0;
+    g_dmax = NS_SERIES_DEFAULT_MAX;
+    g_dgrace = 60000000000ull;
+    pthread_mutex_unlock(&g_dlock);
+}
+
 void ns_metrics_reset(void)
 {
+    dseries_reset();
     pthread_mutex_lock(&g_lock);
     for (size_t i = 0; i < g_n; i++) {
         free(g_s[i].m.name);

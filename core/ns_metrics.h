@@ -67,6 +67,39 @@ int ns_metrics_write_prometheus(FILE *f);
  * and netscope_start_time_seconds. Idempotent until ns_metrics_reset. */
 void ns_metrics_register_process(void);
 
+/* ---- series with run-time label sets (host->series_set) -------------------
+ * Kept apart from the cells above: per family a hash table of label sets and
+ * values, bounded by a cap, under its own mutex (lock order: this one, then the
+ * registry's). Exported after the registry's families. */
+
+/* The cap on series per family (0 = the default, 10000) and how long a
+ * removed series stays exported (ns). Any thread; applies from the next call. */
+void ns_metrics_series_limits(uint64_t max_series, uint64_t grace_ns);
+
+/* Create or overwrite one series. owner (may be NULL) is remembered for
+ * ns_metrics_series_retire_owner. Returns 0, -EINVAL (name, labels, type),
+ * -ENOSPC (family full: counted in netscope_metrics_series_dropped_total) or
+ * -ENOMEM. Any thread. */
+int ns_metrics_series_set(const void *owner, const char *family, int type, const char *help,
+                          const char *labels, uint64_t value);
+
+/* Retire one series: exported for the grace period, then deleted (at once
+ * when the grace is 0). Returns 0, -ENOENT or -EINVAL. Any thread. */
+int ns_metrics_series_remove(const char *family, const char *labels);
+
+/* Retire every series set by owner (a node being destroyed). */
+void ns_metrics_series_retire_owner(const void *owner);
+
+/* Delete retired series whose grace ended before now_ns (CLOCK_MONOTONIC);
+ * the exposition does it too. Returns how many were deleted. */
+size_t ns_metrics_series_sweep(uint64_t now_ns);
+
+/* Value of one series (labels in any equivalent spelling); false when none. */
+bool ns_metrics_series_get(const char *family, const char *labels, uint64_t *value);
+
+/* Series currently held in a family (retired ones included). */
+size_t ns_metrics_series_count(const char *family);
+
 /* Free everything (end of run, tests). */
 void ns_metrics_reset(void);
 

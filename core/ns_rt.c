@@ -328,6 +328,20 @@ static ns_counter *host_gauge(struct ns_instance *ins, const char *name, const c
     return host_metric(ins, NS_METRIC_GAUGE, name, labels, help);
 }
 
+/* Series with run-time labels: the exact family name, no node/plugin labels
+ * (the plugin chooses them); the instance is the owner retired at destroy. */
+static int host_series_set(struct ns_instance *ins, const char *family, int type, const char *help,
+                           const char *labels, uint64_t value)
+{
+    return ns_metrics_series_set(ins, family, type, help, labels, value);
+}
+
+static int host_series_remove(struct ns_instance *ins, const char *family, const char *labels)
+{
+    (void)ins;
+    return ns_metrics_series_remove(family, labels);
+}
+
 static struct ns_record *host_rec_new(struct ns_instance *ins, enum ns_rec_type type,
                                       uint64_t ts_ns)
 {
@@ -602,6 +616,8 @@ static void host_init(void)
     g_host.hostname = host_hostname;
     g_host.app_peers = host_app_peers;
     g_host.rec_on_release = ns_rec_on_release;
+    g_host.series_set = host_series_set;
+    g_host.series_remove = host_series_remove;
 }
 
 const struct ns_host *ns_rt_host(void)
@@ -1158,6 +1174,8 @@ static int rt_ops_start(struct ns_rt *rt)
     }
     rt->ops = o;
     ns_metrics_register_process();
+    ns_metrics_series_limits(rt->g->settings.metrics_max_series,
+                             rt->g->settings.metrics_series_grace);
     o->g_ready = ns_metrics_register(NS_METRIC_GAUGE, "ready", "",
                                      "1 when /ready answers 200: every source running, every "
                                      "sink connected or spooling.");
@@ -1512,6 +1530,7 @@ static void rt_free(struct ns_rt *rt)
         struct ns_inst *in = rt->all[i];
         if (in->inited && in->g->plugin->desc.destroy)
             in->g->plugin->desc.destroy(in->ctx);
+        ns_metrics_series_retire_owner(&in->pub);
         if (in->out)
             rbatch_release(in->out);
         free(in->timers);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "ns_metrics.h"
 #include "ns_rec.h"
 
 struct fake_counter {
@@ -211,6 +212,20 @@ static const char *fk_hostname(struct ns_instance *ins)
     return "testhost";
 }
 
+/* Run-time series go to the real registry (ns_metrics.c): read them back with
+ * ns_metrics_series_get or ns_metrics_write_prometheus; ns_fake_reset clears it. */
+static int fk_series_set(struct ns_instance *ins, const char *family, int type, const char *help,
+                         const char *labels, uint64_t value)
+{
+    return ns_metrics_series_set(ins, family, type, help, labels, value);
+}
+
+static int fk_series_remove(struct ns_instance *ins, const char *family, const char *labels)
+{
+    (void)ins;
+    return ns_metrics_series_remove(family, labels);
+}
+
 static const struct ns_host fk_host = {
     .size = sizeof(struct ns_host),
     .abi_minor = NS_ABI_MINOR,
@@ -250,6 +265,8 @@ static const struct ns_host fk_host = {
     .hostname = fk_hostname,
     .app_peers = fk_app_peers,
     .rec_on_release = ns_rec_on_release,
+    .series_set = fk_series_set,
+    .series_remove = fk_series_remove,
 };
 
 const struct ns_host *ns_fake_host(void)
@@ -305,6 +322,7 @@ void ns_fake_reset(void)
     free(fk.counters);
     fk.counters = NULL;
     fk.ncounters = 0;
+    ns_metrics_reset(); /* run-time series (series_set) */
     for (size_t i = 0; i < fk.nins; i++) {
         free((void *)fk.ins[i]->name);
         free((void *)fk.ins[i]->plugin);

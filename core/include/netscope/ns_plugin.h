@@ -248,7 +248,30 @@ struct ns_host {
      * acknowledge its input (source/redis: XACK). Check `size` first. */
     void (*rec_on_release)(struct ns_record *rec, void (*cb)(void *arg, uint64_t tag), void *arg,
                            uint64_t tag);
+
+    /* Series whose label sets appear while running (one per TCP connection...),
+     * unlike counter/gauge, whose labels are fixed at init. `family` is the
+     * exact exposition name ([a-zA-Z_:][a-zA-Z0-9_:]*; no netscope_ prefix is
+     * added, no _total suffix either), `type` an enum ns_series_type (fixed by
+     * the first call for a family, as is `help`), `labels` Prometheus label text
+     * (`src_ip="10.0.0.1",src_port="443"`; values escaped on output).
+     * series_set creates or overwrites the value (counters: the absolute count).
+     * Each family holds at most `netscope: metrics_max_series` series: past it
+     * series_set returns -ENOSPC and counts the refusal in
+     * netscope_metrics_series_dropped_total{family}. series_remove retires a
+     * series: it is still exported, with its last value, for `netscope:
+     * metrics_series_grace` (so a scrape sees the final count of a closed
+     * connection), then deleted; a series_set meanwhile revives it. A node's
+     * series are retired when it is destroyed. Both return 0 or -errno (-EINVAL:
+     * bad name, labels or a type that differs from the family's; -ENOENT: no
+     * such series). Any thread; a mutex inside. Check `size` first. */
+    int (*series_set)(struct ns_instance *ins, const char *family, int type, const char *help,
+                      const char *labels, uint64_t value);
+    int (*series_remove)(struct ns_instance *ins, const char *family, const char *labels);
 };
+
+/* host->series_set types. */
+enum ns_series_type { NS_SERIES_COUNTER = 0, NS_SERIES_GAUGE = 1 };
 
 /*
  * The descriptor. Build it with NS_PLUGIN_DEFINE(); unset callbacks are NULL.
