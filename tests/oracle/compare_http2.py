@@ -36,8 +36,7 @@ import collections
 import re
 import sys
 
-from oracle_common import (add_run_modes, check_run_modes, compare_dirs, get, run_mode,
-                           upstream_files)
+from oracle_common import compare_dirs, get, parse_run_modes, run_mode, upstream_files
 
 ACCEPTED = {
 }
@@ -150,9 +149,7 @@ def upstream_streams(capture):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_run_modes(ap)
-    args = ap.parse_args()
-    check_run_modes(ap, args)
+    args = parse_run_modes(ap)
 
     def summary(total, exact, acc, verdict):
         return ("%d HTTP/2 captures: %d exact, %d with accepted differences, %d upstream values "
@@ -162,6 +159,7 @@ def main():
                         lambda expected: (expected.get("http2") or {}).get("header_frames"),
                         lambda path, expected: compare_capture(args, path, expected),
                         "streams", summary)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -43,8 +43,7 @@ import os
 import re
 import sys
 
-from oracle_common import (add_run_modes, check_run_modes, compare_dirs, get, run_mode,
-                           upstream_files)
+from oracle_common import compare_dirs, get, parse_run_modes, run_mode, upstream_files
 
 # (capture, label) -> reason. label is "<stream> <what>" or "*".
 ACCEPTED = {
@@ -272,9 +271,7 @@ def norm_upstream(field, v):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_run_modes(ap)
-    args = ap.parse_args()
-    check_run_modes(ap, args)
+    args = parse_run_modes(ap)
     ja4_ok = up_ok = 0
 
     def compare(path, expected):
@@ -312,6 +309,7 @@ def main():
 
     return compare_dirs(args.dirs, args.require, ACCEPTED, select, compare, "records", summary,
                         explain=True)
+
 
 if __name__ == "__main__":
     sys.exit(main())

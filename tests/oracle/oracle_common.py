@@ -123,24 +123,25 @@ def run_stream_driver(driver, capture):
     return _records(p, "driver")
 
 
-def add_run_modes(ap):
-    """The --netscope / --flow-driver / --driver options of compare_tls.py and
-    compare_http2.py; check_run_modes() after parsing."""
+def parse_run_modes(ap):
+    """Parse the command line of compare_tls.py and compare_http2.py: one of
+    --netscope BIN, --flow-driver BIN (both with --plugin-dir DIR) or --driver
+    BIN (a stream driver), [--require], DIR...; returns the arguments for
+    run_mode()."""
     ap.add_argument("--netscope")
     ap.add_argument("--plugin-dir", default="")
     ap.add_argument("--driver")
     ap.add_argument("--flow-driver")
     ap.add_argument("--require", action="store_true")
     ap.add_argument("dirs", nargs="+")
-
-
-def check_run_modes(ap, args):
+    args = ap.parse_args()
     if not args.netscope and not args.driver and not args.flow_driver:
         ap.error("--netscope, --flow-driver or --driver is required")
+    return args
 
 
 def run_mode(args, capture, app, app_options=()):
-    """Every record (app and flow) for the capture in the mode add_run_modes() chose."""
+    """Every record (app and flow) for the capture in the mode parse_run_modes() chose."""
     if args.flow_driver:
         return run_flow_driver(args.flow_driver, args.plugin_dir, capture, app, app_options)
     if args.driver:
