@@ -24,6 +24,8 @@
 #include "flow_parse.h"
 #include "flow_table.h"
 
+#define FLOW_M_PEERS 16 /* app decoders named in the protocol label; + other, unknown */
+
 struct flow_ctx {
     struct ns_instance *ins;
     const struct ns_host *h;
@@ -39,6 +41,11 @@ struct flow_ctx {
     ns_counter *c_created, *c_ended, *g_active, *c_evict, *c_updates;
     ns_counter *c_frag_ok, *c_frag_orphan, *c_alloc_fail, *c_rec_fail, *c_len0;
     ns_counter *g_devices, *c_dev_full;
+    /* Bytes and packets by transport x application protocol, counted from the
+     * flow records (deltas: each byte once); fixed label sets made at init. */
+    char proto_names[FLOW_M_PEERS][32];
+    size_t nproto_names;
+    ns_counter *c_m_bytes[4][FLOW_M_PEERS + 2], *c_m_pkts[4][FLOW_M_PEERS + 2];
 };
 
 /* ---- record helpers ------------------------------------------------------- */
@@ -89,6 +96,65 @@ static void flow_add_vlans(struct flow_ctx *c, struct ns_record *r, uint8_t n, c
         c->h->rec_add_cstr(r, "network.vlan.id", flow_utoa(v[0], id, sizeof(id)));
     if (n > 1)
         c->h->rec_add_cstr(r, "network.inner.vlan.id", flow_utoa(v[1], id, sizeof(id)));
+}
+
+/* ---- traffic by transport and application protocol ------------------------ */
+
+static const char *const flow_m_transports[4] = {"tcp", "udp", "icmp", "other"};
+
+/* One counter pair per fixed label set: transport (tcp, udp, icmp, other) x
+ * protocol (each app decoder reading from this node, "other" for a
+ * network.protocol none of them is named after such as grpc, "unknown" for no
+ * protocol); icmp and other only with "unknown". Bounded, registered once. */
+static void flow_metrics_init(struct flow_ctx *c)
+{
+    struct ns_app_peer peers[FLOW_M_PEERS];
+    size_t n = c->h->app_peers != NULL ? c->h->app_peers(c->ins, peers, FLOW_M_PEERS) : 0;
+    for (size_t i = 0; i < n && i < FLOW_M_PEERS; i++)
+        if (peers[i].desc != NULL && peers[i].desc->name != NULL)
+            snprintf(c->proto_names[c->nproto_names++], sizeof(c->proto_names[0]), "%s",
+                     peers[i].desc->name);
+    size_t np = c->nproto_names;
+    for (size_t t = 0; t < 4; t++)
+        for (size_t p = t < 2 ? 0 : np + 1; p < np + 2; p++) {
+            char lab[128];
+            snprintf(lab, sizeof(lab), "transport=\"%s\",protocol=\"%s\"", flow_m_transports[t],
+                     p < np    ? c->proto_names[p]
+                     : p == np ? "other"
+                               : "unknown");
+            c->c_m_bytes[t][p] =
+                c->h->counter(c->ins, "flow_reported_bytes_total", lab,
+                              "Bytes of the flows reported (flow_update and flow_end deltas), "
+                              "by transport and application protocol.");
+            c->c_m_pkts[t][p] =
+                c->h->counter(c->ins, "flow_reported_packets_total", lab,
+                              "Packets of the flows reported (flow_update and flow_end deltas), "
+                              "by transport and application protocol.");
+        }
+}
+
+/* Count a flow_update/flow_end record's deltas (a flow_start's counts are in
+ * the first later delta, so the sums equal the flows' totals). */
+static void flow_metrics_count(struct flow_ctx *c, const struct flow *f, struct ns_record *r)
+{
+    uint8_t pr = f->key.proto;
+    size_t t = pr == 6 ? 0 : pr == 17 ? 1 : pr == 1 || pr == 58 ? 2 : 3;
+    size_t np = c->nproto_names, p = np + 1;
+    struct ns_field_view v;
+    /* Only a flow an app decoder claimed can carry network.protocol. */
+    if (t < 2 && c->apps != NULL && f->app != 0 && c->h->rec_get(r, "network.protocol", &v) &&
+        v.type == NS_F_STR) {
+        p = np;
+        for (size_t i = 0; i < np; i++)
+            if (strlen(c->proto_names[i]) == v.v.s.len &&
+                memcmp(c->proto_names[i], v.v.s.ptr, v.v.s.len) == 0)
+                p = i;
+    }
+    if (c->c_m_bytes[t][p] == NULL)
+        return;
+    ns_counter_add(c->c_m_bytes[t][p],
+                   f->bytes[0] + f->bytes[1] - f->rep_bytes[0] - f->rep_bytes[1]);
+    ns_counter_add(c->c_m_pkts[t][p], f->pkts[0] + f->pkts[1] - f->rep_pkts[0] - f->rep_pkts[1]);
 }
 
 static void flow_emit(struct flow_ctx *c, struct ns_record *r)
@@ -207,6 +273,8 @@ static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event
     h->rec_add_uint(r, "netscope.flow.updates", f->updates);
     if (c->apps != NULL && f->app != 0 && ev != FLOW_EV_START)
         flow_apps_annotate(c->apps, f, r, ev == FLOW_EV_END, now);
+    if (ev != FLOW_EV_START)
+        flow_metrics_count(c, f, r);
     flow_emit(c, r);
 }
 
@@ -389,6 +457,7 @@ static int flow_init(struct ns_instance *ins, const void *config, void **ctxp)
     c->apps = flow_apps_new(ins, &ac, &err);
     if (err != 0)
         goto nomem;
+    flow_metrics_init(c);
     *ctxp = c;
     return 0;
 nomem:
