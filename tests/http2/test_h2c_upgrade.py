@@ -19,27 +19,18 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+from make_encap_pcap import csum, eth, ip4, tcp, write  # noqa: E402 (packet builders)
+
 CLI, SRV = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
 CPORT, SPORT = 40000, 8080
 
 
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
 def packet(src, dst, sp, dp, seq, ack, flags, payload=b""):
-    tcp = struct.pack("!HHIIBBHHH", sp, dp, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
-    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    eth = b"\x02\0\0\0\0\x02" + b"\x02\0\0\0\0\x01" + b"\x08\x00"
-    return eth + ip + tcp
+    seg = tcp(sp, dp, seq, ack, flags, payload)
+    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(seg))
+    seg = seg[:16] + struct.pack("!H", csum(pseudo + seg)) + seg[18:]
+    return eth(b"\x02\0\0\0\0\x02", b"\x02\0\0\0\0\x01", 0x0800, ip4(src, dst, 6, seg))
 
 
 def frame(ftype, flags, sid, payload):
@@ -70,10 +61,7 @@ def build(path):
     pkts.append(packet(CLI, SRV, CPORT, SPORT, cs, ss, 0x11))
     pkts.append(packet(SRV, CLI, SPORT, CPORT, ss, cs + 1, 0x11))
     pkts.append(packet(CLI, SRV, CPORT, SPORT, cs + 1, ss + 1, 0x10))
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for i, p in enumerate(pkts):
-            f.write(struct.pack("<IIII", 1700000000, 1000 * i, len(p), len(p)) + p)
+    write(path, 1, [(1000 * i, p) for i, p in enumerate(pkts)])
 
 
 def main():

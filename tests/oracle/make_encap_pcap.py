@@ -12,6 +12,8 @@ shared/pcaps/make-expected.sh, not by NetScope, so the captures test NetScope
 against Wireshark's dissectors. Deterministic: re-running gives the same bytes.
 
 Usage: make_encap_pcap.py OUTDIR
+The packet builders (csum, eth, ip4, tcp, write, ...) are also imported by
+tests/http2/test_h2c_upgrade.py and tests/tls/test_any_port.py.
 """
 import os
 import struct

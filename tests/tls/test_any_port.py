@@ -16,14 +16,8 @@ import subprocess
 import sys
 import tempfile
 
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+from make_encap_pcap import csum  # noqa: E402 (the Internet checksum)
 
 
 def rewrite(src, dst, old, new):
