@@ -13,6 +13,10 @@ and compares:
   tcp_retrans     random loss on the receiver's ingress (TC-BPF, no netem):
                   retransmitted segments = nstat TcpRetransSegs of the sender's
                   namespace, read after close
+  tcp_prom        the per-connection Prometheus series on /metrics: during a
+                  transfer (connection open, after an export interval) and
+                  after close (kept for the grace period) the bytes series of
+                  both ends equal the sizes; promtool check metrics parses it
   flow_counts     ebpf_flow skbs/bytes = the veth's statistics deltas; a UDP
                   burst of N datagrams = N packets; TCP wire packets >= skbs
   flow_stale      a killed run's TC filters are removed by the next start, and
@@ -27,8 +31,11 @@ usage: test_ebpf.py NETSCOPE PLUGIN_DIR BPF_DIR SAMPLE_PCAP CASE
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
+import urllib.request
 import sys
 import tempfile
 import time
@@ -183,6 +190,26 @@ def transfer(dst, port, size, reply, server_fam):
         if srv.poll() is None:
             srv.kill()
             srv.wait()
+
+
+CLIENT_PAUSE = r"""
+import socket, sys
+addr, port, first, second = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+c = socket.create_connection((addr, port))
+c.sendall(b'x' * first)
+print('sent', c.getsockname()[1], flush=True)
+sys.stdin.readline()
+c.sendall(b'y' * second)
+c.shutdown(socket.SHUT_WR)
+n = 0
+while True:
+    d = c.recv(1 << 16)
+    if not d:
+        break
+    n += len(d)
+c.close()
+print('done', n, flush=True)
+"""
 
 
 # ---- netscope ---------------------------------------------------------------
@@ -491,10 +518,123 @@ def case_degrade():
           "one clear error naming the missing BTF")
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def scrape(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+        return r.read().decode()
+
+
+def series(text, metric, **labels):
+    """Values of the samples of `metric` whose labels include `labels`."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^(\w+)\{(.*)\} (\d+)$", line)
+        if not m or m.group(1) != metric:
+            continue
+        have = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2)))
+        if all(have.get(k) == str(v) for k, v in labels.items()):
+            out.append(int(m.group(3)))
+    return out
+
+
+def case_tcp_prom():
+    first, second, reply = 1_000_003, 2_000_029, 77_777
+    port = free_port()
+    node = "prom-node-%s" % TAG
+    out = os.path.join(TMP, "prom.jsonl")
+    yaml = tcp_pipeline(out).replace(
+        "netscope:\n", "netscope:\n  metrics_listen: 127.0.0.1:%d\n  hostname: %s\n"
+        "  metrics_series_grace: 60s\n" % (port, node), 1)
+    ns = Netscope(yaml)
+    srv = None
+    cli = None
+    fam = "network_observability_tcp_bytes_%s_total"
+    try:
+        ns.wait_for("attached to tcp tracepoints")
+        srv = subprocess.Popen(["ip", "netns", "exec", NS_B, sys.executable, "-c", SERVER, "6",
+                                "::", "5202", str(reply)], stdout=subprocess.PIPE, text=True)
+        check(srv.stdout.readline().strip() == "ready", "server ready")
+        cli = subprocess.Popen(["ip", "netns", "exec", NS_A, sys.executable, "-c", CLIENT_PAUSE,
+                                V4B, "5202", str(first), str(second)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+        line = cli.stdout.readline().split()
+        check(line[:1] == ["sent"], "client connected and sent %d bytes" % first)
+        cport = int(line[1])
+        c_lab = dict(node=node, src_ip=V4A, dst_ip=V4B, src_port=cport, dst_port=5202)
+        s_lab = dict(node=node, src_ip=V4B, dst_ip=V4A, src_port=5202, dst_port=cport)
+        # During: the connection is open; an export pass (interval 1s) sets its series.
+        deadline = time.monotonic() + 10
+        while True:
+            text = scrape(port)
+            got = (series(text, fam % "sent", **c_lab), series(text, fam % "recv", **s_lab))
+            if got == ([first], [first]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        check(got == ([first], [first]),
+              "open connection: client bytes_sent %s, server bytes_recv %s = [%d]"
+              % (got[0], got[1], first))
+        cli.stdin.write("go\n")
+        cli.stdin.flush()
+        done = cli.stdout.readline().split()
+        cli.wait(timeout=60)
+        check(done == ["done", str(reply)], "client received %d bytes" % reply)
+        check(srv.stdout.readline().split() == ["got", str(first + second)],
+              "server received %d bytes" % (first + second))
+        srv.wait(timeout=30)
+        time.sleep(0.5)  # the close events: poll_interval 50ms
+        text = scrape(port)
+        total = first + second
+        for what, lab, want in (("client sent", c_lab, ("sent", total)),
+                                ("client recv", c_lab, ("recv", reply)),
+                                ("server sent", s_lab, ("sent", reply)),
+                                ("server recv", s_lab, ("recv", total))):
+            v = series(text, fam % want[0], **lab)
+            check(v == [want[1]], "closed connection, %s: %s = [%d] (kept for the grace period)"
+                  % (what, v, want[1]))
+        for f in ("network_observability_tcp_retransmissions_total",
+                  "network_observability_tcp_rtt_samples_total",
+                  "network_observability_tcp_drops_total",
+                  "network_observability_events_retrans_total",
+                  "network_observability_events_drops_total"):
+            check(len(series(text, f, **c_lab)) == 1, "%s present for the client" % f)
+        rtt = series(text, "network_observability_tcp_rtt_avg_nanoseconds", **c_lab)
+        check(len(rtt) == 1 and 0 < rtt[0] < 1_000_000_000, "client rtt_avg %s ns plausible" % rtt)
+        check(text.count("# TYPE network_observability_tcp_bytes_sent_total counter") == 1,
+              "one TYPE line per family")
+        check(series(text, "netscope_metrics_series_dropped_total",
+                     family="network_observability_tcp_bytes_sent_total") == [0],
+              "netscope_metrics_series_dropped_total present, 0")
+        if shutil.which("promtool"):
+            p = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
+                               capture_output=True)
+            problems = [l for l in (p.stdout + p.stderr).splitlines() if l.strip()]
+            # The product's name ..._rtt_avg_nanoseconds trips promtool's base-unit lint
+            # (exit 3); anything else, and any parse error (exit 1), fails.
+            other = [l for l in problems if 'instead of "nanoseconds"' not in l]
+            check(p.returncode in (0, 3) and not other,
+                  "promtool check metrics: exit %d, %s" % (p.returncode, problems))
+        else:
+            print("promtool not installed: exposition not checked by promtool")
+    finally:
+        for p in (cli, srv):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        rc = ns.stop()
+    check(rc == 0, "netscope exit status 0")
+
+
 def main():
     preconditions()
     cases = {"tcp_v4": lambda: case_tcp("4"), "tcp_v6": lambda: case_tcp("6"),
-             "tcp_retrans": case_retrans, "flow_counts": case_flow, "flow_stale": case_flow_stale, "degrade": case_degrade}
+             "tcp_retrans": case_retrans, "tcp_prom": case_tcp_prom, "flow_counts": case_flow, "flow_stale": case_flow_stale, "degrade": case_degrade}
     if CASE not in cases:
         print("unknown case " + CASE)
         return 2

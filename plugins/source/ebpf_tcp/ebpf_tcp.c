@@ -13,8 +13,10 @@
  * changed. connect and close (with the final counts) come from ring-buffer
  * events; retransmit and drop events become records with `events: true`.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,9 @@ struct etcp_ctx {
     ns_counter *c_retrans_segs, *c_map_full, *c_rb_full, *c_drop_map_full, *c_rec_fail;
     ns_counter *c_bytes_sent, *c_bytes_recv, *c_drops;
     ns_counter *g_conns;
+    bool series;        /* per-connection Prometheus series (host->series_set) */
+    char node_lab[300]; /* `node="<host name>"`, escaped once */
+    ns_counter *c_series_refused;
 };
 
 static const char *const etcp_states[] = {
@@ -196,6 +201,88 @@ static void etcp_emit(struct etcp_ctx *c, struct ns_record *r)
         c->h->emit(c->ins, r);
 }
 
+/* ---- Prometheus series per connection -------------------------------------- */
+
+/* The product's names (PRODUCT.md "Outputs"). The events_* pair counts kernel
+ * events: each tcp_retransmit_skb hit (one skb, maybe several segments) and
+ * each kfree_skb with a drop reason on the socket. */
+enum {
+    ETCP_S_SENT,
+    ETCP_S_RECV,
+    ETCP_S_RETRANS,
+    ETCP_S_RTT,
+    ETCP_S_RTT_N,
+    ETCP_S_DROPS,
+    ETCP_S_EV_RETRANS,
+    ETCP_S_EV_DROPS,
+    ETCP_S_N
+};
+static const struct {
+    const char *name;
+    int type;
+    const char *help;
+} etcp_series_def[ETCP_S_N] = {
+    {"network_observability_tcp_bytes_sent_total", NS_SERIES_COUNTER,
+     "Bytes the application sent on this TCP connection (sock_send_length)."},
+    {"network_observability_tcp_bytes_recv_total", NS_SERIES_COUNTER,
+     "Bytes the application received on this TCP connection (sock_recv_length)."},
+    {"network_observability_tcp_retransmissions_total", NS_SERIES_COUNTER,
+     "TCP segments retransmitted on this connection (as TcpRetransSegs counts them)."},
+    {"network_observability_tcp_rtt_avg_nanoseconds", NS_SERIES_GAUGE,
+     "Mean of the sampled smoothed RTT of this connection (tcp_probe), in nanoseconds."},
+    {"network_observability_tcp_rtt_samples_total", NS_SERIES_COUNTER,
+     "smoothed-RTT samples taken on this connection."},
+    {"network_observability_tcp_drops_total", NS_SERIES_COUNTER,
+     "skbs of this connection the kernel dropped (kfree_skb with a reason)."},
+    {"network_observability_events_retrans_total", NS_SERIES_COUNTER,
+     "Retransmit events on this connection (tcp_retransmit_skb hits; one skb each)."},
+    {"network_observability_events_drops_total", NS_SERIES_COUNTER,
+     "Drop events on this connection (kfree_skb hits with a drop reason)."},
+};
+
+/* node, src_ip, dst_ip, src_port, dst_port (src = this socket, as in the records). */
+static void etcp_labels(const struct etcp_ctx *c, const struct ns_tcp_key *k, char *buf, size_t cap)
+{
+    char l[INET6_ADDRSTRLEN], r[INET6_ADDRSTRLEN];
+    int af = k->family == 4 ? AF_INET : AF_INET6;
+    if (!inet_ntop(af, k->laddr, l, sizeof(l)))
+        strcpy(l, "?");
+    if (!inet_ntop(af, k->raddr, r, sizeof(r)))
+        strcpy(r, "?");
+    snprintf(buf, cap, "%s,src_ip=\"%s\",dst_ip=\"%s\",src_port=\"%u\",dst_port=\"%u\"",
+             c->node_lab, l, r, k->lport, k->rport);
+}
+
+/* Set this connection's series to its counts; `closed`: a last set, then
+ * retire them (the core keeps them for metrics_series_grace, so a scrape
+ * still sees the final counts). */
+static void etcp_series(struct etcp_ctx *c, const struct ns_tcp_key *k,
+                        const struct ns_tcp_conn *cn, bool closed)
+{
+    if (!c->series)
+        return;
+    char lab[512];
+    etcp_labels(c, k, lab, sizeof(lab));
+    uint64_t rtt =
+        cn->rtt_samples ? cn->rtt_sum_us * 1000u / cn->rtt_samples : (uint64_t)cn->srtt_us * 1000u;
+    const uint64_t v[ETCP_S_N] = {
+        [ETCP_S_SENT] = cn->bytes_sent,         [ETCP_S_RECV] = cn->bytes_recv,
+        [ETCP_S_RETRANS] = cn->retrans_segs,    [ETCP_S_RTT] = rtt,
+        [ETCP_S_RTT_N] = cn->rtt_samples,       [ETCP_S_DROPS] = cn->drops,
+        [ETCP_S_EV_RETRANS] = cn->retrans_skbs, [ETCP_S_EV_DROPS] = cn->drops,
+    };
+    for (int i = 0; i < ETCP_S_N; i++) {
+        if (i == ETCP_S_RTT && rtt == 0)
+            continue; /* no sample yet: no gauge rather than a false 0 */
+        int rc = c->h->series_set(c->ins, etcp_series_def[i].name, etcp_series_def[i].type,
+                                  etcp_series_def[i].help, lab, v[i]);
+        if (rc == -ENOSPC && i == 0)
+            ns_counter_inc(c->c_series_refused); /* the core counts each family too */
+        if (closed && rc == 0)
+            c->h->series_remove(c->ins, etcp_series_def[i].name, lab);
+    }
+}
+
 /* ---- ring buffer events --------------------------------------------------- */
 
 static int etcp_on_event(void *arg, void *data, size_t size)
@@ -216,6 +303,7 @@ static int etcp_on_event(void *arg, void *data, size_t size)
         ns_counter_inc(c->c_close);
         ns_counter_add(c->c_bytes_sent, e->conn.bytes_sent);
         ns_counter_add(c->c_bytes_recv, e->conn.bytes_recv);
+        etcp_series(c, &e->key, &e->conn, true);
         r = etcp_rec_begin(c, e->ts_ns, "tcp_close", "end", &e->key, &e->conn);
         if (r)
             etcp_add_conn(c, r, &e->conn, e->conn.close_ns ? e->conn.close_ns : e->ts_ns);
@@ -331,6 +419,7 @@ static void etcp_export(struct etcp_ctx *c, bool all)
             continue;
         if (!all && cn.last_ns < c->last_export)
             continue;
+        etcp_series(c, &k, &cn, false);
         struct ns_record *r = etcp_rec_begin(c, now, "tcp_update", NULL, &k, &cn);
         if (!r)
             continue;
@@ -440,6 +529,26 @@ static int etcp_init(struct ns_instance *ins, const void *config, void **ctxp)
                             "skbs of tracked TCP sockets dropped, every reason.");
     c->g_conns = h->gauge(ins, "ebpf_tcp_connections", NULL,
                           "Connections in the kernel map at the last export.");
+    /* A core older than host->series_set leaves the per-connection series out. */
+    c->series = cfg->metrics &&
+                h->size >= offsetof(struct ns_host, series_remove) + sizeof(h->series_remove) &&
+                h->series_set && h->series_remove;
+    if (cfg->metrics && !c->series)
+        ns_log_warn(ins, "this core has no host->series_set: no network_observability_tcp_* "
+                         "series");
+    /* node = the agent's host name (the Kubernetes node), escaped for label text */
+    const char *hn = h->hostname(ins);
+    size_t n = (size_t)snprintf(c->node_lab, sizeof(c->node_lab), "node=\"");
+    for (; hn && *hn && n + 4 < sizeof(c->node_lab); hn++) {
+        if (*hn == '"' || *hn == '\\' || *hn == '\n')
+            c->node_lab[n++] = '\\';
+        c->node_lab[n++] = *hn == '\n' ? 'n' : *hn;
+    }
+    c->node_lab[n++] = '"';
+    c->node_lab[n] = '\0';
+    c->c_series_refused = h->counter(ins, "ebpf_tcp_series_refused_total", NULL,
+                                     "Connection exports without Prometheus series because "
+                                     "netscope: metrics_max_series was reached.");
     etcp_load_reasons(c);
     rc = etcp_load(c);
     if (rc) {
@@ -576,6 +685,13 @@ static const struct ns_option etcp_options[] = {
      .offset = OFF(rtt_sample),
      .doc = "Handle one tcp_probe hit in this many, at random (1 = every received segment): "
             "the kernel's srtt is smoothed already, and this is most of the source's cost."},
+    {.name = "metrics",
+     .type = NS_OPT_BOOL,
+     .def = "true",
+     .offset = OFF(metrics),
+     .doc = "Export per-connection Prometheus series (network_observability_tcp_*, "
+            "network_observability_events_*) on /metrics, updated every interval and at close; "
+            "bounded by netscope: metrics_max_series."},
     NS_OPT_END,
 };
 

@@ -22,6 +22,7 @@ struct etcp_config {
     bool events;         /* records for retransmit and drop events */
     bool track_existing; /* connections opened before the source started */
     bool rtt;            /* tcp_probe: srtt and cwnd */
+    bool metrics;        /* per-connection Prometheus series */
 };
 
 #endif
