@@ -667,7 +667,9 @@ static void dfamily_grow(struct ns_dfamily *f)
 int ns_metrics_series_set(const void *owner, const char *family, int type, const char *help,
                           const char *labels, uint64_t value)
 {
-    if (!valid_name(family) || (type != NS_METRIC_COUNTER && type != NS_METRIC_GAUGE))
+    /* counters end in _total, as every counter of the exposition does */
+    if (!valid_name(family) || (type != NS_METRIC_COUNTER && type != NS_METRIC_GAUGE) ||
+        (type == NS_METRIC_COUNTER && !ends_with(family, "_total")))
         return -EINVAL;
     bool bad;
     char *lab = dlabels(labels, &bad);

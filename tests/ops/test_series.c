@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,7 @@ Test(ops_series, bad_input_is_refused)
     cr_assert_eq(ns_metrics_series_set(NULL, "bad-name", NS_SERIES_GAUGE, "", "", 1), -EINVAL);
     cr_assert_eq(ns_metrics_series_set(NULL, NULL, NS_SERIES_GAUGE, "", "", 1), -EINVAL);
     cr_assert_eq(ns_metrics_series_set(NULL, "x", 7, "", "", 1), -EINVAL);
+    cr_assert_eq(ns_metrics_series_set(NULL, "no_suffix", NS_SERIES_COUNTER, "", "", 1), -EINVAL);
     cr_assert_eq(ns_metrics_series_set(NULL, "x", NS_SERIES_GAUGE, "", "a=unquoted", 1), -EINVAL);
     cr_assert_eq(ns_metrics_series_set(NULL, "x", NS_SERIES_GAUGE, "", "a=\"1\",a=\"2\"", 1),
                  -EINVAL);
@@ -215,5 +217,39 @@ Test(ops_series, many_series_grow_the_table)
     cr_assert_eq(ns_metrics_series_count("big"), 2500);
     char *s = expose();
     cr_assert_eq(count_lines(s, "big{"), 2500);
+    free(s);
+}
+
+struct writer_arg {
+    int id;
+};
+
+static void *writer(void *p)
+{
+    const struct writer_arg *w = p;
+    char lab[64];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(lab, sizeof(lab), "w=\"%d\",conn=\"%d\"", w->id, i % 500);
+        ns_metrics_series_set(NULL, "mt_total", NS_SERIES_COUNTER, "", lab, (uint64_t)i);
+        if (i % 3 == 0)
+            ns_metrics_series_remove("mt_total", lab);
+    }
+    return NULL;
+}
+
+Test(ops_series, writers_on_other_threads_while_exposing)
+{
+    ns_metrics_series_limits(600, 1000000); /* 1 ms grace: sweeps happen */
+    pthread_t t[2];
+    struct writer_arg a[2] = {{0}, {1}};
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, writer, &a[i]), 0);
+    for (int i = 0; i < 20; i++)
+        free(expose());
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_leq(ns_metrics_series_count("mt_total"), 600);
+    char *s = expose();
+    cr_assert_eq(count_lines(s, "# TYPE mt_total counter"), 1);
     free(s);
 }

@@ -252,7 +252,7 @@ struct ns_host {
     /* Series whose label sets appear while running (one per TCP connection...),
      * unlike counter/gauge, whose labels are fixed at init. `family` is the
      * exact exposition name ([a-zA-Z_:][a-zA-Z0-9_:]*; no netscope_ prefix is
-     * added, no _total suffix either), `type` an enum ns_series_type (fixed by
+     * added; a counter's must end in _total), `type` an enum ns_series_type (fixed by
      * the first call for a family, as is `help`), `labels` Prometheus label text
      * (`src_ip="10.0.0.1",src_port="443"`; values escaped on output).
      * series_set creates or overwrites the value (counters: the absolute count).
