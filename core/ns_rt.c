@@ -33,8 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/futex.h>
 #include <uv.h>
 
 #ifdef NS_HAVE_SYSTEMD
@@ -73,10 +75,21 @@ struct ns_rbatch {
     struct ns_record *recs[NS_RB_MAX];
 };
 
-/* A ring with its storage, allocated together and 64-byte aligned. */
+/* Where one thread sleeps when it has nothing to do (a worker, the event
+ * thread, a packet source): a futex word bumped by whoever hands it work. */
+struct ns_park {
+    _Atomic uint32_t seq; /* futex word: bumped by every wake-up      */
+    atomic_int waiting;   /* 1 while the owner is about to sleep/asleep */
+};
+
+/* A ring with its storage, allocated together and 64-byte aligned. `cons` is
+ * the consumer's park (woken after an enqueue), `prod` the producer's (woken
+ * after a dequeue, for a producer waiting on a full ring); NULL: nobody parks
+ * on that side (the loop thread). */
 struct ns_q {
     struct ns_ring ring;
     void **slots;
+    struct ns_park *cons, *prod;
 };
 
 struct ns_rt;
@@ -112,6 +125,7 @@ struct ns_src {
     struct ns_q **to_worker; /* [W] */
     struct ns_q **free_q;    /* [W] empty batches coming back */
     uint32_t *nalloc;        /* [W] batches allocated */
+    struct ns_park park;     /* the source thread waits here for batches */
     ns_counter *c_pkts, *c_drop, *c_oversize;
     atomic_int done;
     int rc;
@@ -125,6 +139,7 @@ struct ns_worker {
     struct ns_inst **dec; /* [ndec] this worker's decoder instances */
     struct ns_q *out;     /* rbatches -> event */
     uint64_t now, last_tick, max_ts, wall_at_max;
+    struct ns_park park; /* the worker waits here for packet batches */
     atomic_int done;
 };
 
@@ -167,6 +182,7 @@ struct ns_rt {
     bool event_started;
     uint64_t ev_now, ev_last_tick, ev_max_ts, ev_wall_at_max;
     uint64_t seq;
+    struct ns_park ev_park;         /* the event thread waits here for records */
     struct ns_rbatch **ev_deferred; /* alerts emitted during process */
     size_t nev_deferred, cap_ev_deferred;
 
@@ -205,6 +221,63 @@ static void backoff(unsigned *round)
     }
     if (*round < 1000)
         (*round)++;
+}
+
+/* Rounds of sched_yield before an idle thread parks: on a 2-CPU machine a
+ * spinning thread takes the CPU its producer needs, so keep it short. */
+#define PARK_SPIN 8
+
+/* Wake p's owner if it is parked (or about to park). Called by a producer
+ * after every successful enqueue (and by a consumer after a dequeue that
+ * freed room); cheap when nobody waits: one fence and one load. */
+static void park_notify(struct ns_park *p)
+{
+    if (!p)
+        return;
+    /* Pairs with the fence in park_wait: either the parker sees our ring
+     * write in its re-check, or we see its `waiting` flag (no lost wake-up). */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&p->waiting, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&p->seq, 1, memory_order_release);
+        syscall(SYS_futex, &p->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+}
+
+/* Idle round of the thread owning p: a few sched_yield rounds, then sleep on
+ * p until a producer calls park_notify or the back-off time passes (50 us to
+ * 2 ms, as backoff(): ticks and shutdown flags are polled at that pace).
+ * ready(arg) re-checks the rings after the flag is set: true = do not sleep. */
+static void park_wait(struct ns_park *p, unsigned *round, bool (*ready)(void *), void *arg)
+{
+    if (!p || *round < PARK_SPIN) {
+        backoff(round);
+        return;
+    }
+    unsigned us = *round < 64 ? 50 : (*round < 256 ? 500 : 2000);
+    atomic_store_explicit(&p->waiting, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    /* Acquire: a bump seen here makes the enqueue before it visible to ready(). */
+    uint32_t seq = atomic_load_explicit(&p->seq, memory_order_acquire);
+    if (!ready(arg)) {
+        struct timespec ts = {0, (long)us * 1000};
+        /* Returns at once when seq moved since the load (EAGAIN). */
+        syscall(SYS_futex, &p->seq, FUTEX_WAIT_PRIVATE, seq, &ts, NULL, 0);
+    }
+    atomic_store_explicit(&p->waiting, 0, memory_order_relaxed);
+    if (*round < 1000)
+        (*round)++;
+}
+
+static bool q_has_room(void *arg)
+{
+    const struct ns_q *q = arg;
+    return ns_ring_count(&q->ring) < ns_ring_capacity(&q->ring);
+}
+
+static bool q_has_items(void *arg)
+{
+    const struct ns_q *q = arg;
+    return !ns_ring_empty(&q->ring);
 }
 
 static struct ns_q *q_new(uint32_t cap)
@@ -265,9 +338,10 @@ static int q_push(struct ns_rt *rt, struct ns_q *q, void *p, int policy)
     while (!ns_ring_spsc_enqueue_burst(&q->ring, &p, 1)) {
         if (policy == NS_POLICY_DROP)
             return -ENOBUFS;
-        backoff(&round);
+        park_wait(q->prod, &round, q_has_room, q);
         (void)rt;
     }
+    park_notify(q->cons);
     return 0;
 }
 
@@ -415,6 +489,7 @@ static struct ns_pbatch *src_get_batch(struct ns_src *s, uint32_t w)
     unsigned round = 0;
     for (;;) {
         if (ns_ring_spsc_dequeue_burst(&s->free_q[w]->ring, &p, 1)) {
+            /* No park_notify(prod): the worker never waits for this ring. */
             struct ns_pbatch *b = p;
             b->n = b->used = 0;
             return b;
@@ -429,7 +504,7 @@ static struct ns_pbatch *src_get_batch(struct ns_src *s, uint32_t w)
         }
         if (s->inst->policy == NS_POLICY_DROP)
             return NULL;
-        backoff(&round);
+        park_wait(&s->park, &round, q_has_items, s->free_q[w]);
     }
 }
 
@@ -677,6 +752,8 @@ static void inst_flush_out(struct ns_inst *in)
     if (in->where == W_LOOP) {
         if (rt->nloop_held || !ns_ring_spsc_enqueue_burst(&in->out_q->ring, (void **)&b, 1))
             loop_hold(rt, b, in);
+        else
+            park_notify(in->out_q->cons);
         return;
     }
     if (q_push(rt, in->out_q, b, in->policy)) {
@@ -709,6 +786,18 @@ static void worker_tick(struct ns_worker *wk, bool force)
         inst_flush_out(wk->dec[d]);
 }
 
+/* park_wait's re-check for a worker: a batch in any of its rings, or every
+ * source done (the loop then drains and exits). */
+static bool worker_ready(void *arg)
+{
+    struct ns_worker *wk = arg;
+    struct ns_rt *rt = wk->rt;
+    for (size_t s = 0; s < rt->nsrc; s++)
+        if (!ns_ring_empty(&rt->srcs[s].to_worker[wk->idx]->ring))
+            return true;
+    return atomic_load_explicit(&rt->psrc_done, memory_order_acquire) == (int)rt->nsrc;
+}
+
 static void *worker_main(void *arg)
 {
     struct ns_worker *wk = arg;
@@ -725,6 +814,8 @@ static void *worker_main(void *arg)
             void *bv[NS_DEQ_BURST];
             uint32_t n =
                 ns_ring_spsc_dequeue_burst(&src->to_worker[wk->idx]->ring, bv, NS_DEQ_BURST);
+            if (n)
+                park_notify(src->to_worker[wk->idx]->prod); /* a source waiting for room */
             for (uint32_t i = 0; i < n; i++) {
                 struct ns_pbatch *b = bv[i];
                 got = true;
@@ -749,6 +840,8 @@ static void *worker_main(void *arg)
                 void *bp = b;
                 if (!ns_ring_spsc_enqueue_burst(&src->free_q[wk->idx]->ring, &bp, 1))
                     free(b);
+                else
+                    park_notify(src->free_q[wk->idx]->cons);
             }
         }
         if (got) {
@@ -766,7 +859,7 @@ static void *worker_main(void *arg)
             continue;
         }
         worker_tick(wk, false);
-        backoff(&round);
+        park_wait(&wk->park, &round, worker_ready, wk);
     }
     /* Packet decoders first: closing their flows feeds the app decoders. */
     for (int app = 0; app < 2; app++) {
@@ -784,6 +877,7 @@ static void *worker_main(void *arg)
         inst_flush_out(wk->dec[d]);
     atomic_store_explicit(&wk->done, 1, memory_order_release);
     atomic_fetch_add_explicit(&rt->workers_done, 1, memory_order_acq_rel);
+    park_notify(&rt->ev_park);
     return NULL;
 }
 
@@ -805,6 +899,8 @@ static void *source_main(void *arg)
     src_flush_all(s);
     atomic_store_explicit(&s->done, 1, memory_order_release);
     atomic_fetch_add_explicit(&in->rt->psrc_done, 1, memory_order_acq_rel);
+    for (uint32_t w = 0; w < in->rt->W; w++) /* the workers' last pass */
+        park_notify(&in->rt->workers[w].park);
     uv_async_send(&in->rt->async);
     return NULL;
 }
@@ -990,6 +1086,8 @@ static bool event_drain_q(struct ns_rt *rt, struct ns_q *q)
 {
     void *bv[NS_DEQ_BURST];
     uint32_t n = ns_ring_spsc_dequeue_burst(&q->ring, bv, NS_DEQ_BURST);
+    if (n)
+        park_notify(q->prod); /* a worker waiting for room */
     for (uint32_t i = 0; i < n; i++) {
         struct ns_rbatch *b = bv[i];
         for (uint32_t k = 0; k < b->n; k++) {
@@ -1004,6 +1102,21 @@ static bool event_drain_q(struct ns_rt *rt, struct ns_q *q)
         free(b);
     }
     return n > 0;
+}
+
+/* park_wait's re-check for the event thread: records in any input ring, or
+ * everything upstream done. */
+static bool event_ready(void *arg)
+{
+    struct ns_rt *rt = arg;
+    for (uint32_t w = 0; w < rt->W; w++)
+        if (!ns_ring_empty(&rt->workers[w].out->ring))
+            return true;
+    for (size_t r = 0; r < rt->nrsrc; r++)
+        if (!ns_ring_empty(&rt->rsrc_q[r]->ring))
+            return true;
+    return atomic_load_explicit(&rt->workers_done, memory_order_acquire) == (int)rt->W &&
+           atomic_load_explicit(&rt->rsrc_done, memory_order_acquire) == (int)rt->nrsrc;
 }
 
 static void *event_main(void *arg)
@@ -1037,7 +1150,7 @@ static void *event_main(void *arg)
             continue;
         }
         event_tick(rt, false);
-        backoff(&round);
+        park_wait(&rt->ev_park, &round, event_ready, rt);
     }
     /* Detectors and enrichers flush in topological order, so what one flushes
      * still passes through the ones after it. */
@@ -1277,6 +1390,7 @@ static bool loop_drain_sinks(struct ns_rt *rt)
             if (!b) {
                 if (!ns_ring_spsc_dequeue_burst(&sk->q->ring, &p, 1))
                     break;
+                park_notify(sk->q->prod); /* the event thread waiting for room */
                 b = p;
                 ns_counter_add(sk->inst->c_in, b->n);
             }
@@ -1302,6 +1416,7 @@ static bool loop_drain_sinks(struct ns_rt *rt)
         struct ns_inst *in = rt->node_inst[b->node];
         if (!ns_ring_spsc_enqueue_burst(&in->out_q->ring, (void **)&b, 1))
             break;
+        park_notify(in->out_q->cons);
         memmove(rt->loop_held, rt->loop_held + 1, --rt->nloop_held * sizeof(*rt->loop_held));
     }
     return idle;
@@ -1630,6 +1745,8 @@ static int rt_setup(struct ns_rt *rt)
         wk->dec = calloc(rt->ndec ? rt->ndec : 1, sizeof(*wk->dec));
         if (!wk->out || !wk->dec)
             return -ENOMEM;
+        wk->out->cons = &rt->ev_park;
+        wk->out->prod = &wk->park;
     }
 
     /* Instances in topological order, so a sink is initialised before anything
@@ -1664,6 +1781,7 @@ static int rt_setup(struct ns_rt *rt)
                 rt->sinks[gn->idx].q = q_new(qsize_of(rt, gn));
                 if (!rt->sinks[gn->idx].q)
                     return -ENOMEM;
+                rt->sinks[gn->idx].q->prod = &rt->ev_park; /* the loop consumes */
                 break;
             }
             if (gn->kind == NS_KIND_SOURCE) {
@@ -1671,6 +1789,7 @@ static int rt_setup(struct ns_rt *rt)
                     in->out_q = q_new(qsize_of(rt, gn));
                     if (!in->out_q)
                         return -ENOMEM;
+                    in->out_q->cons = &rt->ev_park;
                     rt->rsrc_q[rt->nrsrc] = in->out_q;
                     rt->rsrc[rt->nrsrc++] = in;
                 } else {
@@ -1693,6 +1812,9 @@ static int rt_setup(struct ns_rt *rt)
                         s->free_q[w2] = q_new(cap);
                         if (!s->to_worker[w2] || !s->free_q[w2])
                             return -ENOMEM;
+                        s->to_worker[w2]->cons = &rt->workers[w2].park;
+                        s->to_worker[w2]->prod = &s->park;
+                        s->free_q[w2]->cons = &s->park;
                     }
                     char lab[300];
                     lab[0] = '\0';
