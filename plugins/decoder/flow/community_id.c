@@ -9,6 +9,7 @@
  */
 #include "community_id.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 void community_id_icmp_ports(uint8_t proto, uint8_t type, uint8_t code, uint16_t *sport,
@@ -78,6 +79,72 @@ static void sha1_block(uint32_t h[5], const uint8_t blk[64])
     h[4] += e;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+
+/* The same block with the x86 SHA extensions (SHA-NI: AMD Zen, Intel since
+ * Goldmont/Ice Lake): ~10x fewer instructions than the scalar rounds, which
+ * were an eighth of the flow decoder's instructions (two IDs per flow).
+ * Lane 3 of a vector holds the first word (a, W[t]); sha1rnds4 does four
+ * rounds with round function `f`, sha1nexte derives e for the next four from
+ * the a of four rounds earlier, sha1msg1/msg2 extend the message schedule. */
+__attribute__((target("sha,sse4.1"))) static void sha1_block_ni(uint32_t h[5],
+                                                                const uint8_t blk[64])
+{
+    const __m128i bswap = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)h), 0x1B);
+    __m128i e0 = _mm_set_epi32((int)h[4], 0, 0, 0);
+    __m128i w[20];
+    for (int g = 0; g < 4; g++)
+        w[g] =
+            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(blk + 16 * g)), bswap);
+    /* W[t] = rol1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16]), four words at a time. */
+    for (int g = 4; g < 20; g++)
+        w[g] = _mm_sha1msg2_epu32(_mm_xor_si128(_mm_sha1msg1_epu32(w[g - 4], w[g - 3]), w[g - 2]),
+                                  w[g - 1]);
+    const __m128i abcd0 = abcd, e_save = e0;
+    __m128i prev = abcd;
+    abcd = _mm_sha1rnds4_epu32(abcd, _mm_add_epi32(e0, w[0]), 0);
+    int g = 1;
+    /* The immediate must be a constant: one loop per round function. */
+#define SHA1_NI_GROUP(f)                                                                           \
+    do {                                                                                           \
+        __m128i e = _mm_sha1nexte_epu32(prev, w[g]);                                               \
+        prev = abcd;                                                                               \
+        abcd = _mm_sha1rnds4_epu32(abcd, e, f);                                                    \
+    } while (0)
+    for (; g < 5; g++)
+        SHA1_NI_GROUP(0);
+    for (; g < 10; g++)
+        SHA1_NI_GROUP(1);
+    for (; g < 15; g++)
+        SHA1_NI_GROUP(2);
+    for (; g < 20; g++)
+        SHA1_NI_GROUP(3);
+#undef SHA1_NI_GROUP
+    e0 = _mm_sha1nexte_epu32(prev, e_save);
+    abcd = _mm_shuffle_epi32(_mm_add_epi32(abcd, abcd0), 0x1B);
+    _mm_storeu_si128((__m128i *)(void *)h, abcd);
+    h[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+}
+
+/* CPUID leaf 7, EBX bit 29: SHA extensions. Decided once, when the plugin is
+ * loaded (before any worker runs), so the per-call test is a plain load. */
+static bool sha1_have_ni;
+
+__attribute__((constructor)) static void sha1_detect(void)
+{
+    unsigned a, b, c, d;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) &&
+        __get_cpuid(1, &a, &b, &c, &d))
+        sha1_have_ni = (c & bit_SSE4_1) && (c & bit_SSSE3);
+}
+#define SHA1_BLOCK(h, blk) (sha1_have_ni ? sha1_block_ni(h, blk) : sha1_block(h, blk))
+#else
+#define SHA1_BLOCK(h, blk) sha1_block(h, blk)
+#endif
+
 /* SHA-1 of a message of at most 55 bytes (one padded block). */
 static void sha1_short(const uint8_t *msg, size_t len, uint8_t md[20])
 {
@@ -89,7 +156,7 @@ static void sha1_short(const uint8_t *msg, size_t len, uint8_t md[20])
     uint64_t bits = (uint64_t)len * 8u;
     for (int i = 0; i < 8; i++)
         blk[63 - i] = (uint8_t)(bits >> (8 * i));
-    sha1_block(h, blk);
+    SHA1_BLOCK(h, blk);
     for (int i = 0; i < 5; i++) {
         md[4 * i] = (uint8_t)(h[i] >> 24);
         md[4 * i + 1] = (uint8_t)(h[i] >> 16);
