@@ -216,6 +216,38 @@ static inline bool rec_plain(const char *s, size_t len)
     return true;
 }
 
+/* Copy a key (klen bytes + NUL) into the arena and tell whether it is plain
+ * (rec_plain), in one pass: every add copies a key, and for the usual 10-40
+ * byte dotted names a memcpy call plus a second scan cost more than the
+ * field itself. Room must have been reserved. */
+static inline uint32_t rec_put_key(struct ns_record *rec, const char *key, uint32_t klen,
+                                   bool *plain)
+{
+    rec->arena += klen + 1;
+    uint8_t *dst = rec->buf + rec->cap - rec->arena;
+    dst[klen] = 0;
+    if (klen < 8) {
+        if (klen)
+            memcpy(dst, key, klen);
+        *plain = rec_plain(key, klen);
+        return rec->arena;
+    }
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t bad = 0;
+    for (uint32_t i = 0;;) {
+        uint64_t x;
+        memcpy(&x, key + i, 8);
+        memcpy(dst + i, &x, 8);
+        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+        bad |= ((x - ones * 0x20) | (q - ones) | (b - ones) | x) & high;
+        if (i + 8 == klen)
+            break;
+        i = klen - i - 8 < 8 ? klen - 8 : i + 8; /* the last word may overlap */
+    }
+    *plain = bad == 0;
+    return rec->arena;
+}
+
 /* Start an entry: checks the key, reserves room for the entry, its key and
  * `extra` arena bytes, and fills the header fields. Returns NULL with *err set
  * when the field cannot be added. */
@@ -229,7 +261,7 @@ rec_start(struct ns_record *rec, const char *key, uint8_t type, uint32_t extra, 
         *err = -ENOMEM;
         return NULL;
     }
-    bool in_array = rec_in_array(rec);
+    bool in_array = rec_in_array(rec), plain = true;
     size_t klen = 0;
     if (in_array) {
         key = NULL;
@@ -251,11 +283,11 @@ rec_start(struct ns_record *rec, const char *key, uint8_t type, uint32_t extra, 
         return NULL;
     }
     struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)rec->buf + rec->n++;
-    e->key = key ? rec_put(rec, key, (uint32_t)klen) : 0;
+    e->key = key ? rec_put_key(rec, key, (uint32_t)klen, &plain) : 0;
     e->klen = (uint16_t)klen;
     e->type = type;
     e->depth = rec->open & 0x7f;
-    e->kplain = key ? rec_plain(key, klen) : 1;
+    e->kplain = plain;
     return e;
 }
 
