@@ -34,7 +34,9 @@ static inline uint32_t mix(uint32_t h)
     return h;
 }
 
-static uint32_t sum_words(const uint8_t *p, unsigned n)
+/* Inlined into hash_l4's two call sites, where n is a constant (4 or 16):
+ * the loop unrolls into one or four loads per address. */
+static inline __attribute__((always_inline)) uint32_t sum_words(const uint8_t *p, unsigned n)
 {
     uint32_t s = 0, x = 0;
     for (unsigned i = 0; i + 4 <= n; i += 4) {
@@ -46,9 +48,13 @@ static uint32_t sum_words(const uint8_t *p, unsigned n)
     return s ^ (x >> 7);
 }
 
-/* Addresses combined with + and ^ of per-side values: symmetric. */
-static uint32_t hash_l4(const uint8_t *a, const uint8_t *b, unsigned alen, uint8_t proto,
-                        const uint8_t *l4, uint32_t l4len, int fragment)
+/* Addresses combined with + and ^ of per-side values: symmetric. Inlined
+ * (once per IP version) so alen is a constant: this runs for every packet on
+ * the source thread. */
+static inline __attribute__((always_inline)) uint32_t hash_l4(const uint8_t *a, const uint8_t *b,
+                                                              unsigned alen, uint8_t proto,
+                                                              const uint8_t *l4, uint32_t l4len,
+                                                              int fragment)
 {
     uint32_t ha = sum_words(a, alen), hb = sum_words(b, alen);
     uint32_t h = (ha + hb) ^ mix(ha ^ hb) ^ proto;
