@@ -73,6 +73,17 @@ def preconditions():
         skip("no kernel BTF (/sys/kernel/btf/vmlinux)")
     if sh("ip netns list", check=False).returncode != 0:
         skip("iproute2 cannot manage network namespaces here")
+    # Entering a namespace needs a mount namespace whose / can be made a slave
+    # (not so in a chroot whose root is not a mount point): probe it once.
+    probe = "nsprobe%d" % os.getpid()
+    try:
+        ok = (sh(["ip", "netns", "add", probe], check=False).returncode == 0 and
+              sh(["ip", "-n", probe, "link", "set", "lo", "up"], check=False).returncode == 0)
+    finally:
+        sh(["ip", "netns", "del", probe], check=False)
+    if not ok:
+        skip("cannot enter network namespaces here (ip -n fails: a chroot without its own "
+             "mount point for /?)")
 
 
 # ---- topology ---------------------------------------------------------------
@@ -509,6 +520,9 @@ def case_degrade():
     # No kernel BTF: a private mount namespace hides /sys/kernel/btf.
     nobtf = ["unshare", "-m", "--propagation", "private", "sh", "-c",
              'mount -t tmpfs none /sys/kernel/btf && exec "$@"', "sh"]
+    if sh(nobtf + ["true"], check=False).returncode != 0:
+        print("skip: no-BTF check: cannot hide /sys/kernel/btf in a private mount namespace here")
+        return
     ns3 = Netscope(base % ("    optional: true\n", SAMPLE, out), prefix=nobtf)
     ns3.p.wait(timeout=60)
     ns3.err.close()
