@@ -38,7 +38,6 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/sds.h>
@@ -46,6 +45,7 @@
 
 #include "netscope/ns_plugin.h"
 
+#include "ns_redis_conn.h"
 #include "spool.h"
 
 #define RS_MAX_OBUF (96u * 1024u) /* bytes of XADDs queued in hiredis per write */
@@ -67,12 +67,7 @@ enum {
 };
 
 struct rsink_config {
-    char *host;
-    uint64_t port;
-    char *unix_socket;
-    char *username;
-    char *password;
-    uint64_t db;
+    struct ns_redis_addr addr; /* host, port, unix_socket, username, password, db */
     char *stream[NSTREAMS];
     uint64_t maxlen;
     bool maxlen_exact;
@@ -194,13 +189,6 @@ static int stream_of(unsigned type)
     default:
         return STREAM_OTHER;
     }
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t wall_ns(void)
@@ -558,7 +546,6 @@ static void spill(struct rsink *c)
 /* ---- sending ------------------------------------------------------------------------ */
 
 static void pump(struct rsink *c);
-static void add_write_once(void *privdata);
 static void conn_kill(struct rsink *c);
 
 static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -568,7 +555,7 @@ static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
     struct rs_entry *e = fifo_pop(&c->F);
     if (!e)
         return;
-    c->last_progress_ns = now_ns();
+    c->last_progress_ns = ns_redis_now_ns();
     if (!reply) {
         /* The connection is going away: resend later, first. */
         fifo_push(&c->X, e);
@@ -604,7 +591,7 @@ static void xadd_cb(redisAsyncContext *ac, void *r, void *priv)
             /* One backoff step per refused round (not per entry of it); the
              * round is resent once everything in flight has answered. */
             if (!c->X.n) {
-                c->retry_at_ns = now_ns() + c->backoff_ns;
+                c->retry_at_ns = ns_redis_now_ns() + c->backoff_ns;
                 c->backoff_ns *= 2;
                 if (c->backoff_ns > c->cfg->backoff_max)
                     c->backoff_ns = c->cfg->backoff_max;
@@ -700,7 +687,7 @@ static enum send_rc send_entry(struct rsink *c, struct rs_entry *e)
     if (redisAsyncFormattedCommand(c->ac, xadd_cb, c, c->cmd, (size_t)(p - c->cmd)) != REDIS_OK)
         return SEND_FAILED;
     if (!c->F.n)
-        c->last_progress_ns = now_ns();
+        c->last_progress_ns = ns_redis_now_ns();
     if (!e->seg && c->sp)
         e->after = rs_spool_last_id(c->sp);
     return SENT;
@@ -716,9 +703,9 @@ static void pump(struct rsink *c)
         return;
     /* Gap entries: at once after a (re)connect, then at most once a second
      * while records keep being lost, so a long overload makes a few. */
-    if (c->loss_pending && now_ns() >= c->next_gap_ns) {
+    if (c->loss_pending && ns_redis_now_ns() >= c->next_gap_ns) {
         make_gaps(c);
-        c->next_gap_ns = now_ns() + 1000000000u;
+        c->next_gap_ns = ns_redis_now_ns() + 1000000000u;
     }
     /* Entries refused or cut off in flight are older than the ones of R not
      * resent yet (R is drained before anything else is sent). */
@@ -727,7 +714,7 @@ static void pump(struct rsink *c)
     if (c->X.n)
         return;
     if (c->R.n && !c->resending) {
-        if (c->F.n || now_ns() < c->retry_at_ns)
+        if (c->F.n || ns_redis_now_ns() < c->retry_at_ns)
             return;
         c->resending = true;
     }
@@ -774,16 +761,7 @@ static void pump(struct rsink *c)
 
 static void schedule_reconnect(struct rsink *c)
 {
-    /* Full jitter over the upper half: many agents that lost the same Redis do
-     * not come back in lock-step. */
-    uint64_t b = c->backoff_ns;
-    uint64_t d = b / 2 + (uint64_t)((double)(b / 2) * ((double)rand() / RAND_MAX));
-    c->next_connect_ns = now_ns() + d;
-    if (c->backoff_ns < c->cfg->backoff_max) {
-        c->backoff_ns *= 2;
-        if (c->backoff_ns > c->cfg->backoff_max)
-            c->backoff_ns = c->cfg->backoff_max;
-    }
+    c->next_connect_ns = ns_redis_backoff(&c->backoff_ns, c->cfg->backoff_max);
     c->h->set_ready(c->ins, false);
 }
 
@@ -866,7 +844,7 @@ static void handshake_cb(redisAsyncContext *ac, void *r, void *priv)
     c->next_gap_ns = 0;
     c->backoff_ns = c->cfg->backoff_min;
     c->retry_at_ns = 0;
-    c->last_progress_ns = now_ns();
+    c->last_progress_ns = ns_redis_now_ns();
     c->logged &= ~((1u << R_CONNECT) | (1u << R_TIMEOUT));
     if (!c->ever_connected)
         ns_log_info(c->ins, "connected to Redis%s",
@@ -884,38 +862,19 @@ static void conn_start(struct rsink *c)
     const struct rsink_config *cfg = c->cfg;
     if (c->ever_connected || c->next_connect_ns)
         ns_counter_inc(c->c_reconnects);
-    redisAsyncContext *ac = cfg->unix_socket && *cfg->unix_socket
-                                ? redisAsyncConnectUnix(cfg->unix_socket)
-                                : redisAsyncConnect(cfg->host, (int)cfg->port);
-    if (!ac || ac->err) {
-        note_error(c, R_CONNECT, "cannot connect to Redis: %s", ac ? ac->errstr : "no memory");
-        if (ac)
-            redisAsyncFree(ac);
+    char err[256];
+    redisAsyncContext *ac =
+        ns_redis_open(&cfg->addr, c->loop, c, on_connect, on_disconnect, true, err, sizeof(err));
+    if (!ac) {
+        note_error(c, R_CONNECT, "%s", err);
         schedule_reconnect(c);
         return;
     }
-    ac->data = c;
-    if (redisLibuvAttach(ac, c->loop) != REDIS_OK) {
-        note_error(c, R_CONNECT, "cannot attach the Redis connection to the loop");
-        redisAsyncFree(ac);
-        schedule_reconnect(c);
-        return;
-    }
-    ac->ev.addWrite = add_write_once;
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
     c->ac = ac;
     c->state = C_CONNECTING;
-    c->connect_started_ns = now_ns();
-    if (cfg->password && *cfg->password) {
-        if (cfg->username && *cfg->username)
-            redisAsyncCommand(ac, handshake_cb, (void *)(intptr_t)R_AUTH, "AUTH %s %s",
-                              cfg->username, cfg->password);
-        else
-            redisAsyncCommand(ac, handshake_cb, (void *)(intptr_t)R_AUTH, "AUTH %s", cfg->password);
-    }
-    if (cfg->db)
-        redisAsyncCommand(ac, handshake_cb, (void *)(intptr_t)R_SELECT, "SELECT %d", (int)cfg->db);
+    c->connect_started_ns = ns_redis_now_ns();
+    ns_redis_handshake(ac, &cfg->addr, handshake_cb, (void *)(intptr_t)R_AUTH,
+                       (void *)(intptr_t)R_SELECT);
     redisAsyncCommand(ac, handshake_cb, (void *)(intptr_t)R_OTHER, "PING");
 }
 
@@ -998,7 +957,7 @@ static bool all_delivered(const struct rsink *c)
 static void tick_cb(uv_timer_t *t)
 {
     struct rsink *c = t->data;
-    uint64_t now = now_ns();
+    uint64_t now = ns_redis_now_ns();
     if (c->state == C_DOWN && now >= c->next_connect_ns && !(c->draining && all_delivered(c)))
         conn_start(c);
     else if (c->state == C_CONNECTING && now - c->connect_started_ns > c->cfg->connect_timeout) {
@@ -1035,18 +994,8 @@ static void drain_cb(uv_check_t *h)
      * sending from another handle's callback could starve the connection. */
     if (c->Q.n >= c->cfg->batch_size || c->G.n || c->R.n || c->X.n || c->loss_pending ||
         (c->sp && rs_spool_unread(c->sp)) ||
-        (c->Q.n && now_ns() - c->q_since_ns >= c->cfg->flush_interval))
+        (c->Q.n && ns_redis_now_ns() - c->q_since_ns >= c->cfg->flush_interval))
         pump(c);
-}
-
-/* hiredis asks for write interest once per queued command; the adapter
- * answers each with uv_poll_start, i.e. an epoll_ctl() per XADD plus the
- * discarded events above. Only arm it when it is not armed yet. */
-static void add_write_once(void *privdata)
-{
-    redisLibuvEvents *p = privdata;
-    if (!(p->events & UV_WRITABLE))
-        redisLibuvAddWrite(privdata);
 }
 
 /* ---- plugin callbacks ------------------------------------------------------------------- */
@@ -1179,7 +1128,7 @@ static int rsink_process(void *ctx, struct ns_record **recs, uint32_t n)
         }
         c->mem_bytes += entry_cost(e);
         if (!c->Q.n)
-            c->q_since_ns = now_ns();
+            c->q_since_ns = ns_redis_now_ns();
         fifo_push(&c->Q, e);
     }
     spill(c);
@@ -1190,7 +1139,7 @@ static int rsink_flush(void *ctx)
 {
     struct rsink *c = ctx;
     c->draining = true;
-    c->drain_deadline_ns = now_ns() + c->cfg->drain_timeout;
+    c->drain_deadline_ns = ns_redis_now_ns() + c->cfg->drain_timeout;
     if (!c->tick) /* never started */
         finish(c);
     else
@@ -1239,37 +1188,10 @@ static const char *const slow_choices[] = {"spool", "wait", NULL};
     }
 
 static const struct ns_option rsink_options[] = {
-    {.name = "host",
-     .type = NS_OPT_STRING,
-     .def = "127.0.0.1",
-     .offset = offsetof(struct rsink_config, host),
-     .doc = "Redis host (TCP). Debian 12's hiredis has no TLS: see the README for stunnel."},
-    {.name = "port",
-     .type = NS_OPT_UINT,
-     .def = "6379",
-     .min = 1,
-     .max = 65535,
-     .offset = offsetof(struct rsink_config, port),
-     .doc = "Redis TCP port."},
-    {.name = "unix_socket",
-     .type = NS_OPT_PATH,
-     .offset = offsetof(struct rsink_config, unix_socket),
-     .doc = "Connect to this unix socket instead of host:port."},
-    {.name = "username",
-     .type = NS_OPT_STRING,
-     .offset = offsetof(struct rsink_config, username),
-     .doc = "ACL user for AUTH (Redis 6+); empty: AUTH with the password only."},
-    {.name = "password",
-     .type = NS_OPT_STRING,
-     .flags = NS_OPT_SECRET,
-     .offset = offsetof(struct rsink_config, password),
-     .doc = "Password for AUTH; empty: no AUTH."},
-    {.name = "db",
-     .type = NS_OPT_UINT,
-     .def = "0",
-     .max = 100000,
-     .offset = offsetof(struct rsink_config, db),
-     .doc = "Database number (SELECT)."},
+    NS_REDIS_ADDR_OPTIONS(
+        struct rsink_config,
+        "Redis host (TCP). Debian 12's hiredis has no TLS: see the README for stunnel.",
+        "ACL user for AUTH (Redis 6+); empty: AUTH with the password only."),
     STREAM_OPT("stream_flow", STREAM_FLOW, "netscope:flows"),
     STREAM_OPT("stream_dns", STREAM_DNS, "netscope:dns"),
     STREAM_OPT("stream_tls", STREAM_TLS, "netscope:tls"),

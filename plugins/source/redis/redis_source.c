@@ -27,7 +27,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <uv.h>
@@ -35,14 +34,10 @@
 #include "netscope/ns_plugin.h"
 
 #include "json_rec.h"
+#include "ns_redis_conn.h"
 
 struct rsrc_config {
-    char *host;
-    uint64_t port;
-    char *unix_socket;
-    char *username;
-    char *password;
-    uint64_t db;
+    struct ns_redis_addr addr; /* host, port, unix_socket, username, password, db */
     char *stream, *group, *consumer, *start_id;
     uint64_t block, count, claim_idle, claim_interval, max_pending;
     uint64_t connect_timeout, backoff_min, backoff_max, drain_timeout;
@@ -110,13 +105,6 @@ struct rsrc {
     ns_counter *c_received, *c_acked, *c_claimed, *c_malformed, *c_pending, *c_dropped,
         *c_reconnects, *c_errors;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- acknowledgements ------------------------------------------------------------ */
 
@@ -517,7 +505,8 @@ static void pump(struct rsrc *c)
         return;
     char cnt[24], idle[24], blk[24];
     snprintf(cnt, sizeof(cnt), "%" PRIu64, room);
-    if (c->cfg->claim_idle && !c->claiming && !c->reading && now_ns() >= c->next_claim_ns) {
+    if (c->cfg->claim_idle && !c->claiming && !c->reading &&
+        ns_redis_now_ns() >= c->next_claim_ns) {
         snprintf(idle, sizeof(idle), "%" PRIu64, c->cfg->claim_idle / 1000000u);
         const char *argv[] = {"XAUTOCLAIM", c->cfg->stream,  c->cfg->group, c->consumer,
                               idle,         c->claim_cursor, "COUNT",       cnt};
@@ -526,7 +515,7 @@ static void pump(struct rsrc *c)
             argl[i] = strlen(argv[i]);
         if (redisAsyncCommandArgv(c->ac, claim_cb, NULL, 8, argv, argl) == REDIS_OK) {
             c->claiming = true;
-            c->next_claim_ns = now_ns() + c->cfg->claim_interval;
+            c->next_claim_ns = ns_redis_now_ns() + c->cfg->claim_interval;
         }
         return; /* read after the claim, with the room left */
     }
@@ -557,13 +546,7 @@ static void pump(struct rsrc *c)
 
 static void schedule_reconnect(struct rsrc *c)
 {
-    uint64_t b = c->backoff_ns;
-    c->next_connect_ns = now_ns() + b / 2 + (uint64_t)((double)(b / 2) * rand() / RAND_MAX);
-    if (c->backoff_ns < c->cfg->backoff_max) {
-        c->backoff_ns *= 2;
-        if (c->backoff_ns > c->cfg->backoff_max)
-            c->backoff_ns = c->cfg->backoff_max;
-    }
+    c->next_connect_ns = ns_redis_backoff(&c->backoff_ns, c->cfg->backoff_max);
     c->h->set_ready(c->ins, false);
 }
 
@@ -654,31 +637,18 @@ static void conn_start(struct rsrc *c)
     const struct rsrc_config *cfg = c->cfg;
     if (c->ever_connected || c->next_connect_ns)
         ns_counter_inc(c->c_reconnects);
-    redisAsyncContext *ac = cfg->unix_socket && *cfg->unix_socket
-                                ? redisAsyncConnectUnix(cfg->unix_socket)
-                                : redisAsyncConnect(cfg->host, (int)cfg->port);
-    if (!ac || ac->err || redisLibuvAttach(ac, c->loop) != REDIS_OK) {
-        log_once(c, 0, "cannot connect to Redis: %s", ac ? ac->errstr : "no memory");
-        if (ac)
-            redisAsyncFree(ac);
+    char err[256];
+    redisAsyncContext *ac =
+        ns_redis_open(&cfg->addr, c->loop, c, on_connect, on_disconnect, false, err, sizeof(err));
+    if (!ac) {
+        log_once(c, 0, "%s", err);
         schedule_reconnect(c);
         return;
     }
-    ac->data = c;
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
     c->ac = ac;
     c->state = C_CONNECTING;
-    c->connect_started_ns = now_ns();
-    if (cfg->password && *cfg->password) {
-        if (cfg->username && *cfg->username)
-            redisAsyncCommand(ac, handshake_cb, (void *)1, "AUTH %s %s", cfg->username,
-                              cfg->password);
-        else
-            redisAsyncCommand(ac, handshake_cb, (void *)1, "AUTH %s", cfg->password);
-    }
-    if (cfg->db)
-        redisAsyncCommand(ac, handshake_cb, (void *)1, "SELECT %d", (int)cfg->db);
+    c->connect_started_ns = ns_redis_now_ns();
+    ns_redis_handshake(ac, &cfg->addr, handshake_cb, (void *)1, (void *)1);
     redisAsyncCommand(ac, group_cb, NULL, "XGROUP CREATE %s %s %s MKSTREAM", cfg->stream,
                       cfg->group, cfg->start_id);
     c->reading = true; /* until the group exists */
@@ -717,7 +687,7 @@ static void close_all(struct rsrc *c)
 static void tick_cb(uv_timer_t *t)
 {
     struct rsrc *c = t->data;
-    uint64_t now = now_ns();
+    uint64_t now = ns_redis_now_ns();
     if (c->stopping) {
         /* Wait for the records in the pipeline to be released and their XACKs
          * answered, up to drain_timeout; what is left stays pending in Redis. */
@@ -819,7 +789,7 @@ static int rsrc_stop(void *ctx)
     if (c->stopping)
         return 0;
     c->stopping = true;
-    c->stop_deadline_ns = now_ns() + c->cfg->drain_timeout;
+    c->stop_deadline_ns = ns_redis_now_ns() + c->cfg->drain_timeout;
     if (!c->tick)
         close_all(c);
     return 0;
@@ -839,37 +809,7 @@ static void rsrc_destroy(void *ctx)
 }
 
 static const struct ns_option rsrc_options[] = {
-    {.name = "host",
-     .type = NS_OPT_STRING,
-     .def = "127.0.0.1",
-     .offset = offsetof(struct rsrc_config, host),
-     .doc = "Redis host (TCP)."},
-    {.name = "port",
-     .type = NS_OPT_UINT,
-     .def = "6379",
-     .min = 1,
-     .max = 65535,
-     .offset = offsetof(struct rsrc_config, port),
-     .doc = "Redis TCP port."},
-    {.name = "unix_socket",
-     .type = NS_OPT_PATH,
-     .offset = offsetof(struct rsrc_config, unix_socket),
-     .doc = "Connect to this unix socket instead of host:port."},
-    {.name = "username",
-     .type = NS_OPT_STRING,
-     .offset = offsetof(struct rsrc_config, username),
-     .doc = "ACL user for AUTH (Redis 6+)."},
-    {.name = "password",
-     .type = NS_OPT_STRING,
-     .flags = NS_OPT_SECRET,
-     .offset = offsetof(struct rsrc_config, password),
-     .doc = "Password for AUTH; empty: no AUTH."},
-    {.name = "db",
-     .type = NS_OPT_UINT,
-     .def = "0",
-     .max = 100000,
-     .offset = offsetof(struct rsrc_config, db),
-     .doc = "Database number (SELECT)."},
+    NS_REDIS_ADDR_OPTIONS(struct rsrc_config, "Redis host (TCP).", "ACL user for AUTH (Redis 6+)."),
     {.name = "stream",
      .type = NS_OPT_STRING,
      .def = "netscope:flows",
