@@ -22,6 +22,7 @@
 #include "flow_app.h"
 #include "flow_device.h"
 #include "flow_parse.h"
+#include "flow_rec.h"
 #include "flow_table.h"
 
 #define FLOW_M_PEERS 16 /* app decoders named in the protocol label; + other, unknown */
@@ -49,16 +50,6 @@ struct flow_ctx {
 };
 
 /* ---- record helpers ------------------------------------------------------- */
-
-static void flow_add_ip(struct flow_ctx *c, struct ns_record *r, const char *key, uint8_t family,
-                        const uint8_t *a)
-{
-    struct ns_ip ip;
-    memset(&ip, 0, sizeof(ip));
-    ip.family = family;
-    memcpy(ip.a, a, family == 4 ? 4 : 16);
-    c->h->rec_add_ip(r, key, &ip);
-}
 
 static void flow_add_common(struct flow_ctx *c, struct ns_record *r, const char *kind,
                             const char *type1, const char *type2, const char *action)
@@ -192,37 +183,24 @@ static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event
     }
     static const char *const actions[] = {"flow_start", "flow_update", "flow_end"};
     static const char *const types[] = {"start", NULL, "end"};
-    flow_add_common(c, r, "event", "connection", types[ev], actions[ev]);
-    h->rec_add_time(r, "event.start", f->first_ts);
-    h->rec_add_time(r, "event.end", f->last_ts);
-    h->rec_add_uint(r, "event.duration", f->last_ts - f->first_ts);
+    flow_rec_add_event(h, r, types[ev], actions[ev], f->first_ts, f->last_ts);
 
     const struct flow_key *k = &f->key;
     int s = f->src_side, d = !s;
     bool icmp = k->proto == FLOW_IPPROTO_ICMP || k->proto == FLOW_IPPROTO_ICMPV6;
-    bool ports = !icmp && (k->port[0] != 0 || k->port[1] != 0);
-    flow_add_ip(c, r, "source.ip", k->family, k->addr[s]);
-    if (ports)
-        h->rec_add_uint(r, "source.port", k->port[s]);
-    if (f->bits & (s ? FLOW_B_MAC1 : FLOW_B_MAC0))
-        h->rec_add_mac(r, "source.mac", f->mac[s]);
-    h->rec_add_uint(r, "source.bytes", f->bytes[s]);
-    h->rec_add_uint(r, "source.packets", f->pkts[s]);
-    flow_add_ip(c, r, "destination.ip", k->family, k->addr[d]);
-    if (ports)
-        h->rec_add_uint(r, "destination.port", k->port[d]);
-    if (f->bits & (d ? FLOW_B_MAC1 : FLOW_B_MAC0))
-        h->rec_add_mac(r, "destination.mac", f->mac[d]);
-    h->rec_add_uint(r, "destination.bytes", f->bytes[d]);
-    h->rec_add_uint(r, "destination.packets", f->pkts[d]);
-    h->rec_add_uint(r, "network.bytes", f->bytes[0] + f->bytes[1]);
-    h->rec_add_uint(r, "network.packets", f->pkts[0] + f->pkts[1]);
-    const char *tn = flow_transport_name(k->proto);
-    if (tn != NULL)
-        h->rec_add_cstr(r, "network.transport", tn);
-    char num[4];
-    h->rec_add_cstr(r, "network.iana_number", flow_utoa(k->proto, num, sizeof(num)));
-    h->rec_add_cstr(r, "network.type", k->family == 4 ? "ipv4" : "ipv6");
+    struct flow_rec_ends e = {
+        .family = k->family,
+        .proto = k->proto,
+        .ports = !icmp && (k->port[0] != 0 || k->port[1] != 0),
+        .addr = {k->addr[s], k->addr[d]},
+        .port = {k->port[s], k->port[d]},
+        .mac = {f->bits & (s ? FLOW_B_MAC1 : FLOW_B_MAC0) ? f->mac[s] : NULL,
+                f->bits & (d ? FLOW_B_MAC1 : FLOW_B_MAC0) ? f->mac[d] : NULL},
+        .bytes = {f->bytes[s], f->bytes[d]},
+        .pkts = {f->pkts[s], f->pkts[d]},
+        .transport = flow_transport_name(k->proto),
+    };
+    flow_rec_add_ends(h, r, &e);
     flow_add_vlans(c, r, k->vlan_count, k->vlan);
 
     char cid[COMMUNITY_ID_LEN];
@@ -264,11 +242,9 @@ static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event
         h->rec_add_uint(r, "netscope.flow.fragments", f->frags);
     h->rec_add_uint(r, "netscope.flow.interface", f->ifindex);
     if (ev != FLOW_EV_START) {
-        h->rec_add_cstr(r, "netscope.flow.end_reason", flow_reason_name(why));
-        h->rec_add_uint(r, "netscope.flow.delta.source.bytes", f->bytes[s] - f->rep_bytes[s]);
-        h->rec_add_uint(r, "netscope.flow.delta.source.packets", f->pkts[s] - f->rep_pkts[s]);
-        h->rec_add_uint(r, "netscope.flow.delta.destination.bytes", f->bytes[d] - f->rep_bytes[d]);
-        h->rec_add_uint(r, "netscope.flow.delta.destination.packets", f->pkts[d] - f->rep_pkts[d]);
+        flow_rec_add_deltas(h, r, flow_reason_name(why), f->bytes[s] - f->rep_bytes[s],
+                            f->pkts[s] - f->rep_pkts[s], f->bytes[d] - f->rep_bytes[d],
+                            f->pkts[d] - f->rep_pkts[d]);
     }
     h->rec_add_uint(r, "netscope.flow.updates", f->updates);
     if (c->apps != NULL && f->app != 0 && ev != FLOW_EV_START)
@@ -295,9 +271,9 @@ static void flow_emit_arp(struct flow_ctx *c, const struct flow_pkt *p, uint64_t
     h->rec_add_cstr(r, "netscope.arp.operation", op);
     h->rec_add_uint(r, "netscope.arp.opcode", p->arp.op);
     h->rec_add_mac(r, "netscope.arp.sender.mac", p->arp.sha);
-    flow_add_ip(c, r, "netscope.arp.sender.ip", 4, p->arp.spa);
+    flow_rec_add_ip(c->h, r, "netscope.arp.sender.ip", 4, p->arp.spa);
     h->rec_add_mac(r, "netscope.arp.target.mac", p->arp.tha);
-    flow_add_ip(c, r, "netscope.arp.target.ip", 4, p->arp.tpa);
+    flow_rec_add_ip(c->h, r, "netscope.arp.target.ip", 4, p->arp.tpa);
     h->rec_add_bool(r, "netscope.arp.gratuitous", memcmp(p->arp.spa, p->arp.tpa, 4) == 0);
     if (p->has_src_mac)
         h->rec_add_mac(r, "source.mac", p->src_mac);
@@ -326,7 +302,7 @@ static void flow_on_device(void *arg, const struct flow_device *d, uint64_t now)
         return;
     }
     flow_add_common(c, r, "state", "info", NULL, "device_report");
-    flow_add_ip(c, r, "host.ip", d->family, d->ip);
+    flow_rec_add_ip(c->h, r, "host.ip", d->family, d->ip);
     if (d->has_mac)
         h->rec_add_mac(r, "host.mac", d->mac);
     h->rec_add_time(r, "event.start", d->first_ts);

@@ -27,6 +27,7 @@
 #include "netscope/netscope.h"
 
 #include "community_id.h"
+#include "flow_rec.h"
 #include "ns_bpf_user.h"
 #include "ns_flow.h"
 #include "ns_flow.skel.h"
@@ -169,16 +170,6 @@ static const char *eflow_tcp_state(const struct ns_flow_val *v)
     return "none";
 }
 
-static void eflow_add_ip(struct eflow_ctx *c, struct ns_record *r, const char *key, uint8_t family,
-                         const uint8_t *a)
-{
-    struct ns_ip ip;
-    memset(&ip, 0, sizeof(ip));
-    ip.family = family;
-    memcpy(ip.a, a, family == 4 ? 4 : 16);
-    c->h->rec_add_ip(r, key, &ip);
-}
-
 enum eflow_ev { EFLOW_UPDATE, EFLOW_END };
 
 static void eflow_emit(struct eflow_ctx *c, const struct ns_flow_key *k,
@@ -192,43 +183,27 @@ static void eflow_emit(struct eflow_ctx *c, const struct ns_flow_key *k,
         ns_counter_inc(c->c_rec_fail);
         return;
     }
-    h->rec_add_cstr(r, "event.kind", "event");
-    h->rec_add_cstr(r, "event.category", "network");
-    h->rec_begin_array(r, "event.type");
-    h->rec_add_cstr(r, NULL, "connection");
-    if (ev == EFLOW_END)
-        h->rec_add_cstr(r, NULL, "end");
-    h->rec_end(r);
-    h->rec_add_cstr(r, "event.action", ev == EFLOW_END ? "flow_end" : "flow_update");
-    h->rec_add_time(r, "event.start", v->first_ns + c->wall_off);
-    h->rec_add_time(r, "event.end", last + c->wall_off);
-    h->rec_add_uint(r, "event.duration", last - v->first_ns);
+    flow_rec_add_event(h, r, ev == EFLOW_END ? "end" : NULL,
+                       ev == EFLOW_END ? "flow_end" : "flow_update", v->first_ns + c->wall_off,
+                       last + c->wall_off);
 
     /* Index s is the initiator's direction: 0 = from a to b. */
     int s = v->initiator ? 1 : 0, d = !s;
     const uint8_t *sa = s ? k->addr_b : k->addr_a, *da = s ? k->addr_a : k->addr_b;
     uint16_t sp = s ? k->port_b : k->port_a, dp = s ? k->port_a : k->port_b;
     bool icmp = k->proto == 1 || k->proto == 58;
-    bool ports = !icmp && (sp || dp);
-    eflow_add_ip(c, r, "source.ip", k->family, sa);
-    if (ports)
-        h->rec_add_uint(r, "source.port", sp);
-    h->rec_add_uint(r, "source.bytes", v->bytes[s]);
-    h->rec_add_uint(r, "source.packets", v->pkts[s]);
-    eflow_add_ip(c, r, "destination.ip", k->family, da);
-    if (ports)
-        h->rec_add_uint(r, "destination.port", dp);
-    h->rec_add_uint(r, "destination.bytes", v->bytes[d]);
-    h->rec_add_uint(r, "destination.packets", v->pkts[d]);
-    h->rec_add_uint(r, "network.bytes", v->bytes[0] + v->bytes[1]);
-    h->rec_add_uint(r, "network.packets", v->pkts[0] + v->pkts[1]);
-    const char *tn = eflow_transport(k->proto);
-    if (tn)
-        h->rec_add_cstr(r, "network.transport", tn);
-    char num[4];
-    snprintf(num, sizeof(num), "%u", k->proto);
-    h->rec_add_cstr(r, "network.iana_number", num);
-    h->rec_add_cstr(r, "network.type", k->family == 4 ? "ipv4" : "ipv6");
+    struct flow_rec_ends e = {
+        .family = k->family,
+        .proto = k->proto,
+        .ports = !icmp && (sp || dp),
+        .addr = {sa, da},
+        .port = {sp, dp},
+        .mac = {NULL, NULL},
+        .bytes = {v->bytes[s], v->bytes[d]},
+        .pkts = {v->pkts[s], v->pkts[d]},
+        .transport = eflow_transport(k->proto),
+    };
+    flow_rec_add_ends(h, r, &e);
     char cid[COMMUNITY_ID_LEN];
     /* ICMP type/code are not kept per flow in the kernel: no Community ID. */
     if (!icmp && community_id_v1((uint16_t)c->cfg->community_id_seed, k->family, sa, da, k->proto,
@@ -243,11 +218,8 @@ static void eflow_emit(struct eflow_ctx *c, const struct ns_flow_key *k,
         h->rec_add_cstr(r, "netscope.flow.state", eflow_tcp_state(v));
     }
     h->rec_add_uint(r, "netscope.flow.interface", k->ifindex);
-    h->rec_add_cstr(r, "netscope.flow.end_reason", reason);
-    h->rec_add_uint(r, "netscope.flow.delta.source.bytes", v->bytes[s] - st->rep_bytes[s]);
-    h->rec_add_uint(r, "netscope.flow.delta.source.packets", v->pkts[s] - st->rep_pkts[s]);
-    h->rec_add_uint(r, "netscope.flow.delta.destination.bytes", v->bytes[d] - st->rep_bytes[d]);
-    h->rec_add_uint(r, "netscope.flow.delta.destination.packets", v->pkts[d] - st->rep_pkts[d]);
+    flow_rec_add_deltas(h, r, reason, v->bytes[s] - st->rep_bytes[s], v->pkts[s] - st->rep_pkts[s],
+                        v->bytes[d] - st->rep_bytes[d], v->pkts[d] - st->rep_pkts[d]);
     h->rec_add_uint(r, "netscope.flow.updates", st->updates);
     /* As the interface counts them (one GSO skb = one packet): for comparisons
      * with interface statistics and host-side captures. */
