@@ -704,26 +704,31 @@ const struct ns_host *ns_rt_host(void)
 
 /* ---- record batches on their way ---------------------------------------- */
 
-static void loop_hold(struct ns_rt *rt, struct ns_rbatch *b, struct ns_inst *in)
+/* Append b to a growable array of batches. When there is no memory (or no room
+ * under `limit`), b's records are dropped and counted against `in`. */
+static void bvec_push(struct ns_rbatch ***v, size_t *n, size_t *cap, size_t limit,
+                      struct ns_rbatch *b, struct ns_inst *in)
 {
-    /* The loop thread never blocks: keep a bounded backlog, then drop (counted). */
-    if (rt->nloop_held >= 64) {
+    if (*n == *cap && *n < limit) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        struct ns_rbatch **nv = realloc(*v, nc * sizeof(*nv));
+        if (nv) {
+            *v = nv;
+            *cap = nc;
+        }
+    }
+    if (*n == *cap || *n >= limit) {
         ns_counter_add(in->c_drop, b->n);
         rbatch_release(b);
         return;
     }
-    if (rt->nloop_held == rt->cap_loop_held) {
-        size_t nc = rt->cap_loop_held ? rt->cap_loop_held * 2 : 8;
-        struct ns_rbatch **v = realloc(rt->loop_held, nc * sizeof(*v));
-        if (!v) {
-            ns_counter_add(in->c_drop, b->n);
-            rbatch_release(b);
-            return;
-        }
-        rt->loop_held = v;
-        rt->cap_loop_held = nc;
-    }
-    rt->loop_held[rt->nloop_held++] = b;
+    (*v)[(*n)++] = b;
+}
+
+static void loop_hold(struct ns_rt *rt, struct ns_rbatch *b, struct ns_inst *in)
+{
+    /* The loop thread never blocks: keep a bounded backlog, then drop (counted). */
+    bvec_push(&rt->loop_held, &rt->nloop_held, &rt->cap_loop_held, 64, b, in);
 }
 
 /* Hand the instance's pending output batch to the next stage. */
@@ -735,18 +740,7 @@ static void inst_flush_out(struct ns_inst *in)
         return;
     in->out = NULL;
     if (!in->out_q) { /* event-thread producer: routed after process() returns */
-        if (rt->nev_deferred == rt->cap_ev_deferred) {
-            size_t nc = rt->cap_ev_deferred ? rt->cap_ev_deferred * 2 : 16;
-            struct ns_rbatch **v = realloc(rt->ev_deferred, nc * sizeof(*v));
-            if (!v) {
-                ns_counter_add(in->c_drop, b->n);
-                rbatch_release(b);
-                return;
-            }
-            rt->ev_deferred = v;
-            rt->cap_ev_deferred = nc;
-        }
-        rt->ev_deferred[rt->nev_deferred++] = b;
+        bvec_push(&rt->ev_deferred, &rt->nev_deferred, &rt->cap_ev_deferred, SIZE_MAX, b, in);
         return;
     }
     if (in->where == W_LOOP) {
