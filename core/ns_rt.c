@@ -543,12 +543,14 @@ static int host_emit_packet(struct ns_instance *ins, const struct ns_packet *pkt
     *dst = *pkt;
     dst->hash = h;
     dst->source_id = s->slot;
-    memcpy(b->data + b->used, pkt->data, pkt->caplen);
-    dst->data = b->data + b->used;
-    /* Keep the next packet 8-byte aligned for decoders that load words. */
-    b->used += (pkt->caplen + 7u) & ~7u;
-    if (b->used > NS_PB_BYTES)
-        b->used = NS_PB_BYTES;
+    if (!(pkt->flags & NS_PKT_F_STABLE)) {
+        memcpy(b->data + b->used, pkt->data, pkt->caplen);
+        dst->data = b->data + b->used;
+        /* Keep the next packet 8-byte aligned for decoders that load words. */
+        b->used += (pkt->caplen + 7u) & ~7u;
+        if (b->used > NS_PB_BYTES)
+            b->used = NS_PB_BYTES;
+    } /* else: the source keeps the bytes until its destroy(), after the workers */
     ns_counter_inc(s->c_pkts);
     /* A slow trickle of packets must not wait for a full batch: hand it on
      * once it spans NS_PB_SPAN_NS of packet time (live: about wall time). */

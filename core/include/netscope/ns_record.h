@@ -35,8 +35,16 @@ struct ns_packet {
     uint16_t linktype;   /* DLT_* of the capture                              */
     uint16_t ifindex;    /* index into the source's interface list (pcapng)   */
     uint32_t source_id;  /* the source node that produced it                  */
-    uint32_t reserved;
+    uint32_t flags;      /* NS_PKT_F_*; 0 from sources that know none of them  */
 };
+
+/* ns_packet.flags, set by the source that emits the packet:
+ * NS_PKT_F_STABLE  data stays valid and unchanged until the source instance's
+ *                  fini() (e.g. a read-only mapping of a capture file), so the
+ *                  core hands the pointer to the workers instead of copying
+ *                  the bytes into a batch. Decoders see no difference: packet
+ *                  data is read-only to them either way. */
+#define NS_PKT_F_STABLE 0x1u
 
 /* Record types. Values are stable: they appear in Redis entries and metrics. */
 enum ns_rec_type {
