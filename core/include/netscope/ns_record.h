@@ -40,7 +40,7 @@ struct ns_packet {
 
 /* ns_packet.flags, set by the source that emits the packet:
  * NS_PKT_F_STABLE  data stays valid and unchanged until the source instance's
- *                  fini() (e.g. a read-only mapping of a capture file), so the
+ *                  destroy() (e.g. a read-only mapping of a capture file), so the
  *                  core hands the pointer to the workers instead of copying
  *                  the bytes into a batch. Decoders see no difference: packet
  *                  data is read-only to them either way. */
