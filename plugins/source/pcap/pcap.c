@@ -4,11 +4,14 @@
  *
  * init/stop/destroy run on the loop thread; run() runs on the source's own
  * thread and reads until end of file, a read error, or host->stopping(). Each
- * packet goes to host->emit_packet (the core copies it and shards it to a
- * worker by flow hash). Offline files: pcap and pcapng of any link type libpcap
- * reads; for pcapng the interface of every packet is recovered by walking the
- * file's blocks alongside libpcap (libpcap does not report it), so ns_packet
- * .ifindex is the pcapng interface id. Live: one pcap handle per interface,
+ * packet goes to host->emit_packet (which shards it to a worker by flow hash).
+ * Offline files: classic pcap files that are regular files are mapped
+ * read-only and walked in place (reader: auto); their packets are emitted with
+ * NS_PKT_F_STABLE, so neither libpcap nor the core copies the bytes, and the
+ * mapping lives until destroy(). pcapng, stdin and pipes go through libpcap;
+ * for pcapng the interface of every packet is recovered by walking the file's
+ * blocks alongside libpcap (libpcap does not report it), so ns_packet.ifindex
+ * is the pcapng interface id. Live: one pcap handle per interface,
  * non-blocking, poll()ed with a short timeout so stopping() is honoured; kernel
  * drop statistics are polled every second into gauges.
  */
@@ -18,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <pcap/pcap.h>
@@ -31,6 +36,19 @@ struct psrc_pcapng_walk {
     FILE *f;
     bool swap;
     bool ok;
+};
+
+/* A classic pcap file mapped read-only (reader: auto). The record walk checks
+ * every length against `size`, so a damaged file cannot make it read past the
+ * mapping. */
+struct psrc_map {
+    const uint8_t *base; /* the whole file; NULL when libpcap reads it */
+    size_t size;
+    size_t off;      /* next record header */
+    bool swap;       /* file written in the other byte order */
+    bool nano;       /* magic a1b23c4d: the fraction is in nanoseconds */
+    uint32_t snap;   /* libpcap's snapshot length for the file (pcap_snapshot) */
+    uint32_t maxcap; /* libpcap's sanity limit on caplen for the link type */
 };
 
 struct psrc_iface {
@@ -52,6 +70,7 @@ struct psrc_ctx {
     struct bpf_program prog; /* offline: applied with pcap_offline_filter */
     bool have_prog;
     struct psrc_pcapng_walk ng;
+    struct psrc_map map;
     int stop; /* set by stop() (loop thread), read by run() */
     uint16_t cur_if;
     ns_counter *c_pkts, *c_bytes, *c_read_err, *g_drop, *g_ifdrop;
@@ -163,6 +182,212 @@ static void psrc_poll_stats(struct psrc_ctx *c)
     ns_gauge_set(c->g_ifdrop, ifdrop);
 }
 
+/* ---- classic pcap, mapped ------------------------------------------------- */
+
+/* The mapped reader mirrors libpcap 1.10's sf-pcap.c record by record, so both
+ * readers emit the same packets and fail at the same record with the same
+ * reason (the tests compare them). */
+
+/* libpcap's max_snaplen_for_dlt(): a caplen above it is a damaged file. */
+static uint32_t map_max_caplen(int dlt)
+{
+    switch (dlt) {
+    case DLT_DBUS:
+        return 128u * 1024 * 1024;
+    case DLT_EBHSCR:
+        return 8u * 1024 * 1024;
+    case DLT_USBPCAP:
+        return 1024u * 1024;
+    default:
+        return 262144; /* MAXIMUM_SNAPLEN */
+    }
+}
+
+/* Link types whose packet bytes libpcap rewrites while reading (pseudo-headers
+ * in the writer's byte order, the USB mmapped length fix-up). A read-only
+ * mapping cannot do that, so such files stay on libpcap. */
+static bool map_needs_rewrite(int dlt, bool swap)
+{
+    if (dlt == DLT_USB_LINUX_MMAPPED)
+        return true;
+    if (!swap)
+        return false;
+    return dlt == DLT_PFLOG || dlt == DLT_LINUX_SLL || dlt == DLT_LINUX_SLL2 ||
+           dlt == DLT_USB_LINUX || dlt == DLT_NFLOG;
+}
+
+static uint32_t map_u32(const uint8_t *b, bool swap)
+{
+    uint32_t v;
+    memcpy(&v, b, 4);
+    return swap ? __builtin_bswap32(v) : v;
+}
+
+/* Map the file libpcap has just opened when it is a regular, classic pcap
+ * (version 2.4, magic a1b2c3d4 or a1b23c4d in either byte order) that can be
+ * read in place. Uses libpcap's own descriptor, so the file checked is the
+ * file mapped. Returns false (and leaves libpcap in charge) otherwise; failing
+ * to map is not an error. */
+static bool psrc_map_open(struct psrc_ctx *c, struct psrc_iface *s)
+{
+    struct psrc_map *m = &c->map;
+    const char *why = NULL;
+    if (strcmp(c->cfg->file, "-") == 0)
+        return false; /* stdin: a stream, whatever it is connected to */
+    FILE *f = pcap_file(s->p);
+    struct stat st;
+    if (f == NULL || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    if (st.st_size < 24 || (uint64_t)st.st_size > SIZE_MAX)
+        return false;
+    size_t size = (size_t)st.st_size;
+    void *base = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+    if (base == MAP_FAILED) {
+        ns_log_debug(c->ins, "%s: mmap: %s; reading through libpcap", s->name, strerror(errno));
+        return false;
+    }
+    const uint8_t *b = base;
+    uint32_t magic;
+    memcpy(&magic, b, 4);
+    bool swap = magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1;
+    bool nano = magic == 0xa1b23c4d || magic == 0x4d3cb2a1;
+    if (magic != 0xa1b2c3d4 && magic != 0xa1b23c4d && !swap) {
+        why = "not a classic pcap file"; /* pcapng, or a magic only libpcap knows */
+        goto fallback;
+    }
+    uint32_t ver = map_u32(b + 4, false);
+    uint16_t major = (uint16_t)(ver & 0xffff), minor = (uint16_t)(ver >> 16);
+    if (swap) {
+        major = __builtin_bswap16(major);
+        minor = __builtin_bswap16(minor);
+    }
+    /* libpcap reads 2.0-2.3 and 543.0 with caplen and len swapped: leave those
+     * old layouts to it. The cross-checks guard against the file having
+     * changed between libpcap's read of the header and the mapping. */
+    if (major != 2 || minor != 4 || pcap_major_version(s->p) != 2 ||
+        pcap_minor_version(s->p) != 4 || !!pcap_is_swapped(s->p) != swap) {
+        why = "old pcap version";
+        goto fallback;
+    }
+    if (map_needs_rewrite(s->linktype, swap)) {
+        why = "libpcap rewrites this link type's headers";
+        goto fallback;
+    }
+    /* Sequential access: the kernel reads ahead further and, with fault-around,
+     * maps the following pages on each fault. */
+    (void)madvise(base, size, MADV_SEQUENTIAL);
+    *m = (struct psrc_map){
+        .base = b,
+        .size = size,
+        .off = 24,
+        .swap = swap,
+        .nano = nano,
+        .snap = (uint32_t)pcap_snapshot(s->p),
+        .maxcap = map_max_caplen(s->linktype),
+    };
+    return true;
+fallback:
+    ns_log_debug(c->ins, "%s: %s; reading through libpcap", s->name, why);
+    munmap(base, size);
+    return false;
+}
+
+/* The record at m->off failed: write libpcap's wording of the reason. */
+static void map_truncated(char *buf, size_t n, uint32_t caplen, uint32_t snap, size_t got)
+{
+    /* libpcap reads the first snaplen bytes before discarding the rest, and
+     * reports whichever read came up short. */
+    if (caplen > snap && got < snap)
+        snprintf(buf, n, "truncated dump file; tried to read %u captured bytes, only got %zu", snap,
+                 got);
+    else
+        snprintf(buf, n, "truncated dump file; tried to read %u captured bytes, only got %zu",
+                 caplen, got);
+}
+
+static int psrc_run_mapped(struct psrc_ctx *c)
+{
+    struct psrc_iface *s = &c->srcs[0];
+    struct psrc_map *m = &c->map;
+    const uint8_t *base = m->base;
+    const size_t size = m->size;
+    const bool swap = m->swap, nano = m->nano;
+    const uint32_t snap = m->snap, maxcap = m->maxcap;
+    /* A local cursor: emit_packet is opaque, so a field of *m would be
+     * reloaded and stored around every call. */
+    size_t off = m->off;
+    char why[160];
+    int rc = 0;
+    uint64_t n = 0;
+    for (;; n++) {
+        if ((n & 1023) == 0 &&
+            (__atomic_load_n(&c->stop, __ATOMIC_RELAXED) || c->h->stopping(c->ins)))
+            break;
+        size_t left = size - off;
+        if (left < 16) {
+            if (left == 0)
+                break; /* end of file on a record boundary */
+            snprintf(why, sizeof(why),
+                     "truncated dump file; tried to read 16 header bytes, only got %zu", left);
+            rc = -EIO;
+            break;
+        }
+        const uint8_t *rec = base + off;
+        uint32_t sec = map_u32(rec, swap), frac = map_u32(rec + 4, swap);
+        uint32_t caplen = map_u32(rec + 8, swap), len = map_u32(rec + 12, swap);
+        if (caplen > maxcap) {
+            if (caplen > snap)
+                snprintf(why, sizeof(why),
+                         "invalid packet capture length %u, bigger than snaplen of %u", caplen,
+                         snap);
+            else
+                snprintf(why, sizeof(why),
+                         "invalid packet capture length %u, bigger than maximum of %u", caplen,
+                         maxcap);
+            rc = -EIO;
+            break;
+        }
+        if (caplen > left - 16) {
+            map_truncated(why, sizeof(why), caplen, snap, left - 16);
+            rc = -EIO;
+            break;
+        }
+        off += 16 + (size_t)caplen;
+        /* Same arithmetic as libpcap + psrc_emit: libpcap sign-extends the
+         * 32-bit fields of a file in host order (bpf_int32) but not those it
+         * byte-swaps, and scales microseconds by 1000. */
+        int64_t tsec = swap ? (int64_t)sec : (int64_t)(int32_t)sec;
+        int64_t tfrac = swap ? (int64_t)frac : (int64_t)(int32_t)frac;
+        if (!nano)
+            tfrac *= 1000;
+        /* A record longer than the file's snaplen is cut to it, as libpcap
+         * does; the rest of its bytes are skipped. */
+        uint32_t cap = caplen > snap ? snap : caplen;
+        struct ns_packet pkt = {
+            .ts_ns = (uint64_t)tsec * 1000000000ull + (uint64_t)tfrac,
+            .data = rec + 16,
+            .caplen = cap,
+            .wirelen = len,
+            .linktype = (uint16_t)s->linktype,
+            .flags = NS_PKT_F_STABLE,
+        };
+        if (c->have_prog) {
+            struct pcap_pkthdr hdr = {.caplen = cap, .len = len};
+            if (pcap_offline_filter(&c->prog, &hdr, pkt.data) == 0)
+                continue;
+        }
+        ns_counter_inc(c->c_pkts);
+        ns_counter_add(c->c_bytes, len);
+        c->h->emit_packet(c->ins, &pkt);
+    }
+    m->off = off;
+    if (rc < 0) {
+        ns_counter_inc(c->c_read_err);
+        ns_log_error(c->ins, "%s: read error after %" PRIu64 " packets: %s", s->name, n, why);
+    }
+    return rc;
+}
+
 /* ---- lifecycle ------------------------------------------------------------ */
 
 static void psrc_destroy(void *ctx);
@@ -191,6 +416,9 @@ static int psrc_open_file(struct psrc_ctx *c)
         }
         c->have_prog = true;
     }
+    c->offline = true;
+    if (c->cfg->reader == PSRC_READER_AUTO && psrc_map_open(c, s))
+        return 0;
     /* pcapng: a second handle on the file to read interface ids. */
     FILE *f = fopen(c->cfg->file, "rb");
     if (f != NULL) {
@@ -203,7 +431,6 @@ static int psrc_open_file(struct psrc_ctx *c)
             fclose(f);
         }
     }
-    c->offline = true;
     return 0;
 }
 
@@ -375,6 +602,8 @@ static int psrc_run_live(struct psrc_ctx *c)
 static int psrc_run(void *ctx)
 {
     struct psrc_ctx *c = ctx;
+    if (c->map.base != NULL)
+        return psrc_run_mapped(c);
     return c->offline ? psrc_run_offline(c) : psrc_run_live(c);
 }
 
@@ -401,8 +630,14 @@ static void psrc_destroy(void *ctx)
         pcap_freecode(&c->prog);
     if (c->ng.f != NULL)
         fclose(c->ng.f);
+    /* The workers may have read packets in place until now (NS_PKT_F_STABLE);
+     * the runtime calls destroy() only after joining them. */
+    if (c->map.base != NULL)
+        munmap((void *)c->map.base, c->map.size);
     free(c);
 }
+
+static const char *const psrc_reader_choices[] = {"auto", "libpcap", NULL};
 
 #define OFF(f) offsetof(struct psrc_config, f)
 static const struct ns_option psrc_options[] = {
@@ -445,6 +680,14 @@ static const struct ns_option psrc_options[] = {
      .offset = OFF(immediate),
      .doc = "Deliver packets as soon as they arrive instead of in kernel batches (live; lower "
             "latency, more CPU)."},
+    {.name = "reader",
+     .type = NS_OPT_ENUM,
+     .def = "auto",
+     .choices = psrc_reader_choices,
+     .offset = OFF(reader),
+     .doc = "Offline reader: auto maps a classic pcap file (regular file) and hands packets on "
+            "without copying them; libpcap reads every file through libpcap. pcapng and stdin "
+            "always use libpcap."},
     NS_OPT_END,
 };
 

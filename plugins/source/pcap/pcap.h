@@ -21,6 +21,14 @@ struct psrc_config {
     bool promisc;
     uint64_t buffer_size;
     bool immediate;
+    int reader; /* enum psrc_reader (NS_OPT_ENUM index) */
+};
+
+/* `reader`: how offline files are read. AUTO maps classic pcap files (regular
+ * files only) and reads them in place; everything else goes through libpcap. */
+enum psrc_reader {
+    PSRC_READER_AUTO = 0,
+    PSRC_READER_LIBPCAP = 1,
 };
 
 #endif
