@@ -3,8 +3,10 @@
  * ns_rec.c - records: build, read back, reference-count, clone.
  *
  * Called by every stage through the host table (ns_host.c) and by the core's
- * fan-out. Any thread may call these on a record it owns; refcounting is the
- * only cross-thread operation. Layout and limits are described in ns_rec.h.
+ * fan-out. Any thread may call these on a record it owns; refcounting and the
+ * return of a block to its home heap are the only cross-thread operations.
+ * Layout, limits and the heap design are described in ns_rec.h; the runtime
+ * (ns_rt.c) creates and binds one heap per producer thread.
  */
 #include "ns_rec.h"
 
@@ -17,6 +19,7 @@ _Static_assert(sizeof(struct ns__rec_ent) == 32, "entry layout: 32 bytes");
 _Static_assert(sizeof(struct ns_record) == NS__REC_HDR,
                "header: 80 bytes, inline storage after it");
 _Static_assert(NS_REC_MAX_DEPTH <= 32, "rec->kinds has one bit per level");
+_Static_assert(NS__REC_BLOCK % 64 == 0 && NS__REC_BLOCK_L % 64 == 0, "blocks fill cache lines");
 
 static uint64_t rec_failures; /* atomic */
 
@@ -47,6 +50,149 @@ const char *ns_rec_dataset(enum ns_rec_type type)
     return rec_datasets[type];
 }
 
+/* ---- block heaps -------------------------------------------------------- */
+
+#define REC_NCLASS 2
+/* Marks an abandoned heap's remote list: pushes then free() instead. */
+#define REC_ABANDONED ((struct ns_record *)(uintptr_t)1)
+
+struct ns_rec_heap {
+    /* Owner thread only (and heap_free once the owner is gone). */
+    struct ns_record *local[REC_NCLASS]; /* free blocks, linked by fin_arg */
+    uint32_t nlocal[REC_NCLASS];
+    uint32_t max_free;
+    int64_t live; /* blocks handed out and not yet back on a local list */
+    uint64_t hits, mallocs, trimmed;
+    /* Shared with releasing threads: its own cache line, so their pushes do
+     * not bounce the line the owner's allocations use. */
+    _Alignas(64) struct ns_record *remote; /* atomic LIFO of released blocks */
+    int64_t pending;                       /* atomic; after abandonment: live blocks - releases */
+};
+
+/* The calling thread's heap. initial-exec TLS: the core is linked into the
+ * executable, so this is one fs-relative load. */
+static _Thread_local struct ns_rec_heap *rec_cur __attribute__((tls_model("initial-exec")));
+
+static inline uint32_t rec_class(uint16_t type)
+{
+    return type == NS_REC_TLS;
+}
+
+static inline size_t rec_block_size(uint32_t cls)
+{
+    return cls ? NS__REC_BLOCK_L : NS__REC_BLOCK;
+}
+
+struct ns_rec_heap *ns_rec_heap_new(uint32_t max_free)
+{
+    struct ns_rec_heap *h = aligned_alloc(64, sizeof(*h));
+    if (!h)
+        return NULL;
+    memset(h, 0, sizeof(*h));
+    h->max_free = max_free ? max_free : NS_REC_HEAP_MAX_FREE;
+    return h;
+}
+
+void ns_rec_heap_bind(struct ns_rec_heap *heap)
+{
+    rec_cur = heap;
+}
+
+struct ns_rec_heap *ns_rec_heap_current(void)
+{
+    return rec_cur;
+}
+
+void ns_rec_heap_stats(const struct ns_rec_heap *h, struct ns_rec_heap_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!h)
+        return;
+    out->hits = h->hits;
+    out->mallocs = h->mallocs;
+    out->trimmed = h->trimmed;
+    out->cached = (uint64_t)h->nlocal[0] + h->nlocal[1];
+    out->live = h->live;
+}
+
+/* A block is back with its owner: cache it, or free it beyond the bound. */
+static inline void heap_put(struct ns_rec_heap *h, struct ns_record *rec)
+{
+    uint32_t c = rec_class(rec->type);
+    h->live--;
+    if (h->nlocal[c] < h->max_free) {
+        rec->fin_arg = h->local[c];
+        h->local[c] = rec;
+        h->nlocal[c]++;
+    } else {
+        free(rec);
+        h->trimmed++;
+    }
+}
+
+/* Owner: move every remotely released block to the local lists. One
+ * exchange takes the whole list, so no pop can meet a recycled head (ABA). */
+static void heap_collect(struct ns_rec_heap *h)
+{
+    /* A plain load first: an empty list costs no write to the shared line. */
+    if (!__atomic_load_n(&h->remote, __ATOMIC_RELAXED))
+        return;
+    /* acquire: pairs with the pushers' release CAS, so their last writes to
+     * the block happen before the owner reuses it. */
+    struct ns_record *r = __atomic_exchange_n(&h->remote, NULL, __ATOMIC_ACQUIRE);
+    while (r) {
+        struct ns_record *next = r->fin_arg;
+        heap_put(h, r);
+        r = next;
+    }
+}
+
+/* Any non-owner thread: give the block back to its home heap. */
+static void heap_push_remote(struct ns_rec_heap *h, struct ns_record *rec)
+{
+    struct ns_record *head = __atomic_load_n(&h->remote, __ATOMIC_RELAXED);
+    do {
+        if (head == REC_ABANDONED) {
+            /* The heap is gone: free the block, and the heap with the last. */
+            free(rec);
+            if (__atomic_sub_fetch(&h->pending, 1, __ATOMIC_ACQ_REL) == 0)
+                free(h);
+            return;
+        }
+        rec->fin_arg = head;
+    } while (!__atomic_compare_exchange_n(&h->remote, &head, rec, true, __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+}
+
+void ns_rec_heap_free(struct ns_rec_heap *h)
+{
+    if (!h)
+        return;
+    if (rec_cur == h)
+        rec_cur = NULL;
+    /* From now on releasers free their blocks themselves (REC_ABANDONED). */
+    struct ns_record *r = __atomic_exchange_n(&h->remote, REC_ABANDONED, __ATOMIC_ACQ_REL);
+    while (r) {
+        struct ns_record *next = r->fin_arg;
+        h->live--;
+        free(r);
+        r = next;
+    }
+    for (uint32_t c = 0; c < REC_NCLASS; c++) {
+        while ((r = h->local[c])) {
+            h->local[c] = r->fin_arg;
+            free(r);
+        }
+        h->nlocal[c] = 0;
+    }
+    /* Blocks still out are counted down by their releases (pending may
+     * already be negative); whoever reaches zero frees the header. */
+    if (__atomic_add_fetch(&h->pending, h->live, __ATOMIC_ACQ_REL) == 0)
+        free(h);
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
 struct ns_record *ns_rec_new(enum ns_rec_type type, uint64_t ts_ns)
 {
     if ((int)type <= 0 || type >= NS_REC_TYPE_MAX) {
@@ -56,8 +202,27 @@ struct ns_record *ns_rec_new(enum ns_rec_type type, uint64_t ts_ns)
     /* Only the header is initialised: the inline buffer is written before
      * it is read, so the block is not zeroed (calloc would cost more than the
      * rest of a typical record build). */
-    uint32_t inl = type == NS_REC_FLOW ? NS__REC_INLINE_FLOW : NS__REC_INLINE;
-    struct ns_record *rec = malloc(sizeof(*rec) + inl);
+    uint32_t cls = rec_class((uint16_t)type);
+    struct ns_rec_heap *h = rec_cur;
+    struct ns_record *rec;
+    if (h) {
+        rec = h->local[cls];
+        if (!rec) {
+            heap_collect(h);
+            rec = h->local[cls];
+        }
+        if (rec) {
+            h->local[cls] = rec->fin_arg;
+            h->nlocal[cls]--;
+            h->hits++;
+        } else {
+            rec = malloc(rec_block_size(cls));
+            h->mallocs += rec != NULL;
+        }
+        h->live += rec != NULL;
+    } else {
+        rec = malloc(rec_block_size(cls));
+    }
     if (!rec) {
         rec_fail();
         return NULL;
@@ -69,19 +234,26 @@ struct ns_record *ns_rec_new(enum ns_rec_type type, uint64_t ts_ns)
     rec->ts_ns = ts_ns;
     rec->seq = 0;
     rec->n = 0;
-    rec->cap = inl;
+    rec->cap = (uint32_t)rec_block_size(cls) - NS__REC_HDR;
     rec->arena = 0;
     rec->kinds = 0;
     rec->buf = rec->inl;
     rec->fin = NULL;
+    rec->home = h;
     return rec;
 }
 
 static void rec_free(struct ns_record *rec)
 {
     if (rec->buf != rec->inl)
-        free(rec->buf);
-    free(rec);
+        free(rec->buf); /* grown storage is always a plain malloc */
+    struct ns_rec_heap *h = rec->home;
+    if (!h)
+        free(rec);
+    else if (h == rec_cur)
+        heap_put(h, rec); /* released by the producer itself */
+    else
+        heap_push_remote(h, rec);
 }
 
 void ns_rec_release(struct ns_record *rec)

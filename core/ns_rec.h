@@ -5,10 +5,11 @@
  * A record is one fixed header (type, time, sequence, atomic refcount) plus one
  * storage buffer holding an entry array that grows up from the start and a byte
  * arena (keys, string values) that grows down from the end. The buffer starts
- * inline in the header's own allocation, so a typical record costs one malloc;
- * a bigger record moves its storage to a separate heap block grown by realloc.
- * Strings are addressed by their distance from the buffer's end, so growing the
- * buffer never invalidates them. A record never grows past NS_REC_MAX_BYTES.
+ * inline in the header's own block, so a typical record costs one block (from
+ * the producer thread's block heap, or one malloc without one); a bigger record moves its storage
+ * to a separate heap block grown by realloc. Strings are addressed by their distance from the
+ * buffer's end, so growing the buffer never invalidates them. A record never grows past
+ * NS_REC_MAX_BYTES.
  *
  * Threads: a record has one owner at a time (the producer until it emits it,
  * then whichever stage holds it); only ns_rec_ref/ns_rec_release may race, and
@@ -65,13 +66,19 @@ struct ns__rec_ent {
     } v;
 };
 
-/* Inline storage bytes in the header allocation, by record type: header +
- * inline buffer make one 4 KiB block for a flow record (≈ 35 fields, ≈ 2.2 KB:
- * a 2 KiB block overflowed into a second allocation for every flow) and one
- * 2 KiB block for the others (enough for a typical DNS or TLS record). */
+/* Header + inline storage make one block whose size depends on the record
+ * type (ns__rec_block_size). Measured on the base capture (storage bytes
+ * used, entries + arena): flow 1.7-2.2 KB, dns 1.6-2.4 KB, http and http2
+ * 1.5-1.7 KB, arp 0.8 KB, device 1.0-1.2 KB, tls 2.1-4.3 KB (p90 3.8 KB).
+ * So a 2.5 KiB block holds every common record but TLS, and a 4.5 KiB block
+ * holds TLS; a bigger record still grows into a separate allocation. */
 #define NS__REC_HDR 80u
-#define NS__REC_INLINE_FLOW (4096u - NS__REC_HDR)
-#define NS__REC_INLINE (2048u - NS__REC_HDR)
+#define NS__REC_BLOCK 2560u   /* every type but TLS */
+#define NS__REC_BLOCK_L 4608u /* NS_REC_TLS          */
+#define NS__REC_INLINE (NS__REC_BLOCK - NS__REC_HDR)
+#define NS__REC_INLINE_L (NS__REC_BLOCK_L - NS__REC_HDR)
+
+struct ns_rec_heap;
 
 struct ns_record {
     uint32_t refcnt; /* atomic                                        */
@@ -89,8 +96,9 @@ struct ns_record {
      * not copied by ns_rec_clone. inl stays 16-byte aligned at offset 80;
      * its size is chosen at ns_rec_new (NS__REC_INLINE*). */
     void (*fin)(void *arg, uint64_t tag);
-    void *fin_arg;
+    void *fin_arg; /* also the free-list link while the block is cached */
     uint64_t fin_tag;
+    struct ns_rec_heap *home; /* block cache it returns to; NULL = malloc'd */
     _Alignas(16) uint8_t inl[];
 };
 
@@ -107,11 +115,12 @@ static inline const char *ns__rec_str(const struct ns_record *rec, uint32_t off)
 
 /* Make an empty record of `type` (NS_REC_FLOW..NS_REC_OTHER) stamped ts_ns
  * (ns since the epoch) with refcount 1. Returns NULL on allocation failure or
- * a bad type (counted in ns_rec_alloc_failures). Any thread. */
+ * a bad type (counted in ns_rec_alloc_failures). Any thread; on a thread with
+ * a bound heap (ns_rec_heap_bind) the block comes from that heap's cache. */
 struct ns_record *ns_rec_new(enum ns_rec_type type, uint64_t ts_ns);
 
-/* Drop one reference; the last one frees the record. NULL is ignored. Any
- * thread (atomic). */
+/* Drop one reference; the last one frees the record (its block goes back to
+ * the heap it came from, or to free()). NULL is ignored. Any thread (atomic). */
 void ns_rec_release(struct ns_record *rec);
 
 /* Take one more reference (a sink keeping a record past process()). */
@@ -138,6 +147,47 @@ const char *ns_rec_dataset(enum ns_rec_type type);
 /* Process-wide count of failed allocations and of adds refused by the size
  * bound since start (relaxed atomic read). */
 uint64_t ns_rec_alloc_failures(void);
+
+/* ---- record block heaps ------------------------------------------------
+ * A heap caches record blocks for one producer thread (a decoder worker, a
+ * source, the event thread), so a record costs no malloc/free in the steady
+ * state although it is freed on another thread (the sinks' loop thread). Each
+ * block remembers its heap. A release on the owner thread puts the block on
+ * the heap's local free list; a release on any other thread pushes it on the
+ * heap's remote list (one lock-free CAS); the owner allocates from its local
+ * list, then takes the whole remote list with one atomic exchange, then
+ * mallocs. A heap keeps at most max_free free blocks per size class and frees
+ * the excess. Threads with no heap bound use malloc/free as before. */
+
+/* A new heap, bound to no thread. max_free: cached free blocks kept per size
+ * class (0 = NS_REC_HEAP_MAX_FREE). Returns NULL when out of memory (records
+ * then fall back to malloc). Any thread. */
+#define NS_REC_HEAP_MAX_FREE 4096u
+struct ns_rec_heap *ns_rec_heap_new(uint32_t max_free);
+
+/* Make `heap` the calling thread's heap (NULL unbinds). A heap is bound on at
+ * most one thread during its life, its owner; call this first thing in the
+ * thread's main function. */
+void ns_rec_heap_bind(struct ns_rec_heap *heap);
+
+/* The calling thread's heap, or NULL. */
+struct ns_rec_heap *ns_rec_heap_current(void);
+
+/* Free `heap` and its cached blocks. Call it on the owner thread, or on any
+ * thread after the owner has been joined (or has unbound it). Records of the
+ * heap still alive stay valid: their blocks go to free() when released, and
+ * the last one frees the heap's header. NULL is ignored. */
+void ns_rec_heap_free(struct ns_rec_heap *heap);
+
+/* Owner-thread counters (tests, metrics). */
+struct ns_rec_heap_stats {
+    uint64_t hits;    /* records made from a cached block        */
+    uint64_t mallocs; /* records made from a fresh malloc        */
+    uint64_t trimmed; /* released blocks freed beyond max_free   */
+    uint64_t cached;  /* free blocks on the local lists now      */
+    int64_t live;     /* blocks handed out and not yet collected */
+};
+void ns_rec_heap_stats(const struct ns_rec_heap *heap, struct ns_rec_heap_stats *out);
 
 /* ---- building -------------------------------------------------------------
  * Append one field. `key` is copied and is a dotted ECS name at the top level
