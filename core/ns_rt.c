@@ -57,6 +57,7 @@
 #define NS_RB_MAX 256
 #define NS_PB_SPAN_NS 5000000ull /* 5 ms */
 #define NS_DEQ_BURST 16
+#define NS_RB_FLUSH_NS 1000000ull /* a worker's partial record batches wait at most 1 ms */
 
 enum ns_where { W_LOOP = 0, W_SOURCE_THREAD, W_WORKER, W_EVENT };
 
@@ -139,6 +140,7 @@ struct ns_worker {
     struct ns_inst **dec; /* [ndec] this worker's decoder instances */
     struct ns_q *out;     /* rbatches -> event */
     uint64_t now, last_tick, max_ts, wall_at_max;
+    uint64_t last_flush; /* wall time the decoders' record batches were last handed on */
     struct ns_park park; /* the worker waits here for packet batches */
     atomic_int done;
 };
@@ -244,8 +246,8 @@ static void park_notify(struct ns_park *p)
 }
 
 /* Idle round of the thread owning p: a few sched_yield rounds, then sleep on
- * p until a producer calls park_notify or the back-off time passes (50 us to
- * 2 ms, as backoff(): ticks and shutdown flags are polled at that pace).
+ * p until a producer calls park_notify or the back-off time passes (1 to 5
+ * ms: ticks and shutdown flags are polled at that pace).
  * ready(arg) re-checks the rings after the flag is set: true = do not sleep. */
 static void park_wait(struct ns_park *p, unsigned *round, bool (*ready)(void *), void *arg)
 {
@@ -253,7 +255,10 @@ static void park_wait(struct ns_park *p, unsigned *round, bool (*ready)(void *),
         backoff(round);
         return;
     }
-    unsigned us = *round < 64 ? 50 : (*round < 256 ? 500 : 2000);
+    /* Every hand-off of work wakes the owner (park_notify), so the timeout only
+     * paces ticks and the few flags nobody notifies: short sleeps would make an
+     * idle event thread wake ~20 times per ms of a busy worker, for nothing. */
+    unsigned us = *round < 64 ? 1000 : 5000;
     atomic_store_explicit(&p->waiting, 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
     /* Acquire: a bump seen here makes the enqueue before it visible to ready(). */
@@ -825,12 +830,19 @@ static void *worker_main(void *arg)
                     if (rc < 0)
                         ns_counter_inc(in->c_err);
                 }
-                /* App decoders emit while their flow decoder runs: flush every out. */
-                for (size_t d = 0; d < rt->ndec; d++)
-                    inst_flush_out(wk->dec[d]);
+                /* Record batches are handed on when full (host_emit), when the
+                 * worker goes idle, and otherwise every NS_RB_FLUSH_NS: one
+                 * hand-off (and at most one wake-up of the event thread) per
+                 * full batch rather than one per decoder per packet batch. */
+                uint64_t wall = wall_ns();
+                if (wall - wk->last_flush > NS_RB_FLUSH_NS) {
+                    for (size_t d = 0; d < rt->ndec; d++)
+                        inst_flush_out(wk->dec[d]);
+                    wk->last_flush = wall;
+                }
                 if (b->n && b->pkts[b->n - 1].ts_ns >= wk->max_ts) {
                     wk->max_ts = b->pkts[b->n - 1].ts_ns;
-                    wk->wall_at_max = wall_ns();
+                    wk->wall_at_max = wall;
                 }
                 /* Give the batch back; the ring is as large as the pool, so it fits. */
                 void *bp = b;
@@ -855,6 +867,8 @@ static void *worker_main(void *arg)
             continue;
         }
         worker_tick(wk, false);
+        for (size_t d = 0; d < rt->ndec; d++) /* idle: nothing more is coming soon */
+            inst_flush_out(wk->dec[d]);
         park_wait(&wk->park, &round, worker_ready, wk);
     }
     /* Packet decoders first: closing their flows feeds the app decoders. */
