@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -417,14 +418,10 @@ static void jw_mac(struct jw *w, const uint8_t *mac)
     w->len = (size_t)(o - w->b);
 }
 
-/* A non-container value. */
-static int jw_scalar(struct jw *w, const struct ns_record *rec, const struct ns__rec_ent *e)
+/* A non-container, non-string value; room for 64 bytes reserved (an IPv6
+ * text is at most 45 + 2). */
+static inline void jw_scalar_raw(struct jw *w, const struct ns__rec_ent *e)
 {
-    if (e->type == NS_F_STR)
-        return jw_str(w, ns__rec_str(rec, e->v.s.off), e->v.s.len);
-    /* Everything else fits in 64 bytes (an IPv6 text is at most 45+2). */
-    if (jw_reserve(w, 64) < 0)
-        return -ENOMEM;
     switch (e->type) {
     case NS_F_BOOL:
         if (e->v.b)
@@ -459,6 +456,16 @@ static int jw_scalar(struct jw *w, const struct ns_record *rec, const struct ns_
         jw_mem(w, "null", 4);
         break;
     }
+}
+
+/* A non-container value. */
+static int jw_scalar(struct jw *w, const struct ns_record *rec, const struct ns__rec_ent *e)
+{
+    if (e->type == NS_F_STR)
+        return jw_str(w, ns__rec_str(rec, e->v.s.off), e->v.s.len);
+    if (jw_reserve(w, 64) < 0)
+        return -ENOMEM;
+    jw_scalar_raw(w, e);
     return 0;
 }
 
@@ -510,9 +517,10 @@ int ns_json_append_str(char **buf, size_t *cap, size_t *len, const char *s, size
 
 /* ---- record ----------------------------------------------------------- */
 
-/* A top-level unit: an entry index or one of the common fields. */
-/* In the order they are appended (the sort cache relies on idx growing with
- * the position before sorting). */
+/* A unit of a block (the top level or an object): one member entry (a
+ * scalar, or a whole array/object), or one of the common fields. The common
+ * fields' sources lie past every unit ordinal, in the order they are
+ * appended after the producer's units. */
 #define JU_TIMESTAMP (UINT32_MAX - 3)
 #define JU_DATASET (UINT32_MAX - 2)
 #define JU_SEQ (UINT32_MAX - 1)
@@ -520,10 +528,10 @@ int ns_json_append_str(char **buf, size_t *cap, size_t *len, const char *s, size
 
 struct unit {
     const char *key;
-    uint32_t idx; /* entry index or JU_*: grows with the position before sorting */
+    uint32_t src; /* ordinal among the block's member entries, or JU_* */
+    uint32_t idx; /* entry index (JU_* for a common field) */
     uint16_t klen;
-    uint16_t pos; /* position before sorting (sort cache)  */
-    bool plain;   /* key needs no escaping */
+    bool plain; /* key needs no escaping */
 };
 
 /* Byte order for sorting: end of key < '.' < every other byte, so that "a"
@@ -532,15 +540,6 @@ struct unit {
 static inline unsigned ord(uint8_t c)
 {
     return c == '.' ? 1u : c < '.' ? c + 1u : c;
-}
-
-static inline void unit_set(struct unit *u, const char *key, uint32_t klen, uint32_t idx,
-                            bool plain)
-{
-    u->key = key;
-    u->klen = (uint16_t)klen;
-    u->idx = idx;
-    u->plain = plain;
 }
 
 /* Compare in ord() order. Bytes before the first difference are equal, so
@@ -570,35 +569,6 @@ static int unit_cmp(const struct unit *a, const struct unit *b)
 differ:;
     unsigned x = ord((uint8_t)a->key[i]), y = ord((uint8_t)b->key[i]);
     return x < y ? -1 : 1;
-}
-
-#define JW_STACK_UNITS 128
-
-/* Sort cache. A producer builds the same record shape over and over, so the
- * permutation that sorted the last record of a type and size usually sorts
- * the next one: applying it and checking the result (n - 1 compares) is much
- * cheaper than sorting (n log n). The check makes it exact: the result must
- * be ordered by key and, among equal keys, by position, which is the one
- * order a stable sort produces. Per thread, so no locking. */
-#define JW_PERM_SLOTS 16
-struct perm {
-    uint32_t n;
-    uint16_t ord[JW_STACK_UNITS];
-};
-static _Thread_local struct perm jw_perm[JW_PERM_SLOTS];
-
-static bool perm_apply(const struct perm *p, const struct unit *u, struct unit *out, uint32_t n)
-{
-    if (p->n != n)
-        return false;
-    for (uint32_t i = 0; i < n; i++)
-        out[i] = u[p->ord[i]];
-    for (uint32_t i = 1; i < n; i++) {
-        int c = unit_cmp(&out[i - 1], &out[i]);
-        if (c > 0 || (c == 0 && out[i - 1].idx > out[i].idx))
-            return false;
-    }
-    return true;
 }
 
 /* Stable merge sort of u[0..n) using tmp[0..n). Insertion sort below 12, and
@@ -633,12 +603,18 @@ static void units_sort(struct unit *u, struct unit *tmp, uint32_t n)
 
 #define JW_MAX_PATH 16 /* deeper dotted keys keep the rest of the key flat */
 
+/* Block flags: which common fields the top level carries (part of a plan's
+ * identity, with the producer's keys). Objects have none. */
+#define JB_COMMON 1u /* @timestamp, event.dataset */
+#define JB_SEQ 2u    /* event.sequence */
+#define JB_HOST 4u   /* observer.hostname */
+
 static int jw_value(struct jw *w, const struct ns_record *rec, uint32_t i);
 
-/* A unit's value. */
-static int jw_unit(struct jw *w, const struct ns_record *rec, const struct unit *u)
+/* A common field's value. */
+static int jw_common(struct jw *w, const struct ns_record *rec, uint32_t src)
 {
-    switch (u->idx) {
+    switch (src) {
     case JU_TIMESTAMP:
         if (jw_reserve(w, NS_JSON_TIME_LEN + 2) < 0)
             return -ENOMEM;
@@ -653,19 +629,51 @@ static int jw_unit(struct jw *w, const struct ns_record *rec, const struct unit 
             return -ENOMEM;
         w->len += fmt_u64(w->b + w->len, rec->seq);
         return 0;
-    case JU_HOST:
+    default:
         if (jw_reserve(w, json_host_len) < 0)
             return -ENOMEM;
         jw_mem(w, json_host, json_host_len);
         return 0;
-    default:
-        break;
     }
-    return jw_value(w, rec, u->idx);
 }
 
-/* Write the sorted units, nesting dotted keys. */
-static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit *u, uint32_t n)
+/* A layout plan: one block's output with the values left out. The layout
+ * (which objects open and close where, each key and separator, which
+ * duplicate is dropped) depends only on the block's keys in entry order and
+ * on its flags, and a producer builds the same key list over and over, so the
+ * sort and the nesting walk run once per key list; each later block with the
+ * same keys only checks them (one compare per key) and replays the plan: a
+ * literal, a value, a literal, a value, ..., the tail. */
+struct jstep {
+    uint32_t src; /* value: unit ordinal (entry via the block's index) or JU_* */
+    uint32_t off; /* literal before it: lit[off, off + len) */
+    uint32_t len;
+};
+
+struct jplan {
+    uint64_t hash;
+    uint32_t nprod;  /* member entries (keys checked before replaying) */
+    uint32_t flags;  /* JB_* */
+    uint32_t nsteps; /* values written (duplicates are left out) */
+    uint32_t busy;   /* replays in progress on this thread's stack */
+    uint32_t tail_off, tail_len;
+    const uint16_t *klen; /* [nprod] */
+    const char *keys;     /* the nprod keys, concatenated */
+    const char *lit;      /* literals, followed by 16 readable bytes */
+    struct jstep steps[];
+};
+
+/* While a plan is built, jw_units records here instead of writing values. */
+struct jbuild {
+    struct jstep *steps;
+    uint32_t nsteps;
+    size_t mark; /* end of the previous value */
+};
+
+/* Write the sorted units, nesting dotted keys. With b set, w is a scratch
+ * buffer and each value becomes a step of a plan. */
+static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit *u, uint32_t n,
+                    struct jbuild *b)
 {
     /* Open objects: path segments (pointers into the key that opened them). */
     const char *open_seg[JW_MAX_PATH];
@@ -736,14 +744,324 @@ static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit
         }
         jw_key_raw(w, k + pos, kl - pos, plain);
         jw_c(w, ':');
-        if (jw_unit(w, rec, &u[x]) < 0)
+        if (b) {
+            struct jstep *st = &b->steps[b->nsteps++];
+            st->src = u[x].src;
+            st->off = (uint32_t)b->mark;
+            st->len = (uint32_t)(w->len - b->mark);
+            b->mark = w->len;
+        } else if (u[x].src >= JU_TIMESTAMP ? jw_common(w, rec, u[x].src) < 0
+                                            : jw_value(w, rec, u[x].idx) < 0) {
             return -ENOMEM;
+        }
     }
     if (jw_reserve(w, depth) < 0)
         return -ENOMEM;
     for (; depth > 0; depth--)
         jw_c(w, '}');
     return 0;
+}
+
+/* ---- plan cache (per thread) ------------------------------------------ */
+
+#define JW_PLAN_SLOTS 256        /* direct-mapped by key-list hash */
+#define JW_PLAN_UNITS 256        /* bigger blocks are written directly */
+#define JW_PLAN_BYTES (1u << 16) /* bigger plans are used once, not kept */
+
+struct jcache {
+    struct jplan *slot[JW_PLAN_SLOTS];
+};
+
+/* Per thread, so no locking; freed at thread exit by the key's destructor
+ * (the main thread's stays reachable until exit). */
+static _Thread_local struct jcache *jw_tc;
+static pthread_once_t jw_tc_once = PTHREAD_ONCE_INIT;
+static pthread_key_t jw_tc_key;
+static bool jw_tc_key_ok;
+
+static void jw_tc_free(void *arg)
+{
+    struct jcache *c = arg;
+    for (uint32_t i = 0; i < JW_PLAN_SLOTS; i++)
+        free(c->slot[i]);
+    free(c);
+    jw_tc = NULL;
+}
+
+static void jw_tc_init(void)
+{
+    jw_tc_key_ok = pthread_key_create(&jw_tc_key, jw_tc_free) == 0;
+}
+
+/* This thread's cache, made on first use; NULL when that fails (blocks are
+ * then written directly, as when a plan cannot be built). */
+static struct jcache *jw_cache(void)
+{
+    if (jw_tc)
+        return jw_tc;
+    pthread_once(&jw_tc_once, jw_tc_init);
+    if (!jw_tc_key_ok)
+        return NULL;
+    struct jcache *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    if (pthread_setspecific(jw_tc_key, c) != 0) {
+        free(c);
+        return NULL;
+    }
+    jw_tc = c;
+    return c;
+}
+
+#define JH_MUL 0x9e3779b97f4a7c15ull
+
+/* A cheap signature of a key for the plan hash: its length and last bytes
+ * (ECS keys share prefixes, not suffixes). Only picks the slot: a plan is
+ * used only after all its keys compared equal. */
+static inline uint64_t key_sig(const char *k, uint32_t n)
+{
+    uint64_t x;
+    if (n >= 8) {
+        memcpy(&x, k + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, k, 4);
+        memcpy(&b, k + n - 4, 4);
+        x = (uint64_t)a << 32 | b;
+    } else {
+        x = n ? (uint64_t)(uint8_t)k[0] << 16 | (uint64_t)(uint8_t)k[n / 2] << 8 | (uint8_t)k[n - 1]
+              : 0;
+    }
+    return x + n;
+}
+
+/* Does the block (member entries idx[0..nprod)) have exactly the plan's keys,
+ * in the same order? */
+static bool plan_match(const struct jplan *p, const struct ns_record *rec, const uint32_t *idx)
+{
+    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    const char *k = p->keys;
+    for (uint32_t o = 0; o < p->nprod; o++) {
+        const struct ns__rec_ent *x = &e[idx[o]];
+        uint32_t kl = p->klen[o];
+        if (x->klen != kl || !mem_eq(ns__rec_str(rec, x->key), k, kl))
+            return false;
+        k += kl;
+    }
+    return true;
+}
+
+/* Copy a plan literal, room for len + 16 reserved: whole 16-byte blocks
+ * (the plan's literals are followed by 16 readable bytes), no length-based
+ * branching for the usual 5-30 byte literals. */
+static inline void jw_lit(struct jw *w, const char *s, uint32_t len)
+{
+    char *o = w->b + w->len;
+    for (uint32_t i = 0; i < len; i += 16)
+        memcpy(o + i, s + i, 16);
+    w->len += len;
+}
+
+/* A value, 64 bytes reserved (enough for every scalar but a string). */
+static inline int jw_value_reserved(struct jw *w, const struct ns_record *rec, uint32_t i)
+{
+    const struct ns__rec_ent *e = ns__rec_ents(rec) + i;
+    if (e->type == NS_F_STR)
+        return jw_str(w, ns__rec_str(rec, e->v.s.off), e->v.s.len);
+    if (e->type == NS_F_ARRAY || e->type == NS_F_OBJECT)
+        return jw_value(w, rec, i);
+    jw_scalar_raw(w, e);
+    return 0;
+}
+
+/* Replay a plan for the block whose member entries are idx[]. */
+static int plan_run(struct jw *w, const struct ns_record *rec, struct jplan *p, const uint32_t *idx)
+{
+    int rc = -ENOMEM;
+    p->busy++; /* a nested block must not evict it */
+    for (uint32_t s = 0; s < p->nsteps; s++) {
+        const struct jstep *st = &p->steps[s];
+        if (jw_reserve(w, (size_t)st->len + 16 + 64) < 0)
+            goto out;
+        jw_lit(w, p->lit + st->off, st->len);
+        if (st->src < JU_TIMESTAMP ? jw_value_reserved(w, rec, idx[st->src]) < 0
+                                   : jw_common(w, rec, st->src) < 0)
+            goto out;
+    }
+    if (jw_reserve(w, (size_t)p->tail_len + 16) < 0)
+        goto out;
+    jw_lit(w, p->lit + p->tail_off, p->tail_len);
+    rc = 0;
+out:
+    p->busy--;
+    return rc;
+}
+
+/* Make a plan from the block's sorted units (nu of them: the nprod member
+ * entries idx[] plus the common fields). NULL when out of memory. */
+static struct jplan *plan_build(const struct ns_record *rec, const struct unit *u, uint32_t nu,
+                                const uint32_t *idx, uint32_t nprod, uint32_t flags, uint64_t hash)
+{
+    char *sb = NULL;
+    size_t scap = 0;
+    struct jw s = {.bufp = &sb, .capp = &scap};
+    struct jplan *p = NULL;
+    struct jbuild b = {.steps = malloc((nu ? nu : 1) * sizeof(struct jstep))};
+    if (!b.steps || jw_reserve(&s, 1) < 0)
+        goto out;
+    jw_c(&s, '{');
+    if (jw_units(&s, rec, u, nu, &b) < 0 || jw_reserve(&s, 1) < 0)
+        goto out;
+    jw_c(&s, '}');
+    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    size_t kbytes = 0;
+    for (uint32_t o = 0; o < nprod; o++)
+        kbytes += e[idx[o]].klen;
+    size_t steps_sz = b.nsteps * sizeof(struct jstep);
+    size_t size = sizeof(*p) + steps_sz + nprod * sizeof(uint16_t) + kbytes + s.len + 16;
+    p = malloc(size);
+    if (!p)
+        goto out;
+    p->hash = hash;
+    p->nprod = nprod;
+    p->flags = flags;
+    p->nsteps = b.nsteps;
+    p->busy = 0;
+    p->tail_off = (uint32_t)b.mark;
+    p->tail_len = (uint32_t)(s.len - b.mark);
+    memcpy(p->steps, b.steps, steps_sz);
+    uint16_t *kl = (uint16_t *)(void *)((char *)p->steps + steps_sz);
+    char *keys = (char *)(kl + nprod), *k = keys;
+    for (uint32_t o = 0; o < nprod; o++) {
+        const struct ns__rec_ent *x = &e[idx[o]];
+        kl[o] = x->klen;
+        memcpy(k, ns__rec_str(rec, x->key), x->klen);
+        k += x->klen;
+    }
+    memcpy(k, s.b, s.len);
+    memset(k + s.len, 0, 16);
+    p->klen = kl;
+    p->keys = keys;
+    p->lit = k;
+out:
+    free(b.steps);
+    free(s.b);
+    return p;
+}
+
+/* ---- blocks ----------------------------------------------------------- */
+
+/* Member entries of a block: those at depth md from `from` up to the first
+ * shallower one (the block's END, or the record's end). Stores the first
+ * `max` indices and returns the count; *hash gets the key-list hash. */
+static uint32_t jw_collect(const struct ns_record *rec, uint32_t from, uint32_t md, uint32_t *idx,
+                           uint32_t max, uint64_t *hash)
+{
+    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    uint64_t h = 0;
+    uint32_t n = 0;
+    for (uint32_t j = from; j < rec->n && e[j].depth >= md; j++) {
+        if (e[j].depth != md || e[j].type == NS_F_END || !e[j].key)
+            continue;
+        if (n < max) {
+            idx[n] = j;
+            h = (h ^ key_sig(ns__rec_str(rec, e[j].key), e[j].klen)) * JH_MUL;
+        }
+        n++;
+    }
+    *hash = h;
+    return n;
+}
+
+/* The block's units in entry order: its members, then the common fields
+ * its flags ask for (after the producer's, so that the stable sort keeps an
+ * equal producer key first, and the first of equal keys is written). Room
+ * for nprod + 4. Returns the count. */
+static uint32_t units_fill(const struct ns_record *rec, const uint32_t *idx, uint32_t nprod,
+                           uint32_t flags, struct unit *u)
+{
+    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    uint32_t n = 0;
+    for (; n < nprod; n++) {
+        const struct ns__rec_ent *x = &e[idx[n]];
+        u[n] = (struct unit){.key = ns__rec_str(rec, x->key),
+                             .src = n,
+                             .idx = idx[n],
+                             .klen = x->klen,
+                             .plain = x->kplain};
+    }
+    if (flags & JB_COMMON) {
+        u[n++] = (struct unit){"@timestamp", JU_TIMESTAMP, JU_TIMESTAMP, 10, true};
+        u[n++] = (struct unit){"event.dataset", JU_DATASET, JU_DATASET, 13, true};
+    }
+    if (flags & JB_SEQ)
+        u[n++] = (struct unit){"event.sequence", JU_SEQ, JU_SEQ, 14, true};
+    if (flags & JB_HOST)
+        u[n++] = (struct unit){"observer.hostname", JU_HOST, JU_HOST, 17, true};
+    return n;
+}
+
+/* A block without a usable plan: sort its units, then make, replay and
+ * (room permitting) keep a plan; without memory for a plan, write directly. */
+static int jw_block_slow(struct jw *w, const struct ns_record *rec, const uint32_t *idx,
+                         uint32_t nprod, uint32_t flags, uint64_t hash, struct jcache *c)
+{
+    struct unit *u = malloc(2 * ((size_t)nprod + 4) * sizeof(*u));
+    if (!u)
+        return -ENOMEM;
+    uint32_t nu = units_fill(rec, idx, nprod, flags, u);
+    units_sort(u, u + nu, nu);
+    int rc = -ENOMEM;
+    struct jplan *p =
+        c && nprod <= JW_PLAN_UNITS ? plan_build(rec, u, nu, idx, nprod, flags, hash) : NULL;
+    if (p) {
+        rc = plan_run(w, rec, p, idx);
+        struct jplan **slot = &c->slot[hash % JW_PLAN_SLOTS];
+        size_t size = (size_t)(p->lit - (const char *)p) + p->tail_off + p->tail_len;
+        if (size <= JW_PLAN_BYTES && (!*slot || !(*slot)->busy)) {
+            free(*slot);
+            *slot = p;
+        } else {
+            free(p); /* too big to keep, or its slot is in use up the stack */
+        }
+    } else if (jw_reserve(w, 1) == 0) {
+        jw_c(w, '{');
+        if (jw_units(w, rec, u, nu, NULL) == 0 && jw_reserve(w, 1) == 0) {
+            jw_c(w, '}');
+            rc = 0;
+        }
+    }
+    free(u);
+    return rc;
+}
+
+/* One block as a JSON object: the member entries at depth md from `from`
+ * (see jw_collect), plus the common fields in `flags`. */
+static int jw_block(struct jw *w, const struct ns_record *rec, uint32_t from, uint32_t md,
+                    uint32_t flags)
+{
+    uint32_t sidx[JW_PLAN_UNITS];
+    uint64_t hash;
+    uint32_t n = jw_collect(rec, from, md, sidx, JW_PLAN_UNITS, &hash);
+    if (n > JW_PLAN_UNITS) {
+        /* Rare: a huge block, indexed on the heap and written directly. */
+        uint32_t *idx = malloc((size_t)n * sizeof(*idx));
+        if (!idx)
+            return -ENOMEM;
+        jw_collect(rec, from, md, idx, n, &hash);
+        int rc = jw_block_slow(w, rec, idx, n, flags, hash, NULL);
+        free(idx);
+        return rc;
+    }
+    hash = (hash ^ ((uint64_t)n << 8 | flags)) * JH_MUL;
+    hash ^= hash >> 32;
+    struct jcache *c = jw_cache();
+    if (c) {
+        struct jplan *p = c->slot[hash % JW_PLAN_SLOTS];
+        if (p && p->hash == hash && p->nprod == n && p->flags == flags && plan_match(p, rec, sidx))
+            return plan_run(w, rec, p, sidx);
+    }
+    return jw_block_slow(w, rec, sidx, n, flags, hash, c);
 }
 
 /* Members of an array: in order, at depth d + 1 until the array's END (an
@@ -759,12 +1077,12 @@ static int jw_array(struct jw *w, const struct ns_record *rec, uint32_t i)
     for (uint32_t j = i + 1; j < rec->n && e[j].depth > d; j++) {
         if (e[j].depth != d + 1 || e[j].type == NS_F_END)
             continue;
-        if (jw_reserve(w, 1) < 0)
+        if (jw_reserve(w, 65) < 0)
             return -ENOMEM;
         if (some)
             jw_c(w, ',');
         some = true;
-        if (jw_value(w, rec, j) < 0)
+        if (jw_value_reserved(w, rec, j) < 0)
             return -ENOMEM;
     }
     if (jw_reserve(w, 1) < 0)
@@ -773,51 +1091,16 @@ static int jw_array(struct jw *w, const struct ns_record *rec, uint32_t i)
     return 0;
 }
 
-#define JW_OBJ_UNITS 16
-
 /* An object's members follow the top level's rules (sorted, dotted keys
  * nested, the first of equal keys kept), so no object in the output ever
  * holds a key twice, whatever the producer added. */
-static int jw_object(struct jw *w, const struct ns_record *rec, uint32_t i)
-{
-    const struct ns__rec_ent *e = ns__rec_ents(rec);
-    uint32_t d = e[i].depth, n = 0;
-    for (uint32_t j = i + 1; j < rec->n && e[j].depth > d; j++)
-        n += e[j].depth == d + 1 && e[j].type != NS_F_END && e[j].key;
-    struct unit small[2 * JW_OBJ_UNITS];
-    struct unit *u = small, *heap = NULL;
-    if (n > JW_OBJ_UNITS) {
-        heap = malloc(2 * (size_t)n * sizeof(*u));
-        if (!heap)
-            return -ENOMEM;
-        u = heap;
-    }
-    uint32_t k = 0;
-    for (uint32_t j = i + 1; j < rec->n && e[j].depth > d; j++) {
-        if (e[j].depth == d + 1 && e[j].type != NS_F_END && e[j].key)
-            unit_set(&u[k++], ns__rec_str(rec, e[j].key), e[j].klen, j, e[j].kplain);
-    }
-    units_sort(u, u + n, n);
-    int rc = -ENOMEM;
-    if (jw_reserve(w, 1) < 0)
-        goto out;
-    jw_c(w, '{');
-    if (jw_units(w, rec, u, n) < 0 || jw_reserve(w, 1) < 0)
-        goto out;
-    jw_c(w, '}');
-    rc = 0;
-out:
-    free(heap);
-    return rc;
-}
-
 static int jw_value(struct jw *w, const struct ns_record *rec, uint32_t i)
 {
     const struct ns__rec_ent *e = ns__rec_ents(rec) + i;
     if (e->type == NS_F_ARRAY)
         return jw_array(w, rec, i);
     if (e->type == NS_F_OBJECT)
-        return jw_object(w, rec, i);
+        return jw_block(w, rec, i + 1, e->depth + 1u, 0);
     return jw_scalar(w, rec, e);
 }
 
@@ -826,58 +1109,9 @@ int ns_rec_to_json(const struct ns_record *rec, char **buf, size_t *cap, size_t 
     struct jw w = {.b = *buf, .len = *len, .cap = *cap, .bufp = buf, .capp = cap};
     if (!w.b)
         w.cap = 0;
-    const struct ns__rec_ent *e = ns__rec_ents(rec);
-    uint32_t nu = 4;
-    for (uint32_t i = 0; i < rec->n; i++)
-        nu += e[i].depth == 0 && e[i].type != NS_F_END;
-
-    struct unit stack_units[2 * JW_STACK_UNITS];
-    struct unit *u = stack_units, *heap = NULL;
-    if (nu > JW_STACK_UNITS) {
-        heap = malloc(2 * (size_t)nu * sizeof(*u));
-        if (!heap)
-            return -ENOMEM;
-        u = heap;
-    }
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < rec->n; i++) {
-        if (e[i].depth == 0 && e[i].type != NS_F_END && e[i].key)
-            unit_set(&u[n++], ns__rec_str(rec, e[i].key), e[i].klen, i, e[i].kplain);
-    }
-    /* Common fields after the producer's: the stable sort keeps them after
-     * an equal producer key, and the first of equal keys is written. */
-    unit_set(&u[n++], "@timestamp", 10, JU_TIMESTAMP, true);
-    unit_set(&u[n++], "event.dataset", 13, JU_DATASET, true);
-    if (rec->seq)
-        unit_set(&u[n++], "event.sequence", 14, JU_SEQ, true);
-    if (json_host_len)
-        unit_set(&u[n++], "observer.hostname", 17, JU_HOST, true);
-    if (n <= JW_STACK_UNITS) {
-        struct perm *p = &jw_perm[(rec->type * 31u + n) % JW_PERM_SLOTS];
-        if (perm_apply(p, u, u + nu, n)) {
-            u += nu; /* the sorted copy */
-        } else {
-            for (uint32_t i = 0; i < n; i++)
-                u[i].pos = (uint16_t)i;
-            units_sort(u, u + nu, n);
-            p->n = n;
-            for (uint32_t i = 0; i < n; i++)
-                p->ord[i] = u[i].pos;
-        }
-    } else {
-        units_sort(u, u + nu, n);
-    }
-
-    int rc = -ENOMEM;
-    if (jw_reserve(&w, 2) < 0)
-        goto out;
-    jw_c(&w, '{');
-    if (jw_units(&w, rec, u, n) < 0 || jw_reserve(&w, 1) < 0)
-        goto out;
-    jw_c(&w, '}');
+    uint32_t flags = JB_COMMON | (rec->seq ? JB_SEQ : 0) | (json_host_len ? JB_HOST : 0);
+    if (jw_block(&w, rec, 0, 0, flags) < 0)
+        return -ENOMEM;
     *len = w.len;
-    rc = 0;
-out:
-    free(heap);
-    return rc;
+    return 0;
 }
