@@ -26,6 +26,7 @@
 #include "flow_table.h"
 
 #define FLOW_M_PEERS 16 /* app decoders named in the protocol label; + other, unknown */
+#define FLOW_PASS 64    /* packets per parse/prefetch/account round (fits L1) */
 
 struct flow_ctx {
     struct ns_instance *ins;
@@ -47,6 +48,9 @@ struct flow_ctx {
     char proto_names[FLOW_M_PEERS][32];
     size_t nproto_names;
     ns_counter *c_m_bytes[4][FLOW_M_PEERS + 2], *c_m_pkts[4][FLOW_M_PEERS + 2];
+    /* One round of process_packets: parsed packets and their prepared keys. */
+    struct flow_pkt pass_pkt[FLOW_PASS];
+    struct flow_prep pass_prep[FLOW_PASS];
 };
 
 /* ---- record helpers ------------------------------------------------------- */
@@ -461,24 +465,23 @@ static inline void flow_apps_check(struct flow_ctx *c)
         flow_apps_refresh(c->apps);
 }
 
-static int flow_process_packets(void *ctx, const struct ns_packet *pkts, uint32_t n)
+/* Account packets [0, n) of one round (parsed and prepared in pass_*). */
+static void flow_account_round(struct flow_ctx *c, const struct ns_packet *pkts, uint32_t n)
 {
-    struct flow_ctx *c = ctx;
-    struct flow_pkt p;
-    flow_apps_check(c);
     for (uint32_t i = 0; i < n; i++) {
         const struct ns_packet *pk = &pkts[i];
-        flow_parse(pk->data, pk->caplen, pk->linktype, &p);
+        struct flow_pkt *p = &c->pass_pkt[i];
         uint32_t wire = pk->wirelen > pk->caplen ? pk->wirelen : pk->caplen;
-        struct flow *f = flow_table_packet(c->tbl, &p, pk->ts_ns, wire, pk->ifindex);
+        struct flow *f =
+            flow_table_account(c->tbl, p, &c->pass_prep[i], pk->ts_ns, wire, pk->ifindex);
         /* App decoders read TCP/UDP payload (IP fragments are not reassembled).
          * Without app decoders this is the one extra branch per packet. */
-        if (c->apps != NULL && f != NULL && p.has_l4 && !p.is_frag &&
-            (p.proto == FLOW_IPPROTO_TCP || p.proto == FLOW_IPPROTO_UDP))
-            flow_apps_packet(c->apps, f, flow_table_last_side(c->tbl), &p, pk->ts_ns);
-        if (p.kind == FLOW_PKT_ARP && c->cfg.arp)
-            flow_emit_arp(c, &p, pk->ts_ns);
-        else if (p.err == FLOW_ERR_UNKNOWN_LINKTYPE && pk->linktype != c->warned_linktype) {
+        if (c->apps != NULL && f != NULL && p->has_l4 && !p->is_frag &&
+            (p->proto == FLOW_IPPROTO_TCP || p->proto == FLOW_IPPROTO_UDP))
+            flow_apps_packet(c->apps, f, flow_table_last_side(c->tbl), p, pk->ts_ns);
+        if (p->kind == FLOW_PKT_ARP && c->cfg.arp)
+            flow_emit_arp(c, p, pk->ts_ns);
+        else if (p->err == FLOW_ERR_UNKNOWN_LINKTYPE && pk->linktype != c->warned_linktype) {
             /* Counted per packet; said once per link type so a capture of an
              * unsupported medium is not a silent stream of zero flows. */
             c->warned_linktype = pk->linktype;
@@ -489,6 +492,29 @@ static int flow_process_packets(void *ctx, const struct ns_packet *pkts, uint32_
         }
         if (pk->ts_ns > c->now)
             c->now = pk->ts_ns;
+    }
+}
+
+static int flow_process_packets(void *ctx, const struct ns_packet *pkts, uint32_t n)
+{
+    struct flow_ctx *c = ctx;
+    flow_apps_check(c);
+    /* Rounds of FLOW_PASS packets in three passes: parse and hash each (and
+     * prefetch its bucket), read the buckets (and prefetch the flows they
+     * name), then account in order. A 746k-flow table is far larger than the
+     * caches: one packet at a time waited for two dependent misses (bucket,
+     * then flow) per packet; this way a round's misses overlap. */
+    for (uint32_t base = 0; base < n; base += FLOW_PASS) {
+        uint32_t m = n - base < FLOW_PASS ? n - base : FLOW_PASS;
+        const struct ns_packet *pk = pkts + base;
+        for (uint32_t i = 0; i < m; i++) {
+            flow_parse(pk[i].data, pk[i].caplen, pk[i].linktype, &c->pass_pkt[i]);
+            flow_table_prepare(c->tbl, &c->pass_pkt[i], pk[i].ts_ns, &c->pass_prep[i]);
+            flow_table_prefetch_bucket(c->tbl, &c->pass_prep[i]);
+        }
+        for (uint32_t i = 0; i < m; i++)
+            flow_table_prefetch_flow(c->tbl, &c->pass_prep[i]);
+        flow_account_round(c, pk, m);
     }
     flow_publish(c);
     return 0;

@@ -14,15 +14,17 @@
  * same datagram are accounted to the same flow.
  * Used by one decoder instance on its worker thread.
  */
+#define _DEFAULT_SOURCE /* madvise */
 #include "flow_table.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "community_id.h"
 #include "flow_device.h"
 
-#define FLOW_CHUNK_SHIFT 12
+#define FLOW_CHUNK_SHIFT 13 /* 8192 flows = 2 MB: one huge page */
 #define FLOW_CHUNK (1u << FLOW_CHUNK_SHIFT)
 #define FRAG_SLOTS 4096u
 #define FRAG_TTL_NS (30ull * 1000000000ull)
@@ -53,6 +55,25 @@ struct flow_table {
 
 #define FLOW_SEC 1000000000ull /* the idle lists' ordering granularity, ns */
 
+#define FLOW_HUGE (2u << 20)
+
+/* Memory for the chunks and the bucket array: 2 MB aligned and, when at least
+ * that large, marked for transparent huge pages. A big table is touched at
+ * random, one or two lines per packet: with 4 KB pages nearly every lookup
+ * also missed the TLB (a page walk per bucket and per flow). */
+static void *flow_big_alloc(size_t size)
+{
+    if (size < FLOW_HUGE)
+        return aligned_alloc(64, (size + 63) & ~(size_t)63);
+    size = (size + FLOW_HUGE - 1) & ~(size_t)(FLOW_HUGE - 1);
+    void *p = aligned_alloc(FLOW_HUGE, size);
+#ifdef MADV_HUGEPAGE
+    if (p != NULL)
+        (void)madvise(p, size, MADV_HUGEPAGE); /* a hint: failure is harmless */
+#endif
+    return p;
+}
+
 static inline struct flow *F(const struct flow_table *t, uint32_t idx)
 {
     return &t->chunks[idx >> FLOW_CHUNK_SHIFT][idx & (FLOW_CHUNK - 1)];
@@ -74,16 +95,33 @@ static uint64_t flow_mix(uint64_t h)
     return h;
 }
 
-static uint32_t flow_key_hash(const struct flow_table *t, const struct flow_key *k)
+/* Six 8-byte words of key, one multiply each and one full mix at the end: the
+ * key is hashed once per packet (the chained lookup tolerates a weaker
+ * per-word step than the final avalanche). */
+static inline uint32_t flow_key_hash(const struct flow_table *t, const struct flow_key *k)
 {
     uint64_t h = t->cfg.hash_seed;
     const uint8_t *p = (const uint8_t *)k;
     for (size_t i = 0; i < sizeof(*k); i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
-        h = flow_mix(h ^ w) + i;
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
     }
     return (uint32_t)flow_mix(h);
+}
+
+/* Keys are compared as six words (no memcmp call in the chain walk). */
+static inline bool flow_key_eq(const struct flow_key *a, const struct flow_key *b)
+{
+    uint64_t d = 0;
+    for (size_t i = 0; i < sizeof(*a); i += 8) {
+        uint64_t x, y;
+        memcpy(&x, (const uint8_t *)a + i, 8);
+        memcpy(&y, (const uint8_t *)b + i, 8);
+        d |= x ^ y;
+    }
+    return d == 0;
 }
 
 /* ---- lists ---------------------------------------------------------------- */
@@ -171,7 +209,7 @@ struct flow_table *flow_table_new(const struct flow_table_cfg *cfg)
     t->free_head = FLOW_NIL;
     t->ahead = t->atail = FLOW_NIL;
     t->chunks = calloc(t->max_chunks, sizeof(*t->chunks));
-    t->buckets = malloc((size_t)nb * sizeof(uint32_t));
+    t->buckets = flow_big_alloc((size_t)nb * sizeof(uint32_t));
     t->frags = calloc(FRAG_SLOTS, sizeof(*t->frags));
     if (t->chunks == NULL || t->buckets == NULL || t->frags == NULL) {
         flow_table_free(t);
@@ -205,7 +243,8 @@ static uint32_t flow_alloc(struct flow_table *t)
     if (t->free_head == FLOW_NIL) {
         if (t->nchunks >= t->max_chunks)
             return FLOW_NIL;
-        struct flow *c = malloc((size_t)FLOW_CHUNK * sizeof(struct flow));
+        /* Line-aligned, so each flow's hot part is its first lines. */
+        struct flow *c = flow_big_alloc((size_t)FLOW_CHUNK * sizeof(struct flow));
         if (c == NULL) {
             t->st.alloc_failures++;
             return FLOW_NIL;
@@ -229,8 +268,7 @@ static void flow_end(struct flow_table *t, uint32_t idx, enum flow_reason why, u
     t->cfg.on_event(t->cfg.arg, f, FLOW_EV_END, why, now);
     list_unlink(t, idx);
     alist_unlink(t, idx);
-    uint32_t b = flow_key_hash(t, &f->key) & (t->nbuckets - 1);
-    uint32_t *pp = &t->buckets[b];
+    uint32_t *pp = &t->buckets[f->hash & (t->nbuckets - 1)];
     while (*pp != FLOW_NIL && *pp != idx)
         pp = &F(t, *pp)->hnext;
     if (*pp == idx)
@@ -409,7 +447,7 @@ static void flow_tcp(struct flow_table *t, uint32_t idx, int s, const struct flo
 }
 
 /* Create the flow for key k; the packet's sender is side s. */
-static uint32_t flow_create(struct flow_table *t, const struct flow_key *k, uint32_t bucket, int s,
+static uint32_t flow_create(struct flow_table *t, const struct flow_key *k, uint32_t hash, int s,
                             const struct flow_pkt *p, uint64_t ts, uint16_t ifindex)
 {
     if (t->st.flows_active >= t->max_flows)
@@ -433,6 +471,10 @@ static uint32_t flow_create(struct flow_table *t, const struct flow_key *k, uint
     f->icmp_code = p->icmp_code;
     f->dev[0] = f->dev[1] = FLOW_NIL;
     f->prev = f->next = f->aprev = f->anext = FLOW_NIL;
+    f->hash = hash;
+    /* The bucket is looked up after a possible eviction above (it may have
+     * emptied the very bucket). */
+    uint32_t bucket = hash & (t->nbuckets - 1);
     f->hnext = t->buckets[bucket];
     t->buckets[bucket] = idx;
     list_append(t, idx, flow_class_of(k->proto));
@@ -463,8 +505,109 @@ int flow_table_last_side(const struct flow_table *t)
     return t->last_side;
 }
 
+void flow_table_prepare(struct flow_table *t, struct flow_pkt *p, uint64_t ts,
+                        struct flow_prep *out)
+{
+    out->track = 0;
+    if (p->kind != FLOW_PKT_IP || p->err != FLOW_ERR_NONE)
+        return; /* counted by flow_table_account */
+    out->l4hdr = p->has_l4;
+    uint16_t sport = 0, dport = 0, icmp_id = 0;
+    if (p->is_frag) {
+        struct frag_ent *e = &t->frags[frag_slot(p)];
+        if (p->frag_offset == 0) {
+            if (p->has_l4) {
+                memcpy(e->src, p->src, 16);
+                memcpy(e->dst, p->dst, 16);
+                e->id = p->frag_id;
+                e->family = p->family;
+                e->proto = p->proto;
+                e->sport = p->sport;
+                e->dport = p->dport;
+                e->icmp_type = p->icmp_type;
+                e->icmp_code = p->icmp_code;
+                e->icmp_id = p->icmp_id;
+                e->ts = ts ? ts : 1;
+            }
+        } else if (frag_match(e, p) && ts >= e->ts && ts - e->ts <= FRAG_TTL_NS) {
+            /* Account a later fragment to its datagram's flow: it carries no
+             * L4 header, so take the first fragment's ports. */
+            p->has_l4 = true;
+            p->sport = e->sport;
+            p->dport = e->dport;
+            p->icmp_type = e->icmp_type;
+            p->icmp_code = e->icmp_code;
+            p->icmp_id = e->icmp_id;
+            p->tcp_flags = 0;
+            p->l4_payload = 0;
+            t->st.frag_matched++;
+        } else {
+            t->st.frag_unmatched++;
+        }
+    }
+    if (p->has_l4) {
+        if (p->proto == FLOW_IPPROTO_ICMP || p->proto == FLOW_IPPROTO_ICMPV6) {
+            bool one_way;
+            community_id_icmp_ports(p->proto, p->icmp_type, p->icmp_code, &sport, &dport, &one_way);
+            icmp_id = p->icmp_id;
+        } else {
+            sport = p->sport;
+            dport = p->dport;
+        }
+    }
+    struct flow_key *k = &out->key;
+    memset(k, 0, sizeof(*k));
+    int c = memcmp(p->src, p->dst, 16);
+    int s = (c > 0 || (c == 0 && sport > dport)) ? 1 : 0;
+    memcpy(k->addr[s], p->src, 16);
+    memcpy(k->addr[!s], p->dst, 16);
+    k->port[s] = sport;
+    k->port[!s] = dport;
+    k->vlan_count = p->vlan_count > 2 ? 2 : p->vlan_count;
+    k->vlan[0] = k->vlan_count > 0 ? p->vlan[0] : 0;
+    k->vlan[1] = k->vlan_count > 1 ? p->vlan[1] : 0;
+    k->icmp_id = icmp_id;
+    k->tunnel = p->tunnel;
+    k->proto = p->proto;
+    k->family = p->family;
+    out->hash = flow_key_hash(t, k);
+    out->side = (uint8_t)s;
+    out->track = 1;
+}
+
+void flow_table_prefetch_bucket(const struct flow_table *t, const struct flow_prep *pp)
+{
+    if (pp->track)
+        __builtin_prefetch(&t->buckets[pp->hash & (t->nbuckets - 1)]);
+}
+
+void flow_table_prefetch_flow(const struct flow_table *t, const struct flow_prep *pp)
+{
+    if (!pp->track)
+        return;
+    uint32_t idx = t->buckets[pp->hash & (t->nbuckets - 1)];
+    if (idx == FLOW_NIL)
+        return;
+    /* Lines 0-2 of struct flow: what accounting a packet touches. The first
+     * write to it follows, hence the write hint. */
+    const char *f = (const char *)F(t, idx);
+    __builtin_prefetch(f, 1);
+    __builtin_prefetch(f + 64, 1);
+    __builtin_prefetch(f + 128, 1);
+}
+
 struct flow *flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t ts,
                                uint32_t wirelen, uint16_t ifindex)
+{
+    struct flow_pkt cp = *p; /* prepare may rewrite a fragment's L4 fields */
+    struct flow_prep pp;
+    flow_table_prepare(t, &cp, ts, &pp);
+    return flow_table_account(t, &cp, &pp, ts, wirelen, ifindex);
+}
+
+struct flow *flow_table_account(struct flow_table *t, const struct flow_pkt *p,
+                                const struct flow_prep *pp, uint64_t ts, uint32_t wirelen,
+                                uint16_t ifindex)
 {
     t->st.packets++;
     switch (p->kind) {
@@ -484,79 +627,18 @@ struct flow *flow_table_packet(struct flow_table *t, const struct flow_pkt *p, u
         t->st.errors[p->err < FLOW_ERR_COUNT ? p->err : 0]++;
         return NULL; /* IP header fine, L4 header unusable: counted, not tracked */
     }
+    if (!pp->track)
+        return NULL;
     if (p->ip_len0)
         t->st.ipv4_len0++;
-    uint16_t sport = 0, dport = 0, icmp_id = 0;
-    bool l4hdr = p->has_l4;
-    struct flow_pkt fp; /* fields recovered for a later fragment */
-    const struct flow_pkt *lp = p;
-    if (p->is_frag) {
-        struct frag_ent *e = &t->frags[frag_slot(p)];
-        if (p->frag_offset == 0) {
-            if (p->has_l4) {
-                memcpy(e->src, p->src, 16);
-                memcpy(e->dst, p->dst, 16);
-                e->id = p->frag_id;
-                e->family = p->family;
-                e->proto = p->proto;
-                e->sport = p->sport;
-                e->dport = p->dport;
-                e->icmp_type = p->icmp_type;
-                e->icmp_code = p->icmp_code;
-                e->icmp_id = p->icmp_id;
-                e->ts = ts ? ts : 1;
-            }
-        } else if (frag_match(e, p) && ts >= e->ts && ts - e->ts <= FRAG_TTL_NS) {
-            fp = *p;
-            fp.has_l4 = true;
-            fp.sport = e->sport;
-            fp.dport = e->dport;
-            fp.icmp_type = e->icmp_type;
-            fp.icmp_code = e->icmp_code;
-            fp.icmp_id = e->icmp_id;
-            fp.tcp_flags = 0;
-            fp.l4_payload = 0;
-            lp = &fp;
-            t->st.frag_matched++;
-        } else {
-            t->st.frag_unmatched++;
-        }
-    }
-    bool has_ports = lp->has_l4;
-    if (has_ports) {
-        if (lp->proto == FLOW_IPPROTO_ICMP || lp->proto == FLOW_IPPROTO_ICMPV6) {
-            bool one_way;
-            community_id_icmp_ports(lp->proto, lp->icmp_type, lp->icmp_code, &sport, &dport,
-                                    &one_way);
-            icmp_id = lp->icmp_id;
-        } else {
-            sport = lp->sport;
-            dport = lp->dport;
-        }
-    }
-
-    struct flow_key k;
-    memset(&k, 0, sizeof(k));
-    int c = memcmp(p->src, p->dst, 16);
-    int s = (c > 0 || (c == 0 && sport > dport)) ? 1 : 0;
-    memcpy(k.addr[s], p->src, 16);
-    memcpy(k.addr[!s], p->dst, 16);
-    k.port[s] = sport;
-    k.port[!s] = dport;
-    k.vlan_count = p->vlan_count > 2 ? 2 : p->vlan_count;
-    k.vlan[0] = k.vlan_count > 0 ? p->vlan[0] : 0;
-    k.vlan[1] = k.vlan_count > 1 ? p->vlan[1] : 0;
-    k.icmp_id = icmp_id;
-    k.tunnel = p->tunnel;
-    k.proto = p->proto;
-    k.family = p->family;
-
-    uint32_t b = flow_key_hash(t, &k) & (t->nbuckets - 1);
-    uint32_t idx = t->buckets[b];
-    while (idx != FLOW_NIL && memcmp(&F(t, idx)->key, &k, sizeof(k)) != 0)
+    bool l4hdr = pp->l4hdr;
+    const struct flow_key *kp = &pp->key;
+    int s = pp->side;
+    uint32_t idx = t->buckets[pp->hash & (t->nbuckets - 1)];
+    while (idx != FLOW_NIL && !flow_key_eq(&F(t, idx)->key, kp))
         idx = F(t, idx)->hnext;
     bool created = false;
-    if (idx != FLOW_NIL && k.proto == FLOW_IPPROTO_TCP && l4hdr &&
+    if (idx != FLOW_NIL && kp->proto == FLOW_IPPROTO_TCP && l4hdr &&
         F(t, idx)->cls == FLOW_CLASS_CLOSED &&
         (p->tcp_flags & (FLOW_TCP_SYN | FLOW_TCP_ACK)) == FLOW_TCP_SYN) {
         /* A new SYN on a finished connection: the port pair was reused. */
@@ -564,7 +646,7 @@ struct flow *flow_table_packet(struct flow_table *t, const struct flow_pkt *p, u
         idx = FLOW_NIL;
     }
     if (idx == FLOW_NIL) {
-        idx = flow_create(t, &k, b, s, lp, ts, ifindex);
+        idx = flow_create(t, kp, pp->hash, s, p, ts, ifindex);
         if (idx == FLOW_NIL)
             return NULL; /* counted in alloc_failures */
         created = true;
@@ -603,7 +685,7 @@ struct flow *flow_table_packet(struct flow_table *t, const struct flow_pkt *p, u
             d->dirty = 1;
         }
     }
-    if (k.proto == FLOW_IPPROTO_TCP && l4hdr)
+    if (kp->proto == FLOW_IPPROTO_TCP && l4hdr)
         flow_tcp(t, idx, s, p, ts);
     /* Keep the idle list ordered by the second of the last packet: move to the
      * tail when that second changes. Moving on every packet touched the list
@@ -619,6 +701,23 @@ struct flow *flow_table_packet(struct flow_table *t, const struct flow_pkt *p, u
     return f;
 }
 
+/* Ending walks a list: while flow idx is ended, fetch what ending the next
+ * ones needs. The flow after idx was prefetched one step earlier, so reading
+ * its link and hash here rarely stalls; its bucket and the flow after it are
+ * prefetched (the record reads all four lines). */
+static inline void flow_prefetch_next(const struct flow_table *t, uint32_t next)
+{
+    if (next == FLOW_NIL)
+        return;
+    const struct flow *n = F(t, next);
+    __builtin_prefetch(&t->buckets[n->hash & (t->nbuckets - 1)]);
+    if (n->next == FLOW_NIL)
+        return;
+    const char *nn = (const char *)F(t, n->next);
+    for (int l = 0; l < 4; l++)
+        __builtin_prefetch(nn + 64 * l);
+}
+
 void flow_table_tick(struct flow_table *t, uint64_t now)
 {
     for (int c = 0; c < FLOW_CLASS_COUNT; c++) {
@@ -632,6 +731,7 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
             if (sat_add(f->last_ts / FLOW_SEC * FLOW_SEC, to) > now)
                 break;
             uint32_t next = f->next;
+            flow_prefetch_next(t, next);
             if (sat_add(f->last_ts, to) <= now)
                 flow_end(t, idx, flow_final_reason(f, FLOW_REASON_IDLE), now);
             idx = next;
@@ -662,11 +762,38 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
 
 void flow_table_flush(struct flow_table *t, enum flow_reason why, uint64_t now)
 {
-    for (int c = 0; c < FLOW_CLASS_COUNT; c++)
-        while (t->head[c] != FLOW_NIL) {
-            uint32_t idx = t->head[c];
-            flow_end(t, idx, flow_final_reason(F(t, idx), why), now);
+    /* Every flow goes: report them in list order, then reset the buckets,
+     * lists and free list wholesale instead of unlinking each flow (its
+     * bucket walk was a cache miss per flow, the bulk of a shutdown). */
+    for (int c = 0; c < FLOW_CLASS_COUNT; c++) {
+        for (uint32_t idx = t->head[c]; idx != FLOW_NIL;) {
+            struct flow *f = F(t, idx);
+            uint32_t next = f->next;
+            flow_prefetch_next(t, next);
+            t->cfg.on_event(t->cfg.arg, f, FLOW_EV_END, flow_final_reason(f, why), now);
+            if (t->cfg.devices != NULL)
+                for (int s = 0; s < 2; s++)
+                    if (f->dev[s] != FLOW_NIL)
+                        flow_devices_unref(t->cfg.devices, f->dev[s]);
+            t->st.flows_active--;
+            t->st.flows_ended++;
+            idx = next;
         }
+        t->head[c] = t->tail[c] = FLOW_NIL;
+    }
+    t->ahead = t->atail = FLOW_NIL;
+    memset(t->buckets, 0xff, (size_t)t->nbuckets * sizeof(uint32_t));
+    /* Free list in index order over every allocated slot, as flow_alloc
+     * threads a new chunk. */
+    t->free_head = t->nchunks ? 0 : FLOW_NIL;
+    for (uint32_t ch = 0; ch < t->nchunks; ch++) {
+        struct flow *fc = t->chunks[ch];
+        uint32_t base = ch << FLOW_CHUNK_SHIFT;
+        for (uint32_t i = 0; i < FLOW_CHUNK; i++)
+            fc[i].hnext = base + i + 1;
+        if (ch + 1 == t->nchunks)
+            fc[FLOW_CHUNK - 1].hnext = FLOW_NIL;
+    }
 }
 
 /* ---- names ---------------------------------------------------------------- */

@@ -88,33 +88,45 @@ struct flow_key {
 #define FLOW_B_RTT 0x80  /* rtt_ns valid                        */
 
 /* One flow. Counters are indexed by key side; src_side says which side is the
- * initiator (ECS source). Read by the event callback; owned by the table. */
+ * initiator (ECS source). Read by the event callback; owned by the table.
+ *
+ * Field order is by access frequency, in 64-byte lines (chunks are allocated
+ * 64-byte aligned): line 0 is what the lookup and every packet read (key,
+ * chain, state bits), line 1 the per-packet counters and TCP sequence
+ * tracking, line 2 what some packets touch (devices, flags, LRU links once a
+ * second), line 3 what only records and rare packets touch. A packet thus
+ * needs lines 0-2 and the batch path prefetches exactly those. */
 struct flow {
+    /* line 0 */
     struct flow_key key;
-    uint32_t hnext;        /* bucket chain / free list */
-    uint32_t prev, next;   /* idle list of `cls`        */
-    uint32_t aprev, anext; /* active-timeout list       */
-    uint32_t dev[2];       /* device index per side or FLOW_NIL */
-    uint64_t first_ts, last_ts, report_ts;
-    uint64_t pkts[2], bytes[2];
-    uint64_t rep_pkts[2], rep_bytes[2]; /* at the last update record (deltas) */
-    uint64_t syn_ts, synack_ts, rtt_ns;
-    uint32_t seq_end[2];             /* highest seq + len seen per side   */
-    uint32_t hole_lo[2], hole_hi[2]; /* last gap seen per side           */
-    uint32_t retrans, ooo;
-    uint32_t frags; /* non-first IP fragments accounted  */
-    uint16_t ifindex;
-    uint8_t mac[2][6];
-    uint8_t tcp_flags[2];
-    uint8_t tcp_state;
-    uint8_t src_side;
+    uint32_t hnext; /* bucket chain / free list */
     uint8_t cls;
     uint8_t bits;
-    uint8_t close_reason;         /* FIN or RST once cls is CLOSED */
+    uint8_t src_side;
+    uint8_t tcp_state;
+    uint8_t tcp_flags[2];
+    uint8_t close_reason; /* FIN or RST once cls is CLOSED */
+    uint8_t updates;      /* interim records so far (saturating) */
+    uint32_t frags;       /* non-first IP fragments accounted  */
+    /* line 1 */
+    uint64_t last_ts;
+    uint64_t pkts[2], bytes[2];
+    uint32_t seq_end[2];             /* highest seq + len seen per side   */
+    uint32_t hole_lo[2], hole_hi[2]; /* last gap seen per side           */
+    /* line 2 */
+    uint32_t dev[2];     /* device index per side or FLOW_NIL */
+    uint32_t prev, next; /* idle list of `cls`        */
+    uint64_t first_ts, report_ts;
+    uint32_t retrans, ooo;
+    uint32_t hash; /* flow_key_hash of key (for unlinking without rehashing) */
+    uint32_t app;  /* app-decoder slot of the glue (flow_app.c); 0 = none */
+    uint16_t ifindex;
     uint8_t icmp_type, icmp_code; /* first ICMP message of the flow */
-    uint8_t updates;              /* interim records so far (saturating) */
-    uint32_t app;                 /* app-decoder slot of the glue (flow_app.c); 0 = none. Fits in
-                                     what was tail padding: the struct stays 256 bytes. */
+    uint8_t mac[2][6];
+    /* line 3 */
+    uint64_t rep_pkts[2], rep_bytes[2]; /* at the last update record (deltas) */
+    uint64_t syn_ts, synack_ts, rtt_ns;
+    uint32_t aprev, anext; /* active-timeout list       */
 };
 
 /* Plain counters kept by the table; the glue publishes them after each batch. */
@@ -175,6 +187,33 @@ void flow_table_free(struct flow_table *t);
  */
 struct flow *flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t ts_ns,
                                uint32_t wirelen, uint16_t ifindex);
+
+/*
+ * The same work in two steps, so that a batch can be processed in passes
+ * (parse and prepare every packet, prefetch, then account them in order) and
+ * the cache misses of the bucket and flow lookups overlap instead of stalling
+ * one packet at a time. flow_table_prepare builds the key and its hash and
+ * resolves a non-first IP fragment to its datagram's ports (rewriting p's L4
+ * fields in place, has_l4 then true). It reads and writes the fragment memory,
+ * never a flow, so it must see the packets in capture order. Then
+ * flow_table_prefetch_bucket / flow_table_prefetch_flow (hints, optional) and
+ * flow_table_account in the same order; flow_table_packet == prepare + account.
+ */
+struct flow_prep {
+    struct flow_key key;
+    uint32_t hash;
+    uint8_t side;  /* key side of the sender                         */
+    uint8_t track; /* an IP packet to account to a flow              */
+    uint8_t l4hdr; /* the packet itself carried its L4 header        */
+    uint8_t pad;
+};
+void flow_table_prepare(struct flow_table *t, struct flow_pkt *p, uint64_t ts_ns,
+                        struct flow_prep *out);
+void flow_table_prefetch_bucket(const struct flow_table *t, const struct flow_prep *pp);
+void flow_table_prefetch_flow(const struct flow_table *t, const struct flow_prep *pp);
+struct flow *flow_table_account(struct flow_table *t, const struct flow_pkt *p,
+                                const struct flow_prep *pp, uint64_t ts_ns, uint32_t wirelen,
+                                uint16_t ifindex);
 
 /* After flow_table_packet returned a flow: the key side (0/1) of that packet's
  * sender. Compare with flow.src_side to know the direction. */
