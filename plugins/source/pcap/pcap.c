@@ -255,8 +255,9 @@ static bool psrc_map_open(struct psrc_ctx *c, struct psrc_iface *s)
         why = "not a classic pcap file"; /* pcapng, or a magic only libpcap knows */
         goto fallback;
     }
-    uint32_t ver = map_u32(b + 4, false);
-    uint16_t major = (uint16_t)(ver & 0xffff), minor = (uint16_t)(ver >> 16);
+    uint16_t major, minor;
+    memcpy(&major, b + 4, 2);
+    memcpy(&minor, b + 6, 2);
     if (swap) {
         major = __builtin_bswap16(major);
         minor = __builtin_bswap16(minor);
