@@ -3,6 +3,9 @@
 #
 # bench_flow.sh - the packet-path benchmark: pcap -> flow records, NetScope vs
 # a bare libpcap loop (the floor), softflowd and ndpiReader, in one run.
+# NetScope runs as flow -> sink/null and flow -> sink/jsonl (1 and 2 workers),
+# and as the full pipeline "full": flow with the dns, tls, http and http2
+# application decoders -> sink/jsonl (1 and 2 workers).
 #
 #   tests/bench/bench_flow.sh [PCAP]
 #     PCAP   capture to read (default /var/tmp/netscope-bench/bench.pcap). When it
@@ -10,7 +13,8 @@
 #            repository, it is made with that script (root: network namespaces).
 #   env:  BUILD=DIR   build tree (default: <repo>/build-bench; a Release build)
 #         RUNS=N      runs per contender, the median is reported (default 3)
-#         ONLY=REGEX  run only the contenders whose name matches (e.g. 'floor|null')
+#         ONLY=REGEX  run only the contenders whose name matches (e.g. 'floor|null',
+#                     'floor|full')
 #         NS_ENV='VAR=x ...'  extra environment for the netscope runs
 #
 # Prints a table: median wall time, median CPU time (user + sys, all threads),
@@ -57,8 +61,9 @@ grep -q Release "$BUILD/CMakeCache.txt" 2>/dev/null ||
 tmp=$(mktemp -d /tmp/bench_flow.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-# Pipelines: the file comes from -r; workers and the sink vary.
-mkcfg() { # mkcfg NAME WORKERS SINK-YAML
+# Pipelines: the file comes from -r; workers, the sink and the application
+# decoders vary.
+mkcfg() { # mkcfg NAME WORKERS SINK-YAML [NODES-YAML between flows and out]
     cat >"$tmp/$1.yaml" <<EOF
 netscope:
   workers: $2
@@ -69,7 +74,8 @@ pipeline:
     plugin: source/pcap
   flows:
     plugin: decoder/flow
-  out:
+${4:+$4
+}  out:
 $3
 EOF
 }
@@ -79,6 +85,21 @@ mkcfg json1 1 "    plugin: sink/jsonl
     path: /dev/null"
 mkcfg json2 2 "    plugin: sink/jsonl
     path: /dev/null"
+# The full pipeline (as /work/notes/bench/full1.yaml): decoder/flow hosts the
+# application decoders, which read its flows' payloads (no packets; their
+# default `from` is the flow node), and every record goes to JSON.
+apps="  dns:
+    plugin: decoder/dns
+  tls:
+    plugin: decoder/tls
+  http:
+    plugin: decoder/http
+  http2:
+    plugin: decoder/http2"
+mkcfg full1 1 "    plugin: sink/jsonl
+    path: /dev/null" "$apps"
+mkcfg full2 2 "    plugin: sink/jsonl
+    path: /dev/null" "$apps"
 
 # name | command (the file is the last argument or inside)
 declare -a names cmds
@@ -88,6 +109,8 @@ add "netscope flow->null w1" "env NETSCOPE_PLUGIN_PATH=$BUILD/plugins ${NS_ENV:-
 add "netscope flow->null w2" "env NETSCOPE_PLUGIN_PATH=$BUILD/plugins ${NS_ENV:-} $NS run -q -c $tmp/null2.yaml -r $PCAP"
 add "netscope flow->jsonl w1" "env NETSCOPE_PLUGIN_PATH=$BUILD/plugins ${NS_ENV:-} $NS run -q -c $tmp/json1.yaml -r $PCAP"
 add "netscope flow->jsonl w2" "env NETSCOPE_PLUGIN_PATH=$BUILD/plugins ${NS_ENV:-} $NS run -q -c $tmp/json2.yaml -r $PCAP"
+add "netscope full->jsonl w1" "env NETSCOPE_PLUGIN_PATH=$BUILD/plugins ${NS_ENV:-} $NS run -q -c $tmp/full1.yaml -r $PCAP"
+add "netscope full->jsonl w2" "env NETSCOPE_PLUGIN_PATH=$BUILD/plugins ${NS_ENV:-} $NS run -q -c $tmp/full2.yaml -r $PCAP"
 # softflowd offline: -r reads the file and exits with a summary; no -n, so it
 # exports nothing (statistics-only mode); -6 tracks IPv6 too; -m lets it keep
 # as many flows as NetScope's table (1M) instead of expiring at 8192.
