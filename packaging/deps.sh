@@ -5,7 +5,7 @@
 #   . packaging/deps.sh; ns_deps test       # + what the test suite uses
 NS_DEPS_BUILD="gcc libc6-dev make cmake ninja-build pkg-config binutils
   libpcap-dev libuv1-dev libyaml-dev libhiredis-dev libmaxminddb-dev libssl-dev libsystemd-dev
-  libbpf-dev libck-dev libnghttp2-dev libcriterion-dev libhttp-parser-dev"
+  libbpf-dev libck-dev libnghttp2-dev libcriterion-dev libhttp-parser-dev libpsl-dev"
 NS_DEPS_TEST="python3 clang llvm libclang-rt-14-dev clang-format bpftool iproute2 tcpdump iperf3
   redis-server prometheus tshark procps dpkg-dev file"
 

@@ -84,7 +84,13 @@ Test(dns_plugin, udp_transaction, .init = setup, .fini = teardown)
     cr_assert_eq(ns_test_nrecs(), 1);
     char *j = ns_test_json(0);
     NS_HAS(j, "\"id\":4660");
+#ifdef NS_HAVE_LIBPSL
+    NS_HAS(j, "\"question\":{\"class\":\"IN\",\"name\":\"www.example.com\","
+              "\"registered_domain\":\"example.com\",\"subdomain\":\"www\","
+              "\"top_level_domain\":\"com\",\"type\":\"A\"}");
+#else
     NS_HAS(j, "\"question\":{\"class\":\"IN\",\"name\":\"www.example.com\",\"type\":\"A\"}");
+#endif
     NS_HAS(j, "\"resolved_ip\":[\"192.0.2.1\",\"192.0.2.2\"]");
     NS_HAS(j, "\"response_code\":\"NOERROR\"");
     NS_HAS(j, "\"response_time_ns\":3000");

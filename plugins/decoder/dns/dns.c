@@ -25,6 +25,9 @@
 
 #include "dns_parse.h"
 #include "ns_app_glue.h"
+#ifdef NS_HAVE_LIBPSL
+#include "dns_domain.h"
+#endif
 
 #define DNS_FLOW_MAX_PENDING 64 /* pending queries per flow               */
 #define DNS_TCP_BAD_LIMIT 3     /* malformed messages in a row: give up  */
@@ -71,6 +74,9 @@ struct dns_ctx {
     struct dns_q *ghead, *gtail;
     uint64_t npending;
     struct ns_app_state *flows; /* every live dns_flow */
+#ifdef NS_HAVE_LIBPSL
+    const psl_ctx_t *psl; /* libpsl's built-in list (static; not freed) */
+#endif
     ns_counter *c_msgs, *c_queries, *c_responses, *c_trans, *c_unanswered, *c_unsolicited;
     ns_counter *c_mal[MAL_COUNT], *c_overflow, *c_gaps, *c_alloc, *c_declined, *g_pending;
     ns_counter *c_rec_fail;
@@ -114,6 +120,29 @@ static void dns_add_flags(struct dns_ctx *c, struct ns_record *r, uint16_t flags
     if (edns_do)
         c->h->rec_add_cstr(r, NULL, "DO");
     c->h->rec_end(r);
+}
+
+/* dns.question.registered_domain, .top_level_domain and .subdomain of the
+ * question name (Public Suffix List; nothing without libpsl, for the root or
+ * a malformed name). */
+static void dns_add_domain(struct dns_ctx *c, struct ns_record *r, const char *name)
+{
+#ifdef NS_HAVE_LIBPSL
+    char buf[DNS_DOMAIN_MAX];
+    struct dns_domain d;
+    if (!dns_domain_split(c->psl, name, strlen(name), buf, sizeof(buf), &d))
+        return;
+    const struct ns_host *h = c->h;
+    if (d.has_reg)
+        h->rec_add_str(r, "dns.question.registered_domain", buf + d.reg, d.len - d.reg);
+    h->rec_add_str(r, "dns.question.top_level_domain", buf + d.tld, d.len - d.tld);
+    if (d.has_reg && d.reg > 0)
+        h->rec_add_str(r, "dns.question.subdomain", buf, d.reg - 1);
+#else
+    (void)c;
+    (void)r;
+    (void)name;
+#endif
 }
 
 /*
@@ -167,10 +196,12 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
         h->rec_add_cstr(r, "dns.question.name", q->qname);
         dns_add_type(c, r, "dns.question.type", q->qtype);
         dns_add_class(c, r, "dns.question.class", q->qclass);
+        dns_add_domain(c, r, q->qname);
     } else if (m->has_question) {
         h->rec_add_cstr(r, "dns.question.name", m->qname);
         dns_add_type(c, r, "dns.question.type", m->qtype);
         dns_add_class(c, r, "dns.question.class", m->qclass);
+        dns_add_domain(c, r, m->qname);
     }
     if (m != NULL) {
         if (m->nanswers > 0) {
@@ -582,6 +613,9 @@ static int dns_init(struct ns_instance *ins, const void *config, void **ctxp)
     }
     c->ins = ins;
     c->h = ins->host;
+#ifdef NS_HAVE_LIBPSL
+    c->psl = psl_builtin(); /* NULL when libpsl was built without a list */
+#endif
     memcpy(&c->cfg, config, sizeof(c->cfg));
     if (c->cfg.max_pending == 0)
         c->cfg.max_pending = 1;
