@@ -216,7 +216,7 @@ static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event
         h->rec_add_cstr(r, "network.community_id", known);
     else if (community_id_v1((uint16_t)c->cfg.community_id_seed, k->family, k->addr[s], k->addr[d],
                              k->proto, sp, dp, cid) == 0)
-        h->rec_add_cstr(r, "network.community_id", cid);
+        h->rec_add_str(r, "network.community_id", cid, 30); /* "1:" + 28 base64 */
 
     if (k->proto == FLOW_IPPROTO_TCP) {
         char fl[9];

@@ -27,15 +27,19 @@ struct flow_devices {
 static uint32_t dev_hash(const struct flow_devices *d, uint8_t family, const uint8_t ip[16],
                          const uint8_t *mac)
 {
-    /* FNV-1a with a per-table seed: entries are few and lookups happen only at
-     * flow creation, so a simple byte hash is enough. */
-    uint32_t h = 2166136261u ^ d->seed;
-    h = (h ^ family) * 16777619u;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ ip[i]) * 16777619u;
-    for (int i = 0; i < 6; i++)
-        h = (h ^ (mac ? mac[i] : 0)) * 16777619u;
-    return h;
+    /* Three words (address halves, MAC + family) with one multiply each and
+     * a final mix: looked up twice per new flow, where the byte-wise FNV it
+     * replaced was a 22-step dependent multiply chain. */
+    uint64_t a, b, m = (uint64_t)family << 48;
+    memcpy(&a, ip, 8);
+    memcpy(&b, ip + 8, 8);
+    if (mac != NULL)
+        for (int i = 0; i < 6; i++)
+            m |= (uint64_t)mac[i] << (8 * i);
+    uint64_t h = ((uint64_t)d->seed ^ a) * 0x9e3779b97f4a7c15ull;
+    h = ((h ^ (h >> 29)) ^ b) * 0xbf58476d1ce4e5b9ull;
+    h = ((h ^ (h >> 29)) ^ m) * 0x94d049bb133111ebull;
+    return (uint32_t)(h ^ (h >> 31) ^ (h >> 47));
 }
 
 struct flow_devices *flow_devices_new(uint32_t max_devices, uint32_t seed)

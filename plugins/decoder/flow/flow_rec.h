@@ -32,6 +32,9 @@ struct flow_rec_ends {
     const char *transport; /* network.transport; NULL: left out */
 };
 
+/* A string literal value: its length is known, no strlen per field. */
+#define FLOW_REC_LIT(h, r, key, lit) (h)->rec_add_str((r), (key), (lit), sizeof(lit) - 1)
+
 /* Adds address a (4 or 16 bytes by family) as an IP field named key. */
 static inline void flow_rec_add_ip(const struct ns_host *h, struct ns_record *r, const char *key,
                                    uint8_t family, const uint8_t *a)
@@ -52,10 +55,10 @@ static inline void flow_rec_add_event(const struct ns_host *h, struct ns_record 
                                       const char *type2, const char *action, uint64_t start,
                                       uint64_t end)
 {
-    h->rec_add_cstr(r, "event.kind", "event");
-    h->rec_add_cstr(r, "event.category", "network");
+    FLOW_REC_LIT(h, r, "event.kind", "event");
+    FLOW_REC_LIT(h, r, "event.category", "network");
     h->rec_begin_array(r, "event.type");
-    h->rec_add_cstr(r, NULL, "connection");
+    FLOW_REC_LIT(h, r, NULL, "connection");
     if (type2 != NULL)
         h->rec_add_cstr(r, NULL, type2);
     h->rec_end(r);
@@ -98,8 +101,8 @@ static inline void flow_rec_add_ends(const struct ns_host *h, struct ns_record *
         *--p = (char)('0' + v % 10u);
         v /= 10u;
     } while (v != 0);
-    h->rec_add_cstr(r, "network.iana_number", p);
-    h->rec_add_cstr(r, "network.type", e->family == 4 ? "ipv4" : "ipv6");
+    h->rec_add_str(r, "network.iana_number", p, (size_t)(num + sizeof(num) - 1 - p));
+    h->rec_add_str(r, "network.type", e->family == 4 ? "ipv4" : "ipv6", 4);
 }
 
 /*
