@@ -6,12 +6,12 @@
  *
  * Every callback runs on the loop thread (a record source driven by start()).
  * init loads the program; start attaches it to the ingress and egress hooks of
- * each configured interface, first removing an attachment a crashed earlier
- * run left behind (TC filters outlive the process); stop detaches, and
- * removes the clsact qdisc when this run created it. Every `interval` the flow
- * map is read: flows with new packets get a flow_update, flows idle past their
- * timeout a flow_end, and are deleted from the map; at stop every flow ends
- * with end_reason shutdown.
+ * each configured interface (TC glue: bpf/ns_bpf_user.c), first removing an
+ * attachment a crashed earlier run left behind (TC filters outlive the
+ * process); stop detaches, and removes the clsact qdisc when this run created
+ * it. Every `interval` the flow map is read: flows with new packets get a
+ * flow_update, flows idle past their timeout a flow_end, and are deleted from
+ * the map; at stop every flow ends with end_reason shutdown.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -45,13 +44,6 @@ struct eflow_config {
     uint64_t community_id_seed;
 };
 
-struct eflow_iface {
-    const char *name;
-    int ifindex;
-    bool created_qdisc; /* this run created clsact: remove it at stop */
-    bool attached[2];   /* ingress, egress */
-};
-
 /* What was last reported for a flow (deltas, update count), by map key. */
 struct eflow_state {
     struct ns_flow_key key;
@@ -65,7 +57,7 @@ struct eflow_ctx {
     const struct ns_host *h;
     const struct eflow_config *cfg;
     struct ns_flow *skel;
-    struct eflow_iface *ifs;
+    struct nsb_tc *ifs; /* one TC attachment per configured interface */
     size_t nifs;
     struct eflow_state **tab;
     size_t tab_size; /* power of two */
@@ -242,25 +234,9 @@ static void eflow_emit(struct eflow_ctx *c, const struct ns_flow_key *k,
 
 /* ---- export --------------------------------------------------------------- */
 
-static uint64_t eflow_mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t eflow_percpu_sum(struct eflow_ctx *c, uint32_t slot)
 {
-    uint64_t vals[512];
-    if (c->ncpu <= 0 || c->ncpu > 512)
-        return 0;
-    if (bpf_map__lookup_elem(c->skel->maps.stats, &slot, sizeof(slot), vals,
-                             sizeof(uint64_t) * (size_t)c->ncpu, 0))
-        return 0;
-    uint64_t s = 0;
-    for (int i = 0; i < c->ncpu; i++)
-        s += vals[i];
-    return s;
+    return nsb_percpu_sum(c->skel->maps.stats, slot, c->ncpu);
 }
 
 /* One pass over the kernel's flow map. `shutdown`: end every flow. The keys
@@ -271,7 +247,7 @@ static void eflow_export(struct eflow_ctx *c, bool shutdown)
     if (!c->skel)
         return;
     int fd = bpf_map__fd(c->skel->maps.flows);
-    uint64_t now = eflow_mono_now();
+    uint64_t now = nsb_mono_ns();
     struct ns_flow_key next;
     size_t n = 0;
     void *prev = NULL;
@@ -325,78 +301,22 @@ static void eflow_timer(void *arg)
     eflow_export(arg, false);
 }
 
-/* ---- TC attachments ------------------------------------------------------- */
+/* ---- TC attachments (bpf/ns_bpf_user.c) -------------------------------------- */
 
 static void eflow_detach(struct eflow_ctx *c)
 {
-    for (size_t i = 0; i < c->nifs; i++) {
-        struct eflow_iface *f = &c->ifs[i];
-        for (int d = 0; d < 2; d++) {
-            if (!f->attached[d])
-                continue;
-            DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = f->ifindex,
-                                .attach_point = d ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-            DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = EFLOW_TC_HANDLE,
-                                .priority = EFLOW_TC_PRIO);
-            int rc = bpf_tc_detach(&hook, &o);
-            if (rc && rc != -ENOENT && rc != -ENODEV)
-                ns_log_warn(c->ins, "%s: removing the %s filter failed: %s", f->name,
-                            d ? "egress" : "ingress", strerror(-rc));
-            f->attached[d] = false;
-        }
-        if (f->created_qdisc) {
-            DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = f->ifindex,
-                                .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-            bpf_tc_hook_destroy(&hook);
-            f->created_qdisc = false;
-        }
-    }
-}
-
-/* Attach to one hook of one interface, replacing what a crashed run left. */
-static int eflow_attach_one(struct eflow_ctx *c, struct eflow_iface *f, int d)
-{
-    const char *dir = d ? "egress" : "ingress";
-    DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = f->ifindex,
-                        .attach_point = d ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-    DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = EFLOW_TC_HANDLE, .priority = EFLOW_TC_PRIO);
-    if (bpf_tc_query(&hook, &q) == 0) {
-        ns_log_warn(c->ins, "%s: removing a stale %s filter (program id %u) left by an earlier run",
-                    f->name, dir, q.prog_id);
-        DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = EFLOW_TC_HANDLE, .priority = EFLOW_TC_PRIO);
-        bpf_tc_detach(&hook, &o);
-    }
-    struct bpf_program *prog = d ? c->skel->progs.ns_flow_egress : c->skel->progs.ns_flow_ingress;
-    DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = EFLOW_TC_HANDLE, .priority = EFLOW_TC_PRIO,
-                        .prog_fd = bpf_program__fd(prog));
-    nsb_capture_begin();
-    int rc = bpf_tc_attach(&hook, &o);
-    char what[IF_NAMESIZE + 64];
-    snprintf(what, sizeof(what), "%s: attaching the TC %s program failed", f->name, dir);
-    if (nsb_capture_end(c->ins, what, rc))
-        return rc;
-    f->attached[d] = true;
-    return 0;
+    for (size_t i = 0; i < c->nifs; i++)
+        nsb_tc_detach(c->ins, &c->ifs[i]);
 }
 
 static int eflow_attach(struct eflow_ctx *c)
 {
+    const int fds[2] = {bpf_program__fd(c->skel->progs.ns_flow_ingress),
+                        bpf_program__fd(c->skel->progs.ns_flow_egress)};
     for (size_t i = 0; i < c->nifs; i++) {
-        struct eflow_iface *f = &c->ifs[i];
-        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = f->ifindex,
-                            .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-        int rc = bpf_tc_hook_create(&hook);
-        if (rc && rc != -EEXIST) {
-            ns_log_error(c->ins, "%s: creating the clsact qdisc failed: %s", f->name,
-                         strerror(-rc));
+        int rc = nsb_tc_attach(c->ins, &c->ifs[i], fds);
+        if (rc)
             return rc;
-        }
-        f->created_qdisc = rc == 0;
-        for (int d = 0; d < 2; d++) {
-            rc = eflow_attach_one(c, f, d);
-            if (rc)
-                return rc;
-        }
     }
     return 0;
 }
@@ -453,11 +373,13 @@ static int eflow_init(struct ns_instance *ins, const void *config, void **ctxp)
         return -ENOMEM;
     }
     for (size_t i = 0; i < cfg->interfaces.count; i++) {
-        struct eflow_iface *f = &c->ifs[c->nifs++];
-        f->name = cfg->interfaces.items[i];
-        f->ifindex = (int)if_nametoindex(f->name);
+        struct nsb_tc *f = &c->ifs[c->nifs++];
+        f->ifname = cfg->interfaces.items[i];
+        f->handle = EFLOW_TC_HANDLE;
+        f->prio = EFLOW_TC_PRIO;
+        f->ifindex = (int)if_nametoindex(f->ifname);
         if (f->ifindex == 0) {
-            ns_log_error(ins, "interface %s: %s (in this network namespace)", f->name,
+            ns_log_error(ins, "interface %s: %s (in this network namespace)", f->ifname,
                          strerror(errno));
             eflow_free(c);
             return -ENODEV;
@@ -480,17 +402,12 @@ static int eflow_init(struct ns_instance *ins, const void *config, void **ctxp)
                           "Flows in the kernel map at the last "
                           "export.");
 
-    nsb_capture_begin();
-    c->skel = ns_flow__open();
-    if (!c->skel) {
-        rc = -errno;
-        nsb_capture_end(ins, "opening the BPF object failed", rc ? rc : -EINVAL);
-        eflow_free(c);
-        return rc ? rc : -EINVAL;
+    rc = NSB_OPEN(ins, ns_flow, &c->skel);
+    if (rc == 0) {
+        bpf_map__set_max_entries(c->skel->maps.flows, (uint32_t)cfg->max_flows);
+        rc = nsb_load(ins, c->skel->skeleton, "loading the TC program failed");
     }
-    bpf_map__set_max_entries(c->skel->maps.flows, (uint32_t)cfg->max_flows);
-    rc = ns_flow__load(c->skel);
-    if (nsb_capture_end(ins, "loading the TC program failed", rc)) {
+    if (rc) {
         eflow_free(c);
         return rc;
     }

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -352,27 +351,14 @@ static void etcp_poll_timer(void *arg)
 
 /* ---- periodic export of the connection map -------------------------------- */
 
-static uint64_t etcp_percpu_sum(struct etcp_ctx *c, uint32_t slot)
-{
-    uint64_t vals[512];
-    if (c->ncpu <= 0 || c->ncpu > 512)
-        return 0;
-    if (bpf_map__lookup_elem(c->skel->maps.stats, &slot, sizeof(slot), vals,
-                             sizeof(uint64_t) * (size_t)c->ncpu, 0))
-        return 0;
-    uint64_t s = 0;
-    for (int i = 0; i < c->ncpu; i++)
-        s += vals[i];
-    return s;
-}
-
 /* Kernel-side conditions and drop reasons into the counters (absolute values:
  * the kernel's counts are monotonic). */
 static void etcp_export_stats(struct etcp_ctx *c)
 {
-    ns_gauge_set(c->c_map_full, etcp_percpu_sum(c, NS_TCP_STAT_MAP_FULL));
-    ns_gauge_set(c->c_rb_full, etcp_percpu_sum(c, NS_TCP_STAT_RB_FULL));
-    ns_gauge_set(c->c_drop_map_full, etcp_percpu_sum(c, NS_TCP_STAT_DROP_MAP_FULL));
+    ns_gauge_set(c->c_map_full, nsb_percpu_sum(c->skel->maps.stats, NS_TCP_STAT_MAP_FULL, c->ncpu));
+    ns_gauge_set(c->c_rb_full, nsb_percpu_sum(c->skel->maps.stats, NS_TCP_STAT_RB_FULL, c->ncpu));
+    ns_gauge_set(c->c_drop_map_full,
+                 nsb_percpu_sum(c->skel->maps.stats, NS_TCP_STAT_DROP_MAP_FULL, c->ncpu));
     int fd = bpf_map__fd(c->skel->maps.drop_reasons);
     struct ns_tcp_drop_key k, next;
     uint64_t per[ETCP_MAX_REASONS];
@@ -404,9 +390,7 @@ static void etcp_export(struct etcp_ctx *c, bool all)
         return;
     etcp_drain(c); /* connects first, so updates follow them */
     int fd = bpf_map__fd(c->skel->maps.conns);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    uint64_t now = nsb_mono_ns();
     struct ns_tcp_key k, next;
     struct ns_tcp_conn cn;
     void *prev = NULL;
@@ -442,21 +426,19 @@ static void etcp_export_timer(void *arg)
 static void etcp_free(struct etcp_ctx *c)
 {
     ring_buffer__free(c->rb);
-    ns_tcp__destroy(c->skel); /* detaches every program */
+    ns_tcp__destroy(c->skel); /* detaches every program (the links are its fds) */
     for (int i = 0; i < ETCP_MAX_REASONS; i++)
         free(c->reasons[i]);
     free(c);
 }
 
+/* Open, size, load and attach the programs (libbpf glue: bpf/ns_bpf_user.c);
+ * each failure is one error line naming the cause. */
 static int etcp_load(struct etcp_ctx *c)
 {
-    int err;
-    nsb_capture_begin();
-    c->skel = ns_tcp__open();
-    if (!c->skel) {
-        err = -errno;
-        return nsb_capture_end(c->ins, "opening the BPF object failed", err ? err : -EINVAL);
-    }
+    int err = NSB_OPEN(c->ins, ns_tcp, &c->skel);
+    if (err)
+        return err;
     c->skel->rodata->filter_netns = c->cfg.netns_cookie;
     c->skel->rodata->wakeup_bytes = c->cfg.wakeup_size;
     c->skel->rodata->lazy_track = c->cfg.track_existing;
@@ -467,20 +449,14 @@ static int etcp_load(struct etcp_ctx *c)
     bpf_map__set_max_entries(c->skel->maps.events, (uint32_t)c->cfg.ring_size);
     if (!c->cfg.rtt)
         bpf_program__set_autoload(c->skel->progs.ns_tcp_probe, false);
-    err = ns_tcp__load(c->skel);
+    err = nsb_load(c->ins, c->skel->skeleton, "loading the BPF programs failed");
     if (err)
-        return nsb_capture_end(c->ins, "loading the BPF programs failed", err);
-    err = ns_tcp__attach(c->skel);
+        return err;
+    err = nsb_attach(c->ins, c->skel->skeleton, "attaching the BPF programs to tracepoints failed");
     if (err)
-        return nsb_capture_end(c->ins, "attaching the BPF programs to tracepoints failed", err);
-    c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), etcp_on_event, c, NULL);
-    if (!c->rb) {
-        err = -errno;
-        return nsb_capture_end(c->ins, "creating the ring buffer reader failed",
-                               err ? err : -ENOMEM);
-    }
-    nsb_capture_end(c->ins, "", 0);
-    return 0;
+        return err;
+    c->rb = nsb_ringbuf_new(c->ins, c->skel->maps.events, etcp_on_event, c);
+    return c->rb ? 0 : -errno;
 }
 
 static int etcp_init(struct ns_instance *ins, const void *config, void **ctxp)
@@ -555,9 +531,7 @@ static int etcp_init(struct ns_instance *ins, const void *config, void **ctxp)
         etcp_free(c);
         return rc;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    c->last_export = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    c->last_export = nsb_mono_ns();
     ns_log_info(ins, "attached to tcp tracepoints (netns filter %s, %" PRIu64 " connections max)",
                 cfg->netns_cookie ? "on" : "off", cfg->max_connections);
     *ctxp = c;
