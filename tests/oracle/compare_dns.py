@@ -36,12 +36,9 @@ from oracle_common import get, messages_main, run_driver_arg
 
 # (capture, difference label) -> reason. "*" as label: every difference.
 ACCEPTED = {
-    ("dns-ipv6-fragmented.pcap",
-     "missing response 2607:f740:b::f93:53 id 40849 q=txtpadding_3230.n1.netalyzr.icsi.berkeley.edu/16"):
-        "IP fragments are not reassembled (decoder/flow README): the TXT response "
-        "travels in three IPv6 fragments, which tshark reassembles; NetScope counts "
-        "them on the flow but cannot hand a partial datagram to decoder/dns, so the "
-        "query is reported unanswered.",
+    # dns-ipv6-fragmented.pcap's TXT response travels in three IPv6 fragments:
+    # decoder/flow reassembles them (ip_reassembly) and decoder/dns sees the
+    # datagram, as tshark does; it is no longer a difference.
 }
 
 TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "NULL": 10, "PTR": 12, "HINFO": 13, "MX": 15,

@@ -21,6 +21,7 @@
 #include "flow.h"
 #include "flow_app.h"
 #include "flow_device.h"
+#include "flow_ipfrag.h"
 #include "flow_parse.h"
 #include "flow_rec.h"
 #include "flow_table.h"
@@ -35,6 +36,8 @@ struct flow_ctx {
     struct flow_table *tbl;
     struct flow_devices *devs;
     struct flow_apps *apps;   /* NULL: no app decoder reads from this node */
+    struct ipfrag *frag;      /* IP reassembly for the app decoders; NULL: off */
+    uint64_t frag_noflow;     /* reassembled datagrams whose flow was gone */
     uint64_t now;             /* latest time seen (packet or tick)         */
     uint64_t last_dev_report; /* 0 = not started                           */
     uint64_t rec_failures;
@@ -43,6 +46,8 @@ struct flow_ctx {
     ns_counter *c_created, *c_ended, *g_active, *c_evict, *c_updates;
     ns_counter *c_frag_ok, *c_frag_orphan, *c_alloc_fail, *c_rec_fail, *c_len0;
     ns_counter *g_devices, *c_dev_full;
+    ns_counter *c_frag_done, *c_frag_overlap, *c_frag_dup, *c_frag_noflow,
+        *c_frag_drop[IPFRAG_DROP_COUNT], *g_frag_bytes, *g_frag_dgrams;
     /* Bytes and packets by transport x application protocol, counted from the
      * flow records (deltas: each byte once); fixed label sets made at init. */
     char proto_names[FLOW_M_PEERS][32];
@@ -357,6 +362,17 @@ static void flow_publish(struct flow_ctx *c)
     ns_gauge_set(c->c_rec_fail, c->rec_failures);
     if (c->apps != NULL)
         flow_apps_publish(c->apps);
+    if (c->frag != NULL) {
+        const struct ipfrag_stats *fs = ipfrag_stats(c->frag);
+        ns_gauge_set(c->c_frag_done, fs->reassembled);
+        ns_gauge_set(c->c_frag_overlap, fs->overlaps);
+        ns_gauge_set(c->c_frag_dup, fs->duplicates);
+        ns_gauge_set(c->c_frag_noflow, c->frag_noflow);
+        for (int i = 0; i < IPFRAG_DROP_COUNT; i++)
+            ns_gauge_set(c->c_frag_drop[i], fs->dropped[i]);
+        ns_gauge_set(c->g_frag_bytes, fs->held_bytes);
+        ns_gauge_set(c->g_frag_dgrams, fs->held_datagrams);
+    }
     if (c->devs != NULL) {
         ns_gauge_set(c->g_devices, flow_devices_count(c->devs));
         ns_gauge_set(c->c_dev_full, flow_devices_full_drops(c->devs));
@@ -437,6 +453,38 @@ static int flow_init(struct ns_instance *ins, const void *config, void **ctxp)
     c->apps = flow_apps_new(ins, &ac, &err);
     if (err != 0)
         goto nomem;
+    if (c->apps != NULL && c->cfg.ip_reassembly) {
+        struct ipfrag_cfg fc = {
+            .timeout_ns = c->cfg.ip_reassembly_timeout,
+            .max_datagrams = c->cfg.ip_reassembly_datagrams > UINT32_MAX
+                                 ? UINT32_MAX
+                                 : (uint32_t)c->cfg.ip_reassembly_datagrams,
+            .max_bytes = c->cfg.ip_reassembly_bytes,
+        };
+        c->frag = ipfrag_new(&fc);
+        if (c->frag == NULL)
+            goto nomem;
+        c->c_frag_done = h->counter(ins, "ip_reassembled_total", NULL,
+                                    "IP datagrams reassembled from fragments for the app decoders");
+        c->c_frag_overlap = h->counter(ins, "ip_fragment_overlaps_total", NULL,
+                                       "IP fragments overlapping bytes already held (the first "
+                                       "copy is kept)");
+        c->c_frag_dup = h->counter(ins, "ip_fragment_duplicates_total", NULL,
+                                   "IP fragments that brought no new byte");
+        c->c_frag_noflow = h->counter(ins, "ip_reassembled_unattributed_total", NULL,
+                                      "Reassembled datagrams without a flow (their first "
+                                      "fragment's flow had ended)");
+        for (int i = 0; i < IPFRAG_DROP_COUNT; i++) {
+            char lab[64];
+            snprintf(lab, sizeof(lab), "reason=\"%s\"", ipfrag_drop_name((enum ipfrag_drop)i));
+            c->c_frag_drop[i] = h->counter(ins, "ip_reassembly_dropped_total", lab,
+                                           "Incomplete IP datagrams given up, by reason");
+        }
+        c->g_frag_bytes =
+            h->gauge(ins, "ip_reassembly_bytes", NULL, "Buffer bytes held by IP reassembly");
+        c->g_frag_dgrams = h->gauge(ins, "ip_reassembly_datagrams", NULL,
+                                    "Incomplete IP datagrams held by reassembly");
+    }
     flow_metrics_init(c);
     *ctxp = c;
     return 0;
@@ -465,6 +513,41 @@ static inline void flow_apps_check(struct flow_ctx *c)
         flow_apps_refresh(c->apps);
 }
 
+/* Offer fragment p to IP reassembly; a completed datagram is parsed again and
+ * its TCP/UDP payload handed to the app decoders on the flow its fragments
+ * were accounted to (the first fragment's; counts are not touched again). */
+static void flow_frag(struct flow_ctx *c, const struct flow_pkt *p, uint64_t ts)
+{
+    const uint8_t *d;
+    uint32_t len;
+    if (!ipfrag_add(c->frag, p, ts, &d, &len))
+        return;
+    struct flow_pkt rp;
+    flow_parse(d, len, p->family == 4 ? FLOW_DLT_IPV4 : FLOW_DLT_IPV6, &rp);
+    if (rp.kind != FLOW_PKT_IP || rp.err != FLOW_ERR_NONE || !rp.has_l4 || rp.is_frag ||
+        (rp.proto != FLOW_IPPROTO_TCP && rp.proto != FLOW_IPPROTO_UDP))
+        return;
+    /* The link layer and tunnel context of the fragments (the same flow key). */
+    rp.has_src_mac = p->has_src_mac;
+    rp.has_dst_mac = p->has_dst_mac;
+    memcpy(rp.src_mac, p->src_mac, 6);
+    memcpy(rp.dst_mac, p->dst_mac, 6);
+    rp.vlan_count = p->vlan_count;
+    rp.vlan[0] = p->vlan[0];
+    rp.vlan[1] = p->vlan[1];
+    if (rp.encap == 0)
+        rp.tunnel = p->tunnel;
+    struct flow_prep pp;
+    flow_table_prepare(c->tbl, &rp, ts, &pp);
+    int side = 0;
+    struct flow *f = flow_table_find(c->tbl, &pp, &side);
+    if (f == NULL) {
+        c->frag_noflow++;
+        return;
+    }
+    flow_apps_packet(c->apps, f, side, &rp, ts);
+}
+
 /* Account packets [0, n) of one round (parsed and prepared in pass_*). */
 static void flow_account_round(struct flow_ctx *c, const struct ns_packet *pkts, uint32_t n)
 {
@@ -474,11 +557,17 @@ static void flow_account_round(struct flow_ctx *c, const struct ns_packet *pkts,
         uint32_t wire = pk->wirelen > pk->caplen ? pk->wirelen : pk->caplen;
         struct flow *f =
             flow_table_account(c->tbl, p, &c->pass_prep[i], pk->ts_ns, wire, pk->ifindex);
-        /* App decoders read TCP/UDP payload (IP fragments are not reassembled).
-         * Without app decoders this is the one extra branch per packet. */
-        if (c->apps != NULL && f != NULL && p->has_l4 && !p->is_frag &&
-            (p->proto == FLOW_IPPROTO_TCP || p->proto == FLOW_IPPROTO_UDP))
-            flow_apps_packet(c->apps, f, flow_table_last_side(c->tbl), p, pk->ts_ns);
+        /* App decoders read TCP/UDP payload; a fragment goes to IP
+         * reassembly, whose complete datagrams they read instead. Without
+         * app decoders this is the one extra branch per packet. */
+        if (c->apps != NULL) {
+            if (f != NULL && p->has_l4 && !p->is_frag &&
+                (p->proto == FLOW_IPPROTO_TCP || p->proto == FLOW_IPPROTO_UDP))
+                flow_apps_packet(c->apps, f, flow_table_last_side(c->tbl), p, pk->ts_ns);
+            else if (p->is_frag && c->frag != NULL && p->kind == FLOW_PKT_IP &&
+                     p->err == FLOW_ERR_NONE)
+                flow_frag(c, p, pk->ts_ns);
+        }
         if (p->kind == FLOW_PKT_ARP && c->cfg.arp)
             flow_emit_arp(c, p, pk->ts_ns);
         else if (p->err == FLOW_ERR_UNKNOWN_LINKTYPE && pk->linktype != c->warned_linktype) {
@@ -526,6 +615,8 @@ static void flow_tick(void *ctx, uint64_t now)
     flow_apps_check(c);
     flow_advance(c, now);
     flow_table_tick(c->tbl, c->now);
+    if (c->frag != NULL)
+        ipfrag_expire(c->frag, c->now);
     flow_publish(c);
 }
 
@@ -534,6 +625,8 @@ static int flow_flush(void *ctx)
     struct flow_ctx *c = ctx;
     flow_apps_check(c);
     flow_table_flush(c->tbl, FLOW_REASON_SHUTDOWN, c->now);
+    if (c->frag != NULL)
+        ipfrag_flush(c->frag);
     flow_report_devices(c, true);
     flow_publish(c);
     return 0;
@@ -546,6 +639,7 @@ static void flow_destroy(void *ctx)
         return;
     flow_table_free(c->tbl);
     flow_apps_free(c->apps);
+    ipfrag_free(c->frag);
     flow_devices_free(c->devs);
     free(c);
 }
@@ -654,6 +748,35 @@ static const struct ns_option flow_options[] = {
      .offset = OFF(app_probe_payloads),
      .doc = "App decoders: payloads of a flow offered to app_probe before the flow is left "
             "unclaimed."},
+    {.name = "ip_reassembly",
+     .type = NS_OPT_BOOL,
+     .def = "true",
+     .offset = OFF(ip_reassembly),
+     .doc = "App decoders: reassemble IPv4/IPv6 fragments and hand them the complete datagram "
+            "(every fragment is still accounted to the flow as captured)."},
+    {.name = "ip_reassembly_timeout",
+     .type = NS_OPT_DURATION,
+     .def = "30s",
+     .min = 1e6,
+     .offset = OFF(ip_reassembly_timeout),
+     .doc = "App decoders: give an incomplete fragmented datagram up this long after its first "
+            "fragment arrived (counted)."},
+    {.name = "ip_reassembly_datagrams",
+     .type = NS_OPT_UINT,
+     .def = "1024",
+     .min = 1,
+     .max = 1048576,
+     .offset = OFF(ip_reassembly_datagrams),
+     .doc = "App decoders: incomplete fragmented datagrams held per worker; when full the "
+            "oldest is given up (counted)."},
+    {.name = "ip_reassembly_bytes",
+     .type = NS_OPT_UINT,
+     .def = "8388608",
+     .min = 65575,
+     .max = 1073741824,
+     .offset = OFF(ip_reassembly_bytes),
+     .doc = "App decoders: fragment bytes held for reassembly per worker; when full the "
+            "oldest datagrams are given up (counted)."},
     NS_OPT_END,
 };
 

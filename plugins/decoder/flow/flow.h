@@ -28,6 +28,10 @@ struct flow_config {
     uint64_t reassembly_flow_bytes;  /* app decoders: TCP bytes held per flow      */
     uint64_t reassembly_total_bytes; /* ... held by all flows of this instance     */
     uint64_t app_probe_payloads;     /* payloads offered before giving a flow up   */
+    bool ip_reassembly;              /* app decoders: reassemble IP fragments       */
+    uint64_t ip_reassembly_timeout;
+    uint64_t ip_reassembly_datagrams; /* held at once per instance                 */
+    uint64_t ip_reassembly_bytes;     /* buffer bytes held per instance            */
 };
 
 #endif

@@ -190,6 +190,9 @@ static enum flow_pkt_kind flow_parse_tunnel(const uint8_t *p, uint32_t cap, stru
     out->ip_len0 = out->is_frag = out->frag_more = out->has_l4 = false;
     out->frag_offset = 0;
     out->frag_id = 0;
+    out->frag_data = NULL;
+    out->frag_len = out->frag_cap = 0;
+    out->frag_nh = 0;
     out->sport = out->dport = 0;
     out->tcp_flags = 0;
     out->tcp_seq = out->tcp_ack = out->l4_payload = 0;
@@ -247,11 +250,17 @@ static enum flow_pkt_kind flow_parse_ipv4(const uint8_t *p, uint32_t cap, struct
     out->frag_id = rd16(p + 4);
     out->is_frag = out->frag_more || out->frag_offset != 0;
     out->kind = FLOW_PKT_IP;
-    if (out->frag_offset != 0)
-        return FLOW_PKT_IP; /* no L4 header in a non-first fragment */
     /* Bound L4 by what the header claims (Ethernet padding follows it) and by
      * what was captured (snaplen may cut it). */
     uint32_t avail = cap < tot ? cap : tot;
+    if (out->is_frag) {
+        out->frag_data = p + hl;
+        out->frag_len = tot - hl;
+        out->frag_cap = avail - hl;
+        out->frag_nh = out->proto;
+    }
+    if (out->frag_offset != 0)
+        return FLOW_PKT_IP; /* no L4 header in a non-first fragment */
     return flow_parse_l4(p + hl, avail - hl, tot - hl, out);
 }
 
@@ -300,6 +309,10 @@ static enum flow_pkt_kind flow_parse_ipv6(const uint8_t *p, uint32_t cap, struct
             out->frag_offset = fo >> 3;
             out->frag_more = (fo & 1) != 0;
             out->frag_id = rd32(p + off + 4);
+            out->frag_data = p + off + 8;
+            out->frag_len = tot - (off + 8);
+            out->frag_cap = avail - (off + 8);
+            out->frag_nh = p[off];
             hlen = 8;
             break;
         }

@@ -130,6 +130,13 @@ struct flow_pkt {
     bool is_frag, frag_more;
     uint16_t frag_offset; /* in 8-byte units                                   */
     uint32_t frag_id;
+    /* Any fragment: its data (after the IPv4 header / the IPv6 fragment
+       header), frag_len bytes per the headers of which frag_cap were
+       captured, and the protocol of the reassembled payload (IPv4 protocol,
+       the IPv6 fragment header's next header). For reassembly. */
+    const uint8_t *frag_data;
+    uint32_t frag_len, frag_cap;
+    uint8_t frag_nh;
     /* L4 */
     bool has_l4; /* ports / type fields below are valid                 */
     uint16_t sport, dport;

@@ -596,6 +596,19 @@ void flow_table_prefetch_flow(const struct flow_table *t, const struct flow_prep
     __builtin_prefetch(f + 128, 1);
 }
 
+struct flow *flow_table_find(struct flow_table *t, const struct flow_prep *pp, int *side)
+{
+    if (!pp->track)
+        return NULL;
+    uint32_t idx = t->buckets[pp->hash & (t->nbuckets - 1)];
+    while (idx != FLOW_NIL && !flow_key_eq(&F(t, idx)->key, &pp->key))
+        idx = F(t, idx)->hnext;
+    if (idx == FLOW_NIL)
+        return NULL;
+    *side = pp->side;
+    return F(t, idx);
+}
+
 struct flow *flow_table_packet(struct flow_table *t, const struct flow_pkt *p, uint64_t ts,
                                uint32_t wirelen, uint16_t ifindex)
 {

@@ -215,6 +215,11 @@ struct flow *flow_table_account(struct flow_table *t, const struct flow_pkt *p,
                                 const struct flow_prep *pp, uint64_t ts_ns, uint32_t wirelen,
                                 uint16_t ifindex);
 
+/* The flow of a prepared packet, without accounting anything (NULL when there
+ * is none); *side is the sender's key side. For a reassembled IP datagram,
+ * whose fragments were accounted one by one. */
+struct flow *flow_table_find(struct flow_table *t, const struct flow_prep *pp, int *side);
+
 /* After flow_table_packet returned a flow: the key side (0/1) of that packet's
  * sender. Compare with flow.src_side to know the direction. */
 int flow_table_last_side(const struct flow_table *t);
