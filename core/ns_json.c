@@ -20,7 +20,6 @@
 #include "ns_json.h"
 #include "ns_rec.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -198,6 +197,16 @@ static size_t utf8_seq(const uint8_t *s, size_t avail)
     return n;
 }
 
+/* Nonzero when the word holds a byte that needs more than a copy (control,
+ * '"', '\\', non-ASCII): the classic "has a zero byte" trick on x ^ '"' and
+ * x ^ '\\' plus "has a byte < 0x20"; it may only err towards the slow path. */
+static inline uint64_t word_bad(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return ((x - ones * 0x20) | (q - ones) | (b - ones) | x) & high;
+}
+
 /* Quoted, escaped string; the caller reserved len * 6 + 2 bytes (the worst
  * case: 6 output bytes per input byte). */
 static void jw_str_raw(struct jw *w, const char *str, size_t len)
@@ -206,34 +215,46 @@ static void jw_str_raw(struct jw *w, const char *str, size_t len)
     char *o = w->b + w->len;
     *o++ = '"';
     size_t i = 0;
+    /* Fast paths for the usual value, short and plain: whole words checked
+     * and copied, the last one overlapping, never a byte outside s[0, len). */
+    if (len >= 8) {
+        uint64_t x;
+        for (; len - i > 8; i += 8) {
+            memcpy(&x, s + i, 8);
+            if (word_bad(x))
+                goto slow;
+            memcpy(o + i, &x, 8);
+        }
+        memcpy(&x, s + len - 8, 8);
+        if (word_bad(x))
+            goto slow;
+        memcpy(o + len - 8, &x, 8);
+        o += len;
+        goto done;
+    }
+    if (len >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + len - 4, 4);
+        if (word_bad((uint64_t)x << 32 | y))
+            goto slow;
+        memcpy(o, &x, 4);
+        memcpy(o + len - 4, &y, 4);
+        o += len;
+        goto done;
+    }
+slow:
+    o += i;
     while (i < len) {
-        /* Fast path, 8 bytes at a time: copy a word with no control byte,
-         * '"', '\\' or non-ASCII byte (the usual key or value). The test is
-         * the classic "has a zero byte" bit trick on x, x^'"' and x^'\\',
-         * plus "has a byte < 0x20"; it may only err towards the slow path. */
+        /* Clean words in the middle of a string with an odd byte. */
         while (len - i >= 8) {
             uint64_t x;
             memcpy(&x, s + i, 8);
-            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-            uint64_t bad = ((x - ones * 0x20) | (q - ones) | (b - ones) | x) & high;
-            if (bad)
+            if (word_bad(x))
                 break;
             memcpy(o, &x, 8);
             o += 8;
             i += 8;
-        }
-        if (i < len && i >= 8 && len - i < 8) {
-            /* Tail: test the last 8 bytes (overlapping what was copied). */
-            uint64_t x;
-            memcpy(&x, s + len - 8, 8);
-            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-            if (!(((x - ones * 0x20) | (q - ones) | (b - ones) | x) & high)) {
-                mem_copy(o, (const char *)s + i, len - i);
-                o += len - i;
-                break;
-            }
         }
         if (i >= len)
             break;
@@ -267,6 +288,7 @@ static void jw_str_raw(struct jw *w, const char *str, size_t len)
         o += 6;
         i++;
     }
+done:
     *o++ = '"';
     w->len = (size_t)(o - w->b);
 }
@@ -283,27 +305,63 @@ static const char digits2[] = "0001020304050607080910111213141516171819202122232
                               "34353637383940414243444546474849505152535455565758596061626364656667"
                               "6869707172737475767778798081828384858687888990919293949596979899";
 
-/* Decimal digits of v at out (no NUL); returns the count. Two digits per
- * division: most numbers here are counters and ports. */
+static const uint64_t pow10[20] = {1ull,
+                                   10ull,
+                                   100ull,
+                                   1000ull,
+                                   10000ull,
+                                   100000ull,
+                                   1000000ull,
+                                   10000000ull,
+                                   100000000ull,
+                                   1000000000ull,
+                                   10000000000ull,
+                                   100000000000ull,
+                                   1000000000000ull,
+                                   10000000000000ull,
+                                   100000000000000ull,
+                                   1000000000000000ull,
+                                   10000000000000000ull,
+                                   100000000000000000ull,
+                                   1000000000000000000ull,
+                                   10000000000000000000ull};
+
+/* Decimal digits of v at out (no NUL); returns the count. The count comes
+ * from the bit length (log10(2) ~ 1233/4096) and one table compare, then two
+ * digits per division: most numbers here are counters and ports. */
 static inline size_t fmt_u64(char *out, uint64_t v)
 {
-    size_t n = 1;
-    for (uint64_t t = v; t >= 10; t /= 10)
-        n++;
+    unsigned t = ((64u - (unsigned)__builtin_clzll(v | 1)) * 1233u) >> 12;
+    size_t n = t + (v >= pow10[t]);
+    n += n == 0; /* v == 0 */
     char *o = out + n;
     while (v >= 100) {
         unsigned d = (unsigned)(v % 100) * 2;
         v /= 100;
-        *--o = digits2[d + 1];
-        *--o = digits2[d];
+        o -= 2;
+        memcpy(o, digits2 + d, 2);
+    }
+    if (v >= 10)
+        memcpy(o - 2, digits2 + v * 2, 2);
+    else
+        o[-1] = (char)('0' + v);
+    return n;
+}
+
+/* One IPv4 octet, 1-3 digits. */
+static inline size_t fmt_u8(char *out, unsigned v)
+{
+    if (v >= 100) {
+        out[0] = (char)('0' + v / 100);
+        memcpy(out + 1, digits2 + (v % 100) * 2, 2);
+        return 3;
     }
     if (v >= 10) {
-        *--o = digits2[v * 2 + 1];
-        *--o = digits2[v * 2];
-    } else {
-        *--o = (char)('0' + v);
+        memcpy(out, digits2 + v * 2, 2);
+        return 2;
     }
-    return n;
+    out[0] = (char)('0' + v);
+    return 1;
 }
 
 static inline void put2(char *o, unsigned v)
@@ -312,10 +370,9 @@ static inline void put2(char *o, unsigned v)
     o[1] = (char)('0' + v % 10);
 }
 
-size_t ns_json_format_time(char *out, uint64_t ts_ns)
+/* "YYYY-MM-DDTHH:MM:SS." of a second since the epoch (20 bytes). */
+static void format_secs(char *out, uint64_t secs)
 {
-    uint64_t secs = ts_ns / 1000000000u;
-    unsigned usec = (unsigned)(ts_ns % 1000000000u / 1000u);
     uint64_t days = secs / 86400u;
     unsigned sod = (unsigned)(secs % 86400u);
     /* Civil date from days since 1970-01-01 (proleptic Gregorian), with the
@@ -345,21 +402,52 @@ size_t ns_json_format_time(char *out, uint64_t ts_ns)
     out[16] = ':';
     put2(out + 17, sod % 60);
     out[19] = '.';
-    for (int i = 25; i >= 20; i--) {
-        out[i] = (char)('0' + usec % 10);
-        usec /= 10;
+}
+
+/* Per-thread cache of rendered seconds: a record's times (@timestamp,
+ * event.start, event.end) and consecutive records mostly fall in a few
+ * seconds, and the civil-date arithmetic costs more than the rest of the
+ * value. Direct-mapped on the low bits of the second. */
+#define JT_SLOTS 4
+struct jt_slot {
+    uint64_t secs; /* UINT64_MAX: empty (no uint64_t ns time reaches it) */
+    char text[24];
+};
+static _Thread_local struct jt_slot jt_cache[JT_SLOTS] = {
+    {UINT64_MAX, ""}, {UINT64_MAX, ""}, {UINT64_MAX, ""}, {UINT64_MAX, ""}};
+
+/* The time at out, NS_JSON_TIME_LEN bytes, no NUL. */
+static inline void format_time_raw(char *out, uint64_t ts_ns)
+{
+    uint64_t secs = ts_ns / 1000000000u;
+    unsigned usec = (unsigned)(ts_ns % 1000000000u / 1000u);
+    struct jt_slot *c = &jt_cache[secs % JT_SLOTS];
+    if (c->secs != secs) {
+        format_secs(c->text, secs);
+        c->secs = secs;
     }
+    memcpy(out, c->text, 20);
+    memcpy(out + 20, digits2 + usec / 10000 * 2, 2);
+    memcpy(out + 22, digits2 + usec / 100 % 100 * 2, 2);
+    memcpy(out + 24, digits2 + usec % 100 * 2, 2);
     out[26] = 'Z';
-    out[27] = 0;
+}
+
+size_t ns_json_format_time(char *out, uint64_t ts_ns)
+{
+    format_time_raw(out, ts_ns);
+    out[NS_JSON_TIME_LEN] = 0;
     return NS_JSON_TIME_LEN;
 }
 
+/* A quoted time, NS_JSON_TIME_LEN + 2 bytes reserved. */
 static void jw_time(struct jw *w, uint64_t ts_ns)
 {
-    char t[NS_JSON_TIME_LEN + 1];
-    jw_c(w, '"');
-    jw_mem(w, t, ns_json_format_time(t, ts_ns));
-    jw_c(w, '"');
+    char *o = w->b + w->len;
+    o[0] = '"';
+    format_time_raw(o + 1, ts_ns);
+    o[NS_JSON_TIME_LEN + 1] = '"';
+    w->len += NS_JSON_TIME_LEN + 2;
 }
 
 static void jw_double(struct jw *w, double d)
@@ -382,26 +470,83 @@ static void jw_double(struct jw *w, double d)
     jw_mem(w, t, (size_t)n);
 }
 
+/* Dotted quad of a[0..4) at out; returns the length. */
+static inline size_t fmt_ip4(char *out, const uint8_t *a)
+{
+    size_t n = fmt_u8(out, a[0]);
+    out[n++] = '.';
+    n += fmt_u8(out + n, a[1]);
+    out[n++] = '.';
+    n += fmt_u8(out + n, a[2]);
+    out[n++] = '.';
+    n += fmt_u8(out + n, a[3]);
+    return n;
+}
+
+/* IPv6 text at out (at most 45 bytes); returns the length. Exactly what
+ * glibc's inet_ntop gives (the format before this function existed): RFC 5952
+ * zero compression of the first longest run of two or more zero words,
+ * lower-case hex without leading zeros, and the dotted IPv4 tail for
+ * ::a.b.c.d and ::ffff:a.b.c.d. Without the libc call and its sprintf. */
+static size_t fmt_ip6(char *out, const uint8_t *a)
+{
+    unsigned wd[8];
+    int best = -1, blen = 0, cur = -1, clen = 0;
+    for (int i = 0; i < 8; i++) {
+        wd[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+        if (wd[i] == 0) {
+            if (cur < 0)
+                cur = i, clen = 0;
+            clen++;
+        } else if (cur >= 0) {
+            if (clen > blen)
+                best = cur, blen = clen;
+            cur = -1;
+        }
+    }
+    if (cur >= 0 && clen > blen)
+        best = cur, blen = clen;
+    if (blen < 2)
+        best = -1;
+    char *o = out;
+    for (int i = 0; i < 8; i++) {
+        if (best >= 0 && i >= best && i < best + blen) {
+            if (i == best)
+                *o++ = ':';
+            continue;
+        }
+        if (i)
+            *o++ = ':';
+        if (i == 6 && best == 0 && (blen == 6 || (blen == 5 && wd[5] == 0xffff))) {
+            o += fmt_ip4(o, a + 12);
+            break;
+        }
+        unsigned v = wd[i];
+        int sh = v >= 0x1000 ? 12 : v >= 0x100 ? 8 : v >= 0x10 ? 4 : 0;
+        for (; sh >= 0; sh -= 4)
+            *o++ = hexd[(v >> sh) & 15];
+    }
+    if (best >= 0 && best + blen == 8)
+        *o++ = ':';
+    return (size_t)(o - out);
+}
+
+/* An address value, 64 bytes reserved. */
 static void jw_ip(struct jw *w, const struct ns_ip *ip)
 {
-    char t[INET6_ADDRSTRLEN];
-    if (ip->family == 4) {
-        size_t n = 0;
-        for (int i = 0; i < 4; i++) {
-            if (i)
-                t[n++] = '.';
-            n += fmt_u64(t + n, ip->a[i]);
-        }
-        jw_c(w, '"');
-        jw_mem(w, t, n);
-        jw_c(w, '"');
-    } else if (ip->family == 6 && inet_ntop(AF_INET6, ip->a, t, sizeof(t))) {
-        jw_c(w, '"');
-        jw_mem(w, t, strlen(t));
-        jw_c(w, '"');
-    } else {
+    char *o = w->b + w->len;
+    size_t n;
+    if (ip->family == 4)
+        n = fmt_ip4(o + 1, ip->a);
+    else if (ip->family == 6)
+        n = fmt_ip6(o + 1, ip->a);
+    else {
         jw_mem(w, "null", 4);
+        return;
     }
+    o[0] = '"';
+    o[n + 1] = '"';
+    w->len += n + 2;
 }
 
 static void jw_mac(struct jw *w, const uint8_t *mac)
@@ -488,10 +633,12 @@ static inline void jw_key_raw(struct jw *w, const char *k, uint32_t len, bool pl
 
 static char json_host[256 * 6 + 3]; /* escaped and quoted */
 static size_t json_host_len;
+static uint32_t json_host_gen; /* bumped per change: plans hold the name */
 
 void ns_json_set_hostname(const char *name)
 {
     json_host_len = 0;
+    json_host_gen++;
     if (!name || !*name)
         return;
     size_t n = strnlen(name, 255);
@@ -603,8 +750,10 @@ static void units_sort(struct unit *u, struct unit *tmp, uint32_t n)
 
 #define JW_MAX_PATH 16 /* deeper dotted keys keep the rest of the key flat */
 
-/* Block flags: which common fields the top level carries (part of a plan's
- * identity, with the producer's keys). Objects have none. */
+/* A block's identity besides its keys: which common fields the top level
+ * carries (bits 0-7), and the values a plan holds as literal text: the
+ * record type (bits 8-23, for event.dataset) and the hostname's generation
+ * (bits 32-63). Objects have 0. */
 #define JB_COMMON 1u /* @timestamp, event.dataset */
 #define JB_SEQ 2u    /* event.sequence */
 #define JB_HOST 4u   /* observer.hostname */
@@ -652,16 +801,22 @@ struct jstep {
 
 struct jplan {
     uint64_t hash;
+    uint64_t ident;  /* the block's identity besides its keys (JB_*, ...) */
     uint32_t nprod;  /* member entries (keys checked before replaying) */
-    uint32_t flags;  /* JB_* */
     uint32_t nsteps; /* values written (duplicates are left out) */
     uint32_t busy;   /* replays in progress on this thread's stack */
     uint32_t tail_off, tail_len;
+    size_t room;          /* output bytes to reserve up front (plan_run) */
     const uint16_t *klen; /* [nprod] */
     const char *keys;     /* the nprod keys, concatenated */
-    const char *lit;      /* literals, followed by 16 readable bytes */
+    const char *lit;      /* literals, followed by JW_LIT_PAD readable bytes */
     struct jstep steps[];
 };
+
+/* Literal copies may write this far past a literal's end (plan_run). */
+#define JW_LIT_PAD 32
+/* Room per step besides its literal: the copy's overshoot and a scalar. */
+#define JW_STEP_ROOM (JW_LIT_PAD + 64)
 
 /* While a plan is built, jw_units records here instead of writing values. */
 struct jbuild {
@@ -744,7 +899,12 @@ static int jw_units(struct jw *w, const struct ns_record *rec, const struct unit
         }
         jw_key_raw(w, k + pos, kl - pos, plain);
         jw_c(w, ':');
-        if (b) {
+        if (b && (u[x].src == JU_DATASET || u[x].src == JU_HOST)) {
+            /* Fixed for every block with this plan (the record type and the
+             * hostname generation are part of its identity): literal text. */
+            if (jw_common(w, rec, u[x].src) < 0)
+                return -ENOMEM;
+        } else if (b) {
             struct jstep *st = &b->steps[b->nsteps++];
             st->src = u[x].src;
             st->off = (uint32_t)b->mark;
@@ -851,13 +1011,15 @@ static bool plan_match(const struct jplan *p, const struct ns_record *rec, const
     return true;
 }
 
-/* Copy a plan literal, room for len + 16 reserved: whole 16-byte blocks
- * (the plan's literals are followed by 16 readable bytes), no length-based
- * branching for the usual 5-30 byte literals. */
+/* Copy a plan literal, room for len + JW_LIT_PAD reserved: 32 bytes (the
+ * plan's literals are followed by JW_LIT_PAD readable bytes) and more only
+ * if longer, so that the usual 5-30 byte literal costs no length branching. */
 static inline void jw_lit(struct jw *w, const char *s, uint32_t len)
 {
     char *o = w->b + w->len;
-    for (uint32_t i = 0; i < len; i += 16)
+    memcpy(o, s, 16);
+    memcpy(o + 16, s + 16, 16);
+    for (uint32_t i = 32; i < len; i += 16)
         memcpy(o + i, s + i, 16);
     w->len += len;
 }
@@ -874,22 +1036,42 @@ static inline int jw_value_reserved(struct jw *w, const struct ns_record *rec, u
     return 0;
 }
 
-/* Replay a plan for the block whose member entries are idx[]. */
+/* Replay a plan for the block whose member entries are idx[]. One
+ * reservation covers every literal and every scalar (p->room); a string
+ * reserves its own worst case plus what the rest of the plan still needs, and
+ * a nested block renews the reservation afterwards. */
 static int plan_run(struct jw *w, const struct ns_record *rec, struct jplan *p, const uint32_t *idx)
 {
+    size_t rest = p->room;
+    if (jw_reserve(w, rest) < 0)
+        return -ENOMEM;
+    const struct ns__rec_ent *ents = ns__rec_ents(rec);
     int rc = -ENOMEM;
     p->busy++; /* a nested block must not evict it */
     for (uint32_t s = 0; s < p->nsteps; s++) {
         const struct jstep *st = &p->steps[s];
-        if (jw_reserve(w, (size_t)st->len + 16 + 64) < 0)
-            goto out;
+        rest -= st->len + JW_STEP_ROOM;
         jw_lit(w, p->lit + st->off, st->len);
-        if (st->src < JU_TIMESTAMP ? jw_value_reserved(w, rec, idx[st->src]) < 0
-                                   : jw_common(w, rec, st->src) < 0)
-            goto out;
+        if (st->src >= JU_TIMESTAMP) {
+            /* @timestamp or event.sequence (the others are literal text). */
+            if (st->src == JU_TIMESTAMP)
+                jw_time(w, rec->ts_ns);
+            else
+                w->len += fmt_u64(w->b + w->len, rec->seq);
+            continue;
+        }
+        const struct ns__rec_ent *e = ents + idx[st->src];
+        if (e->type == NS_F_STR) {
+            if (jw_reserve(w, (size_t)e->v.s.len * 6 + 2 + rest) < 0)
+                goto out;
+            jw_str_raw(w, ns__rec_str(rec, e->v.s.off), e->v.s.len);
+        } else if (e->type == NS_F_ARRAY || e->type == NS_F_OBJECT) {
+            if (jw_value(w, rec, idx[st->src]) < 0 || jw_reserve(w, rest) < 0)
+                goto out;
+        } else {
+            jw_scalar_raw(w, e);
+        }
     }
-    if (jw_reserve(w, (size_t)p->tail_len + 16) < 0)
-        goto out;
     jw_lit(w, p->lit + p->tail_off, p->tail_len);
     rc = 0;
 out:
@@ -900,7 +1082,7 @@ out:
 /* Make a plan from the block's sorted units (nu of them: the nprod member
  * entries idx[] plus the common fields). NULL when out of memory. */
 static struct jplan *plan_build(const struct ns_record *rec, const struct unit *u, uint32_t nu,
-                                const uint32_t *idx, uint32_t nprod, uint32_t flags, uint64_t hash)
+                                const uint32_t *idx, uint32_t nprod, uint64_t ident, uint64_t hash)
 {
     char *sb = NULL;
     size_t scap = 0;
@@ -918,13 +1100,13 @@ static struct jplan *plan_build(const struct ns_record *rec, const struct unit *
     for (uint32_t o = 0; o < nprod; o++)
         kbytes += e[idx[o]].klen;
     size_t steps_sz = b.nsteps * sizeof(struct jstep);
-    size_t size = sizeof(*p) + steps_sz + nprod * sizeof(uint16_t) + kbytes + s.len + 16;
+    size_t size = sizeof(*p) + steps_sz + nprod * sizeof(uint16_t) + kbytes + s.len + JW_LIT_PAD;
     p = malloc(size);
     if (!p)
         goto out;
     p->hash = hash;
+    p->ident = ident;
     p->nprod = nprod;
-    p->flags = flags;
     p->nsteps = b.nsteps;
     p->busy = 0;
     p->tail_off = (uint32_t)b.mark;
@@ -939,7 +1121,9 @@ static struct jplan *plan_build(const struct ns_record *rec, const struct unit *
         k += x->klen;
     }
     memcpy(k, s.b, s.len);
-    memset(k + s.len, 0, 16);
+    memset(k + s.len, 0, JW_LIT_PAD);
+    /* Literals plus a scalar's worst case per step (see plan_run). */
+    p->room = s.len + (size_t)b.nsteps * JW_STEP_ROOM + JW_LIT_PAD;
     p->klen = kl;
     p->keys = keys;
     p->lit = k;
@@ -978,7 +1162,7 @@ static uint32_t jw_collect(const struct ns_record *rec, uint32_t from, uint32_t 
  * equal producer key first, and the first of equal keys is written). Room
  * for nprod + 4. Returns the count. */
 static uint32_t units_fill(const struct ns_record *rec, const uint32_t *idx, uint32_t nprod,
-                           uint32_t flags, struct unit *u)
+                           uint64_t flags, struct unit *u)
 {
     const struct ns__rec_ent *e = ns__rec_ents(rec);
     uint32_t n = 0;
@@ -1004,20 +1188,20 @@ static uint32_t units_fill(const struct ns_record *rec, const uint32_t *idx, uin
 /* A block without a usable plan: sort its units, then make, replay and
  * (room permitting) keep a plan; without memory for a plan, write directly. */
 static int jw_block_slow(struct jw *w, const struct ns_record *rec, const uint32_t *idx,
-                         uint32_t nprod, uint32_t flags, uint64_t hash, struct jcache *c)
+                         uint32_t nprod, uint64_t ident, uint64_t hash, struct jcache *c)
 {
     struct unit *u = malloc(2 * ((size_t)nprod + 4) * sizeof(*u));
     if (!u)
         return -ENOMEM;
-    uint32_t nu = units_fill(rec, idx, nprod, flags, u);
+    uint32_t nu = units_fill(rec, idx, nprod, ident, u);
     units_sort(u, u + nu, nu);
     int rc = -ENOMEM;
     struct jplan *p =
-        c && nprod <= JW_PLAN_UNITS ? plan_build(rec, u, nu, idx, nprod, flags, hash) : NULL;
+        c && nprod <= JW_PLAN_UNITS ? plan_build(rec, u, nu, idx, nprod, ident, hash) : NULL;
     if (p) {
         rc = plan_run(w, rec, p, idx);
         struct jplan **slot = &c->slot[hash % JW_PLAN_SLOTS];
-        size_t size = (size_t)(p->lit - (const char *)p) + p->tail_off + p->tail_len;
+        size_t size = (size_t)(p->lit - (const char *)p) + p->tail_off + p->tail_len + JW_LIT_PAD;
         if (size <= JW_PLAN_BYTES && (!*slot || !(*slot)->busy)) {
             free(*slot);
             *slot = p;
@@ -1036,9 +1220,11 @@ static int jw_block_slow(struct jw *w, const struct ns_record *rec, const uint32
 }
 
 /* One block as a JSON object: the member entries at depth md from `from`
- * (see jw_collect), plus the common fields in `flags`. */
-static int jw_block(struct jw *w, const struct ns_record *rec, uint32_t from, uint32_t md,
-                    uint32_t flags)
+ * (see jw_collect), plus the common fields in `ident` (JB_*; 0 for an
+ * object). Inlined into its two callers so that the top level's md == 0
+ * simplifies the member scan. */
+static inline __attribute__((always_inline)) int
+jw_block(struct jw *w, const struct ns_record *rec, uint32_t from, uint32_t md, uint64_t ident)
 {
     uint32_t sidx[JW_PLAN_UNITS];
     uint64_t hash;
@@ -1049,19 +1235,19 @@ static int jw_block(struct jw *w, const struct ns_record *rec, uint32_t from, ui
         if (!idx)
             return -ENOMEM;
         jw_collect(rec, from, md, idx, n, &hash);
-        int rc = jw_block_slow(w, rec, idx, n, flags, hash, NULL);
+        int rc = jw_block_slow(w, rec, idx, n, ident, hash, NULL);
         free(idx);
         return rc;
     }
-    hash = (hash ^ ((uint64_t)n << 8 | flags)) * JH_MUL;
+    hash = (hash ^ ident ^ (uint64_t)n << 24) * JH_MUL;
     hash ^= hash >> 32;
     struct jcache *c = jw_cache();
     if (c) {
         struct jplan *p = c->slot[hash % JW_PLAN_SLOTS];
-        if (p && p->hash == hash && p->nprod == n && p->flags == flags && plan_match(p, rec, sidx))
+        if (p && p->hash == hash && p->nprod == n && p->ident == ident && plan_match(p, rec, sidx))
             return plan_run(w, rec, p, sidx);
     }
-    return jw_block_slow(w, rec, sidx, n, flags, hash, c);
+    return jw_block_slow(w, rec, sidx, n, ident, hash, c);
 }
 
 /* Members of an array: in order, at depth d + 1 until the array's END (an
@@ -1109,8 +1295,10 @@ int ns_rec_to_json(const struct ns_record *rec, char **buf, size_t *cap, size_t 
     struct jw w = {.b = *buf, .len = *len, .cap = *cap, .bufp = buf, .capp = cap};
     if (!w.b)
         w.cap = 0;
-    uint32_t flags = JB_COMMON | (rec->seq ? JB_SEQ : 0) | (json_host_len ? JB_HOST : 0);
-    if (jw_block(&w, rec, 0, 0, flags) < 0)
+    uint64_t ident = JB_COMMON | (rec->seq ? JB_SEQ : 0) | (uint64_t)rec->type << 8;
+    if (json_host_len)
+        ident |= JB_HOST | (uint64_t)json_host_gen << 32;
+    if (jw_block(&w, rec, 0, 0, ident) < 0)
         return -ENOMEM;
     *len = w.len;
     return 0;

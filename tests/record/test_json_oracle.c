@@ -560,3 +560,28 @@ Test(json_oracle, append_str)
         free(b);
     }
 }
+
+/* Every zero/non-zero pattern of the eight IPv6 words (every run length and
+ * position, ties), with values of each hex length, and the IPv4 tails. */
+Test(json_oracle, ip6_patterns)
+{
+    static const uint16_t vals[] = {1, 0x10, 0xabc, 0xffff, 0x1f00};
+    for (unsigned mask = 0; mask < 256; mask++) {
+        for (unsigned v = 0; v < 5; v++) {
+            struct ns_record *r = ns_rec_new(NS_REC_FLOW, 1);
+            struct ns_ip ip = {.family = 6};
+            for (int i = 0; i < 8; i++) {
+                uint16_t w = (mask >> i) & 1 ? vals[(v + (unsigned)i) % 5] : 0;
+                ip.a[2 * i] = (uint8_t)(w >> 8);
+                ip.a[2 * i + 1] = (uint8_t)w;
+            }
+            ns_rec_add_ip(r, "ip", &ip);
+            ip.a[10] = ip.a[11] = 0xff; /* ::ffff:... when the rest is zero */
+            ns_rec_add_ip(r, "mapped", &ip);
+            ip.a[11] = 0xfe;
+            ns_rec_add_ip(r, "nearly", &ip);
+            cr_assert(same_json(r, 0, false), "mask %#x v %u", mask, v);
+            ns_rec_release(r);
+        }
+    }
+}
