@@ -178,12 +178,6 @@ int nsb_attach(struct ns_instance *ins, struct bpf_object_skeleton *s, const cha
     return nsb_capture_end(ins, what, err);
 }
 
-void nsb_detach(struct bpf_object_skeleton *s)
-{
-    if (s)
-        bpf_object__detach_skeleton(s);
-}
-
 struct ring_buffer *nsb_ringbuf_new(struct ns_instance *ins, const struct bpf_map *map,
                                     ring_buffer_sample_fn cb, void *ctx)
 {

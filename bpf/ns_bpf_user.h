@@ -55,13 +55,10 @@ int nsb_open_end(struct ns_instance *ins, bool ok);
 int nsb_load(struct ns_instance *ins, struct bpf_object_skeleton *s, const char *what);
 
 /* Attach every auto-attachable program of a loaded skeleton (tracepoints: the
- * links belong to the skeleton's file descriptors, so they go away with
- * nsb_detach, <name>__destroy or the process, crash included). Same error
- * contract as nsb_load. */
+ * links are file descriptors of the skeleton, so they go away with
+ * <name>__destroy or with the process, crash included: nothing to recover).
+ * Same error contract as nsb_load. */
 int nsb_attach(struct ns_instance *ins, struct bpf_object_skeleton *s, const char *what);
-
-/* Detach what nsb_attach attached (idempotent; <name>__destroy does it too). */
-void nsb_detach(struct bpf_object_skeleton *s);
 
 /* A ring-buffer reader on the BPF_MAP_TYPE_RINGBUF map `map`, calling cb(ctx,
  * data, size) per event from ring_buffer__consume/poll. Returns NULL, errno
