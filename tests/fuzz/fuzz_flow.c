@@ -14,6 +14,7 @@
 
 #include "community_id.h"
 #include "flow_device.h"
+#include "flow_ipfrag.h"
 #include "flow_parse.h"
 #include "flow_table.h"
 
@@ -26,6 +27,7 @@ static const uint32_t fuzz_dlts[] = {
 
 static struct flow_table *fuzz_tbl;
 static struct flow_devices *fuzz_devs;
+static struct ipfrag *fuzz_frag;
 static uint64_t fuzz_now;
 static volatile uint64_t fuzz_sink;
 
@@ -62,6 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             .on_event = fuzz_on_event,
         };
         fuzz_tbl = flow_table_new(&c);
+        struct ipfrag_cfg fc = {.timeout_ns = 30, .max_datagrams = 8, .max_bytes = 200000};
+        fuzz_frag = ipfrag_new(&fc);
     }
     if (size < 1)
         return 0;
@@ -74,6 +78,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_now += (data[0] & 0x80) ? 7 : 1;
     uint64_t ts = (data[0] & 0x40) && fuzz_now > 3 ? fuzz_now - 3 : fuzz_now;
     flow_table_packet(fuzz_tbl, &p, ts, (uint32_t)size, data[0] & 1);
+    /* Fragments also go to IP reassembly, as with app decoders in the plugin;
+     * a completed datagram is parsed again. */
+    const uint8_t *dg;
+    uint32_t dlen;
+    if (p.is_frag && p.kind == FLOW_PKT_IP && p.err == FLOW_ERR_NONE && fuzz_frag != NULL &&
+        ipfrag_add(fuzz_frag, &p, ts, &dg, &dlen)) {
+        struct flow_pkt rp;
+        flow_parse(dg, dlen, p.family == 4 ? FLOW_DLT_IPV4 : FLOW_DLT_IPV6, &rp);
+        fuzz_sink += rp.sport + rp.payload_cap + dlen;
+    }
     if ((fuzz_now & 15) == 0)
         flow_table_tick(fuzz_tbl, fuzz_now);
     if ((fuzz_now & 255) == 0) {
