@@ -11,13 +11,28 @@
 
 #include "dns_domain.h"
 
-/* Split name; "" for a field that is absent. Returns dns_domain_split's result. */
+static struct dns_domain_cache CACHE; /* shared by every test: hits and misses */
+
+/* Split name; "" for a field that is absent. Returns dns_domain_split's
+ * result, after checking that the memo (cold, then warm) gives the same. */
 static bool split(const char *name, char *reg, char *tld, char *sub)
 {
-    char buf[DNS_DOMAIN_MAX];
-    struct dns_domain d;
+    char buf[DNS_DOMAIN_MAX], cbuf[DNS_DOMAIN_MAX];
+    struct dns_domain d, cd;
     reg[0] = tld[0] = sub[0] = '\0';
-    if (!dns_domain_split(psl_builtin(), name, strlen(name), buf, sizeof(buf), &d))
+    bool ok = dns_domain_split(psl_builtin(), name, strlen(name), buf, sizeof(buf), &d);
+    for (int round = 0; round < 2; round++) {
+        bool cok = dns_domain_split_cached(psl_builtin(), &CACHE, name, strlen(name), cbuf,
+                                           sizeof(cbuf), &cd);
+        cr_assert_eq(cok, ok, "%s: cached result differs", name);
+        if (ok) {
+            cr_assert_str_eq(cbuf, buf);
+            cr_assert(cd.len == d.len && cd.tld == d.tld && cd.has_reg == d.has_reg &&
+                          (!d.has_reg || cd.reg == d.reg),
+                      "%s: cached split differs", name);
+        }
+    }
+    if (!ok)
         return false;
     cr_assert_leq(d.tld, d.len);
     cr_assert_eq(strlen(buf), d.len);
@@ -93,6 +108,19 @@ Test(dns_domain, escaped_dot_stays_in_its_label)
     check("a\\.b.example.com", "example.com", "com", "a\\.b");
     check("www.ex\\.ample.co.uk", "ex\\.ample.co.uk", "co.uk", "www");
     check("a\\\\.example.com", "example.com", "com", "a\\\\");
+}
+
+Test(dns_domain, memo_parents)
+{
+    /* The parent of a name is remembered: later names under it (and deep
+     * private-section rules) split the same as without the memo. */
+    check("a.example.co.uk", "example.co.uk", "co.uk", "a");
+    check("b.example.co.uk", "example.co.uk", "co.uk", "b");
+    check("x.s3.amazonaws.com", "x.s3.amazonaws.com", "s3.amazonaws.com", "");
+    check("y.x.s3.amazonaws.com", "x.s3.amazonaws.com", "s3.amazonaws.com", "y");
+    check("www.amazonaws.com", "amazonaws.com", "com", "www");
+    check("foo.bar.kawasaki.jp", "foo.bar.kawasaki.jp", "bar.kawasaki.jp", "");
+    check("www.city.kawasaki.jp", "city.kawasaki.jp", "kawasaki.jp", "www");
 }
 
 Test(dns_domain, nothing_to_split)

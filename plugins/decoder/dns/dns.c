@@ -31,6 +31,12 @@
 
 #define DNS_FLOW_MAX_PENDING 64 /* pending queries per flow               */
 #define DNS_TCP_BAD_LIMIT 3     /* malformed messages in a row: give up  */
+#define DNS_Q_POOL_NAME 128     /* pooled query: room for a name this long */
+#define DNS_FLOW_QNAME_IN 64    /* the flow's first name kept inline up to */
+#define DNS_FREE_MAX 4096       /* spare flow states / queries kept        */
+
+/* A string literal with its length (no strlen in the data path). */
+#define REC_LIT(h, r, k, lit) (h)->rec_add_str((r), (k), (lit), sizeof(lit) - 1)
 
 struct dns_config {
     uint64_t query_timeout;
@@ -48,8 +54,10 @@ struct dns_q {
     uint16_t id, flags, qtype, qclass;
     uint8_t opcode;
     bool edns_do;
-    bool rev;     /* sent by the flow's responder (the capture missed the start) */
-    char qname[]; /* text, NUL-terminated */
+    bool rev;      /* sent by the flow's responder (the capture missed the start) */
+    bool pooled;   /* allocated with DNS_Q_POOL_NAME bytes of name: reusable */
+    uint16_t qlen; /* strlen(qname) */
+    char qname[];  /* text, NUL-terminated */
 };
 
 /* Per-flow state (ns_app_flow.state). */
@@ -60,8 +68,9 @@ struct dns_flow {
     uint8_t *buf[2]; /* TCP: a message split across segments */
     uint32_t blen[2];
     uint32_t bad; /* malformed messages in a row */
-    char *qname;  /* first question seen: for the flow record */
-    uint16_t qtype;
+    char *qname;  /* first question seen, for the flow record: qname_in or malloc'd */
+    uint16_t qtype, qlen;
+    char qname_in[DNS_FLOW_QNAME_IN];
 };
 
 enum dns_mal { MAL_SHORT = 0, MAL_TRUNC, MAL_LOOP, MAL_LONG, MAL_LABEL, MAL_TCP_LEN, MAL_COUNT };
@@ -74,8 +83,15 @@ struct dns_ctx {
     struct dns_q *ghead, *gtail;
     uint64_t npending;
     struct ns_app_state *flows; /* every live dns_flow */
+    /* Spare per-flow states and pooled queries: a DNS flow is often one
+     * query and its response, so calloc/free per flow and per query would
+     * be a large part of its cost. */
+    struct dns_flow *ffree;
+    struct dns_q *qfree;
+    uint32_t nffree, nqfree;
 #ifdef NS_HAVE_LIBPSL
-    const psl_ctx_t *psl; /* libpsl's built-in list (static; not freed) */
+    const psl_ctx_t *psl;            /* libpsl's built-in list (static; not freed) */
+    struct dns_domain_cache *dcache; /* memo of name splits (NULL: none)          */
 #endif
     ns_counter *c_msgs, *c_queries, *c_responses, *c_trans, *c_unanswered, *c_unsolicited;
     ns_counter *c_mal[MAL_COUNT], *c_overflow, *c_gaps, *c_alloc, *c_declined, *g_pending;
@@ -110,27 +126,27 @@ static void dns_add_flags(struct dns_ctx *c, struct ns_record *r, uint16_t flags
 {
     static const struct {
         uint16_t bit;
-        const char *name;
+        const char name[3];
     } fl[] = {{DNS_F_AA, "AA"}, {DNS_F_TC, "TC"}, {DNS_F_RD, "RD"},
               {DNS_F_RA, "RA"}, {DNS_F_AD, "AD"}, {DNS_F_CD, "CD"}};
     c->h->rec_begin_array(r, "dns.header_flags");
     for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
         if (flags & fl[i].bit)
-            c->h->rec_add_cstr(r, NULL, fl[i].name);
+            c->h->rec_add_str(r, NULL, fl[i].name, 2);
     if (edns_do)
-        c->h->rec_add_cstr(r, NULL, "DO");
+        REC_LIT(c->h, r, NULL, "DO");
     c->h->rec_end(r);
 }
 
 /* dns.question.registered_domain, .top_level_domain and .subdomain of the
  * question name (Public Suffix List; nothing without libpsl, for the root or
  * a malformed name). */
-static void dns_add_domain(struct dns_ctx *c, struct ns_record *r, const char *name)
+static void dns_add_domain(struct dns_ctx *c, struct ns_record *r, const char *name, size_t len)
 {
 #ifdef NS_HAVE_LIBPSL
     char buf[DNS_DOMAIN_MAX];
     struct dns_domain d;
-    if (!dns_domain_split(c->psl, name, strlen(name), buf, sizeof(buf), &d))
+    if (!dns_domain_split_cached(c->psl, c->dcache, name, len, buf, sizeof(buf), &d))
         return;
     const struct ns_host *h = c->h;
     if (d.has_reg)
@@ -142,6 +158,7 @@ static void dns_add_domain(struct dns_ctx *c, struct ns_record *r, const char *n
     (void)c;
     (void)r;
     (void)name;
+    (void)len;
 #endif
 }
 
@@ -178,7 +195,10 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
         op = tmp;
     }
     h->rec_add_cstr(r, "dns.op_code", op);
-    h->rec_add_cstr(r, "dns.type", m != NULL ? "answer" : "query");
+    if (m != NULL)
+        REC_LIT(h, r, "dns.type", "answer");
+    else
+        REC_LIT(h, r, "dns.type", "query");
     if (m != NULL)
         dns_add_flags(c, r, m->flags, m->edns_do);
     else
@@ -193,15 +213,15 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
     }
     /* The question: the query's (the response echoes it). */
     if (q != NULL) {
-        h->rec_add_cstr(r, "dns.question.name", q->qname);
+        h->rec_add_str(r, "dns.question.name", q->qname, q->qlen);
         dns_add_type(c, r, "dns.question.type", q->qtype);
         dns_add_class(c, r, "dns.question.class", q->qclass);
-        dns_add_domain(c, r, q->qname);
+        dns_add_domain(c, r, q->qname, q->qlen);
     } else if (m->has_question) {
-        h->rec_add_cstr(r, "dns.question.name", m->qname);
+        h->rec_add_str(r, "dns.question.name", m->qname, m->qname_len);
         dns_add_type(c, r, "dns.question.type", m->qtype);
         dns_add_class(c, r, "dns.question.class", m->qclass);
-        dns_add_domain(c, r, m->qname);
+        dns_add_domain(c, r, m->qname, m->qname_len);
     }
     if (m != NULL) {
         if (m->nanswers > 0) {
@@ -209,12 +229,12 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
             for (uint16_t i = 0; i < m->nanswers; i++) {
                 const struct dns_rr *rr = &m->an[i];
                 h->rec_begin_object(r, NULL);
-                h->rec_add_cstr(r, "name", rr->name);
+                h->rec_add_str(r, "name", rr->name, rr->name_len);
                 dns_add_type(c, r, "type", rr->type);
                 dns_add_class(c, r, "class", rr->cls);
                 h->rec_add_uint(r, "ttl", rr->ttl);
                 if (rr->data_err == DNS_OK)
-                    h->rec_add_cstr(r, "data", rr->data);
+                    h->rec_add_str(r, "data", rr->data, rr->data_len);
                 h->rec_end(r);
             }
             h->rec_end(r);
@@ -278,13 +298,25 @@ static void q_unlink(struct dns_ctx *c, struct dns_q *q)
     c->npending--;
 }
 
+/* Free an unlinked query (into the pool when it came from there). */
+static void q_free(struct dns_ctx *c, struct dns_q *q)
+{
+    if (q->pooled && c->nqfree < DNS_FREE_MAX) {
+        q->fnext = c->qfree;
+        c->qfree = q;
+        c->nqfree++;
+        return;
+    }
+    free(q);
+}
+
 /* Emit q as unanswered and free it. */
 static void q_expire(struct dns_ctx *c, struct dns_q *q, uint64_t now)
 {
     dns_emit(c, q->fl->link.af, q, NULL, now, "dns_unanswered", q->rev);
     ns_counter_inc(c->c_unanswered);
     q_unlink(c, q);
-    free(q);
+    q_free(c, q);
 }
 
 static void q_add(struct dns_ctx *c, struct dns_flow *fl, const struct dns_msg *m, uint64_t ts,
@@ -298,13 +330,23 @@ static void q_add(struct dns_ctx *c, struct dns_flow *fl, const struct dns_msg *
         ns_counter_inc(c->c_overflow);
         q_expire(c, c->ghead, ts);
     }
-    size_t nl = strlen(m->qname);
-    struct dns_q *q = malloc(sizeof(*q) + nl + 1);
-    if (q == NULL) {
-        ns_counter_inc(c->c_alloc);
-        return;
+    size_t nl = m->qname_len;
+    struct dns_q *q;
+    bool pooled = nl < DNS_Q_POOL_NAME;
+    if (pooled && c->qfree != NULL) {
+        q = c->qfree;
+        c->qfree = q->fnext;
+        c->nqfree--;
+    } else {
+        q = malloc(sizeof(*q) + (pooled ? DNS_Q_POOL_NAME : nl + 1));
+        if (q == NULL) {
+            ns_counter_inc(c->c_alloc);
+            return;
+        }
     }
     memset(q, 0, sizeof(*q));
+    q->pooled = pooled;
+    q->qlen = (uint16_t)nl;
     memcpy(q->qname, m->qname, nl + 1);
     q->fl = fl;
     q->ts = ts;
@@ -339,7 +381,8 @@ static struct dns_q *q_match(struct dns_flow *fl, const struct dns_msg *m)
     for (struct dns_q *q = fl->qhead; q != NULL; q = q->fnext) {
         if (q->id != m->id)
             continue;
-        if (!m->has_question || (strcasecmp(q->qname, m->qname) == 0 && q->qtype == m->qtype))
+        if (!m->has_question || (q->qlen == m->qname_len && q->qtype == m->qtype &&
+                                 strcasecmp(q->qname, m->qname) == 0))
             return q;
         if (idonly == NULL)
             idonly = q;
@@ -388,8 +431,15 @@ static bool dns_message(struct dns_ctx *c, struct dns_flow *fl, int dir, const u
         if (m->an[i].data_err != DNS_OK)
             dns_count_mal(c, m->an[i].data_err);
     if (fl->qname == NULL && m->has_question) {
-        fl->qname = strdup(m->qname);
-        fl->qtype = m->qtype;
+        size_t nl = m->qname_len;
+        fl->qname = nl < sizeof(fl->qname_in) ? fl->qname_in : malloc(nl + 1);
+        if (fl->qname != NULL) {
+            memcpy(fl->qname, m->qname, nl + 1);
+            fl->qlen = (uint16_t)nl;
+            fl->qtype = m->qtype;
+        } else {
+            ns_counter_inc(c->c_alloc);
+        }
     }
     if (!m->qr) {
         ns_counter_inc(c->c_queries);
@@ -403,7 +453,7 @@ static bool dns_message(struct dns_ctx *c, struct dns_flow *fl, int dir, const u
         dns_emit(c, fl->link.af, q, m, ts, "dns_transaction", q->rev);
         ns_counter_inc(c->c_trans);
         q_unlink(c, q);
-        free(q);
+        q_free(c, q);
     } else {
         dns_emit(c, fl->link.af, NULL, m, ts, "dns_unsolicited_response", dir == NS_APP_TO_SERVER);
         ns_counter_inc(c->c_unsolicited);
@@ -518,8 +568,12 @@ static int dns_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, 
     } else {
         return NS_DECLINED;
     }
-    struct dns_flow *fl = calloc(1, sizeof(*fl));
-    if (fl == NULL) {
+    struct dns_flow *fl = c->ffree;
+    if (fl != NULL) {
+        c->ffree = (struct dns_flow *)fl->link.next;
+        c->nffree--;
+        memset(fl, 0, offsetof(struct dns_flow, qname_in));
+    } else if ((fl = calloc(1, sizeof(*fl))) == NULL) {
         ns_counter_inc(c->c_alloc);
         return NS_DECLINED;
     }
@@ -533,9 +587,9 @@ static void dns_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record 
 {
     struct dns_ctx *c = ctx;
     struct dns_flow *fl = f->state;
-    c->h->rec_add_cstr(rec, "network.protocol", "dns");
+    REC_LIT(c->h, rec, "network.protocol", "dns");
     if (fl != NULL && fl->qname != NULL) {
-        c->h->rec_add_cstr(rec, "dns.question.name", fl->qname);
+        c->h->rec_add_str(rec, "dns.question.name", fl->qname, fl->qlen);
         dns_add_type(c, rec, "dns.question.type", fl->qtype);
     }
 }
@@ -545,7 +599,14 @@ static void dns_flow_free(struct dns_ctx *c, struct dns_flow *fl)
     ns_app_state_unlink(&c->flows, &fl->link);
     free(fl->buf[0]);
     free(fl->buf[1]);
-    free(fl->qname);
+    if (fl->qname != fl->qname_in)
+        free(fl->qname);
+    if (c->nffree < DNS_FREE_MAX) {
+        fl->link.next = (struct ns_app_state *)c->ffree;
+        c->ffree = fl;
+        c->nffree++;
+        return;
+    }
     free(fl);
 }
 
@@ -597,6 +658,19 @@ static void dns_destroy(void *ctx)
     struct ns_app_state *st;
     while ((st = ns_app_state_first(c->flows)) != NULL)
         dns_flow_free(c, (struct dns_flow *)st); /* link is its first member */
+    while (c->ffree != NULL) {
+        struct dns_flow *fl = c->ffree;
+        c->ffree = (struct dns_flow *)fl->link.next;
+        free(fl);
+    }
+    while (c->qfree != NULL) {
+        struct dns_q *q = c->qfree;
+        c->qfree = q->fnext;
+        free(q);
+    }
+#ifdef NS_HAVE_LIBPSL
+    free(c->dcache);
+#endif
     free(c->msg);
     free(c);
 }
@@ -615,6 +689,8 @@ static int dns_init(struct ns_instance *ins, const void *config, void **ctxp)
     c->h = ins->host;
 #ifdef NS_HAVE_LIBPSL
     c->psl = psl_builtin(); /* NULL when libpsl was built without a list */
+    if (c->psl != NULL)
+        c->dcache = calloc(1, sizeof(*c->dcache)); /* NULL: split without a memo */
 #endif
     memcpy(&c->cfg, config, sizeof(c->cfg));
     if (c->cfg.max_pending == 0)

@@ -1,26 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * dns_domain.c - registered domain / public suffix / subdomain of a DNS name
- * with libpsl (see dns_domain.h). Used by decoder/dns (worker thread) and the
- * tests.
+ * with libpsl (see dns_domain.h). Used by decoder/dns (worker thread, its own
+ * cache) and the tests.
  */
 #include "dns_domain.h"
 
-bool dns_domain_split(const psl_ctx_t *psl, const char *name, size_t len, char *buf, size_t bufsz,
-                      struct dns_domain *out)
+#include <string.h>
+
+/* Normalise name into buf (lower case, no trailing dot) and look (the same,
+ * with escaped dots as '_' so libpsl's label split sees only real dots; same
+ * length, so an offset into one is an offset into the other). Returns the
+ * length, 0 when there is nothing to split. */
+static size_t domain_norm(const char *name, size_t len, char *buf, size_t bufsz, char *look)
 {
-    /* The lookup copy: libpsl splits labels at every '.', so an escaped dot
-     * ("\.", part of a label) is replaced by '_' there; both copies have the
-     * same length, so an offset into one is an offset into the other. */
-    char look[DNS_DOMAIN_MAX];
-    if (psl == NULL || len == 0 || len >= bufsz || len >= sizeof(look))
-        return false;
+    if (len == 0 || len >= bufsz || len >= DNS_DOMAIN_MAX)
+        return 0;
     bool label_empty = true;
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         char ch = name[i];
         if (ch == '\0')
-            return false;
+            return 0;
         if (ch >= 'A' && ch <= 'Z')
             ch = (char)(ch - 'A' + 'a');
         if (ch == '\\' && i + 1 < len) {
@@ -42,7 +43,7 @@ bool dns_domain_split(const psl_ctx_t *psl, const char *name, size_t len, char *
             if (label_empty) {
                 /* An empty label: the root ("."), a leading dot or "..". A
                  * single trailing dot (absolute name) is dropped. */
-                return false;
+                return 0;
             }
             if (i + 1 == len)
                 break;
@@ -54,18 +55,125 @@ bool dns_domain_split(const psl_ctx_t *psl, const char *name, size_t len, char *
         n++;
     }
     if (n == 0 || label_empty)
-        return false;
+        return 0;
     buf[n] = look[n] = '\0';
+    return n;
+}
 
-    /* The longest public suffix (libpsl applies the implicit "*" rule, so a
-     * name under an unlisted TLD still has one: its last label). */
-    const char *suf = psl_unregistrable_domain(psl, look);
-    if (suf == NULL || suf < look || suf >= look + n)
-        return false;
+/* The libpsl walk over look[0..n) (NUL-terminated): libpsl checks the name,
+ * then each shorter suffix, and stops at the first public one (the longest
+ * public suffix; it applies the implicit "*" rule, so a name under an
+ * unlisted TLD still has one: its last label); the registered domain is that
+ * suffix plus the label before it. One psl_registrable_domain call gives
+ * both (psl_unregistrable_domain would walk again). */
+static bool domain_walk(const psl_ctx_t *psl, const char *look, size_t n, struct dns_domain *out)
+{
     const char *reg = psl_registrable_domain(psl, look);
     out->len = n;
-    out->tld = (size_t)(suf - look);
-    out->has_reg = reg != NULL && reg >= look && reg < suf;
-    out->reg = out->has_reg ? (size_t)(reg - look) : out->tld;
+    if (reg == NULL) {
+        /* The name itself is a public suffix (a TLD, "co.uk"). */
+        if (!psl_is_public_suffix(psl, look))
+            return false;
+        out->tld = 0;
+        out->reg = 0;
+        out->has_reg = false;
+        return true;
+    }
+    const char *dot = reg >= look && reg < look + n ? strchr(reg, '.') : NULL;
+    if (dot == NULL)
+        return false;
+    out->reg = (size_t)(reg - look);
+    out->tld = (size_t)(dot + 1 - look);
+    out->has_reg = true;
+    return true;
+}
+
+bool dns_domain_split(const psl_ctx_t *psl, const char *name, size_t len, char *buf, size_t bufsz,
+                      struct dns_domain *out)
+{
+    return dns_domain_split_cached(psl, NULL, name, len, buf, bufsz, out);
+}
+
+static uint32_t domain_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+/* The slot of key k in table t (nslots, a power of two); *hit when it holds k. */
+static struct dns_domain_slot *cache_find(struct dns_domain_slot *t, size_t nslots, const char *k,
+                                          size_t n, bool *hit)
+{
+    *hit = false;
+    if (t == NULL || n >= DNS_DOMAIN_KEY)
+        return NULL;
+    struct dns_domain_slot *s = &t[domain_hash(k, n) & (nslots - 1)];
+    *hit = s->klen == n && memcmp(s->key, k, n) == 0;
+    return s;
+}
+
+static void cache_put(struct dns_domain_slot *s, const char *k, size_t n,
+                      const struct dns_domain *d)
+{
+    if (s == NULL)
+        return;
+    memcpy(s->key, k, n);
+    s->klen = (uint16_t)n;
+    s->tld = (int16_t)d->tld;
+    s->reg = d->has_reg ? (int16_t)d->reg : -1;
+}
+
+static void cache_get(const struct dns_domain_slot *s, struct dns_domain *d)
+{
+    d->len = s->klen;
+    d->tld = (size_t)s->tld;
+    d->has_reg = s->reg >= 0;
+    d->reg = d->has_reg ? (size_t)s->reg : d->tld;
+}
+
+bool dns_domain_split_cached(const psl_ctx_t *psl, struct dns_domain_cache *cache, const char *name,
+                             size_t len, char *buf, size_t bufsz, struct dns_domain *out)
+{
+    char look[DNS_DOMAIN_MAX];
+    if (psl == NULL)
+        return false;
+    size_t n = domain_norm(name, len, buf, bufsz, look);
+    if (n == 0)
+        return false;
+    bool hit;
+    struct dns_domain_slot *s =
+        cache_find(cache != NULL ? cache->slot : NULL, DNS_DOMAIN_CACHE, look, n, &hit);
+    if (hit) {
+        cache_get(s, out);
+        return true;
+    }
+    /* walk(name) = name if it is public, else walk(parent): the parent
+     * (the name without its first label) is what repeats, so it is looked
+     * up in the memo before libpsl walks it. */
+    const char *dot = cache != NULL ? strchr(look, '.') : NULL;
+    if (dot == NULL || psl_is_public_suffix(psl, look)) {
+        if (!domain_walk(psl, look, n, out))
+            return false;
+    } else {
+        size_t po = (size_t)(dot + 1 - look), pn = n - po;
+        bool phit;
+        struct dns_domain_slot *ps =
+            cache_find(cache->parent, DNS_DOMAIN_PARENTS, look + po, pn, &phit);
+        struct dns_domain pd;
+        if (phit) {
+            cache_get(ps, &pd);
+        } else {
+            if (!domain_walk(psl, look + po, pn, &pd))
+                return false;
+            cache_put(ps, look + po, pn, &pd);
+        }
+        out->len = n;
+        out->tld = po + pd.tld;
+        out->reg = pd.has_reg ? po + pd.reg : 0;
+        out->has_reg = true;
+    }
+    cache_put(s, look, n, out);
     return true;
 }

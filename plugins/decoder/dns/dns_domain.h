@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpsl.h>
 
@@ -41,5 +42,27 @@ struct dns_domain {
  */
 bool dns_domain_split(const psl_ctx_t *psl, const char *name, size_t len, char *buf, size_t bufsz,
                       struct dns_domain *out);
+
+/* A memo of splits, owned by the caller (one per thread; zeroed memory is an
+ * empty cache). A libpsl lookup walks the name suffix by suffix, each a
+ * few thousand instructions; names repeat (A and AAAA queries, popular
+ * names) and their parents repeat even more, so both are remembered. */
+#define DNS_DOMAIN_CACHE 2048  /* name slots (power of two), direct-mapped */
+#define DNS_DOMAIN_PARENTS 512 /* parent slots (power of two)             */
+#define DNS_DOMAIN_KEY 104     /* lookup strings up to this long are cached */
+struct dns_domain_slot {
+    uint16_t klen; /* 0 = empty */
+    int16_t tld;   /* offsets into the key                 */
+    int16_t reg;   /* -1: the key itself is a public suffix */
+    char key[DNS_DOMAIN_KEY];
+};
+struct dns_domain_cache {
+    struct dns_domain_slot slot[DNS_DOMAIN_CACHE];     /* whole names */
+    struct dns_domain_slot parent[DNS_DOMAIN_PARENTS]; /* names minus their first label */
+};
+
+/* dns_domain_split with a memo (cache may be NULL: no memo). Same results. */
+bool dns_domain_split_cached(const psl_ctx_t *psl, struct dns_domain_cache *cache, const char *name,
+                             size_t len, char *buf, size_t bufsz, struct dns_domain *out);
 
 #endif

@@ -6,7 +6,6 @@
  */
 #include "dns_parse.h"
 
-#include <stdio.h>
 #include <string.h>
 
 static inline uint16_t rd16(const uint8_t *p)
@@ -18,7 +17,9 @@ static inline uint32_t rd32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* A bounded string builder: never overflows, remembers that it was cut. */
+/* A bounded string builder: never overflows, remembers that it was cut,
+ * keeps p NUL-terminated. p == NULL: a sink that only counts nothing (names
+ * walked for their bounds alone: the probe, sections not kept). */
 struct sb {
     char *p;
     size_t n, cap;
@@ -27,6 +28,8 @@ struct sb {
 
 static void sb_putc(struct sb *b, char c)
 {
+    if (b->p == NULL)
+        return;
     if (b->n + 1 < b->cap)
         b->p[b->n++] = c;
     else
@@ -40,11 +43,36 @@ static void sb_puts(struct sb *b, const char *s)
         sb_putc(b, *s++);
 }
 
+/* v in decimal into t (no NUL); returns the length. Why not snprintf: it
+ * is called for every A record and numeric field, and the stdio machinery
+ * costs ten times the digits. */
+static size_t fmt_u(char *t, unsigned long long v)
+{
+    char r[20];
+    size_t n = 0;
+    do {
+        r[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        t[i] = r[n - 1 - i];
+    return n;
+}
+
 static void sb_printf_u(struct sb *b, unsigned long long v)
 {
     char t[24];
-    snprintf(t, sizeof(t), "%llu", v);
+    t[fmt_u(t, v)] = '\0';
     sb_puts(b, t);
+}
+
+/* "\DDD" of byte c into t (4 bytes, no NUL). */
+static inline void fmt_ddd(char *t, uint8_t c)
+{
+    t[0] = '\\';
+    t[1] = (char)('0' + c / 100);
+    t[2] = (char)('0' + c / 10 % 10);
+    t[3] = (char)('0' + c % 10);
 }
 
 /* One label byte as text: printable ASCII as is ('.' and '\\' escaped),
@@ -58,9 +86,39 @@ static void sb_label_byte(struct sb *b, uint8_t c)
         sb_putc(b, (char)c);
     } else {
         char t[5];
-        snprintf(t, sizeof(t), "\\%03u", c);
+        fmt_ddd(t, c);
+        t[4] = '\0';
         sb_puts(b, t);
     }
+}
+
+/* One label's bytes as text (as sb_label_byte each). Fast path when the
+ * worst case (every byte \DDD) fits: no per-byte bound check or NUL. */
+static void sb_label(struct sb *b, const uint8_t *s, size_t l)
+{
+    if (b->p == NULL)
+        return;
+    if (b->cut || b->n + 4 * l + 1 >= b->cap) {
+        for (size_t i = 0; i < l; i++)
+            sb_label_byte(b, s[i]);
+        return;
+    }
+    char *d = b->p + b->n;
+    for (size_t i = 0; i < l; i++) {
+        uint8_t c = s[i];
+        if (c > 0x20 && c < 0x7f && c != '.' && c != '\\') {
+            *d++ = (char)c;
+        } else if (c == '.' || c == '\\') {
+            d[0] = '\\';
+            d[1] = (char)c;
+            d += 2;
+        } else {
+            fmt_ddd(d, c);
+            d += 4;
+        }
+    }
+    *d = '\0';
+    b->n = (size_t)(d - b->p);
 }
 
 /* Walk the name at *off into b. Pointers must point strictly before the
@@ -109,8 +167,7 @@ static enum dns_err name_walk(const uint8_t *msg, size_t len, size_t *off, struc
         if (!too_long) {
             if (labels > 0)
                 sb_putc(b, '.');
-            for (size_t i = 0; i < l; i++)
-                sb_label_byte(b, msg[p + 1 + i]);
+            sb_label(b, msg + p + 1, l);
         }
         labels++;
         p += 1 + (size_t)l;
@@ -142,7 +199,13 @@ static void sb_ip(struct sb *b, const uint8_t *a, int fam)
 {
     char t[48];
     if (fam == 4) {
-        snprintf(t, sizeof(t), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+        size_t n = 0;
+        for (int i = 0; i < 4; i++) {
+            if (i)
+                t[n++] = '.';
+            n += fmt_u(t + n, a[i]);
+        }
+        t[n] = '\0';
     } else {
         /* RFC 5952 text: longest run (>= 2) of zero groups becomes "::". */
         uint16_t g[8];
@@ -166,13 +229,23 @@ static void sb_ip(struct sb *b, const uint8_t *a, int fam)
         size_t n = 0;
         for (int i = 0; i < 8; i++) {
             if (i == best) {
-                n += (size_t)snprintf(t + n, sizeof(t) - n, "::");
+                t[n++] = ':';
+                t[n++] = ':';
                 i += bestn - 1;
                 continue;
             }
             if (n > 0 && t[n - 1] != ':')
                 t[n++] = ':';
-            n += (size_t)snprintf(t + n, sizeof(t) - n, "%x", g[i]);
+            /* %x: lower-case hex without leading zeros */
+            static const char hx[] = "0123456789abcdef";
+            bool lead = true;
+            for (int sh = 12; sh >= 0; sh -= 4) {
+                unsigned dg = (g[i] >> sh) & 15;
+                if (lead && dg == 0 && sh > 0)
+                    continue;
+                lead = false;
+                t[n++] = hx[dg];
+            }
         }
         t[n] = '\0';
     }
@@ -195,7 +268,8 @@ static void sb_txt(struct sb *b, const uint8_t *p, size_t n)
                 sb_putc(b, (char)c);
             } else {
                 char t[5];
-                snprintf(t, sizeof(t), "\\%03u", c);
+                fmt_ddd(t, c);
+                t[4] = '\0';
                 sb_puts(b, t);
             }
         }
@@ -362,8 +436,10 @@ static void rr_data(const uint8_t *msg, size_t len, size_t off, size_t rdlen, st
         break;
     }
     (void)len;
+    rr->data_len = (uint16_t)b.n;
     if (e != DNS_OK) {
         rr->data[0] = '\0';
+        rr->data_len = 0;
         rr->ip_len = 0;
     }
     rr->data_err = e;
@@ -374,11 +450,13 @@ static void rr_data(const uint8_t *msg, size_t len, size_t off, size_t rdlen, st
 static enum dns_err rr_read(const uint8_t *msg, size_t len, size_t *off, struct dns_rr *rr,
                             struct dns_msg *m)
 {
-    char scratch[8];
-    struct sb b = rr ? (struct sb){rr->name, 0, sizeof(rr->name), false}
-                     : (struct sb){scratch, 0, sizeof(scratch), false};
-    b.p[0] = '\0';
+    struct sb b =
+        rr ? (struct sb){rr->name, 0, sizeof(rr->name), false} : (struct sb){NULL, 0, 0, false};
+    if (b.p != NULL)
+        b.p[0] = '\0';
     enum dns_err e = name_walk(msg, len, off, &b);
+    if (rr != NULL)
+        rr->name_len = (uint16_t)b.n;
     bool long_owner = e == DNS_ERR_NAME_TOO_LONG;
     if (e != DNS_OK && !long_owner)
         return e;
@@ -414,6 +492,7 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
     m->qr = m->has_question = m->answers_cut = m->edns = m->edns_do = false;
     m->qdcount = m->ancount = m->nscount = m->arcount = 0;
     m->qname[0] = '\0';
+    m->qname_len = 0;
     m->qtype = m->qclass = 0;
     m->nanswers = 0;
     if (buf == NULL || len < DNS_HEADER_LEN)
@@ -431,11 +510,11 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
     size_t off = DNS_HEADER_LEN;
     enum dns_err e = DNS_OK;
     for (uint32_t i = 0; i < m->qdcount; i++) {
-        char skip[8];
         struct sb b = i == 0 ? (struct sb){m->qname, 0, sizeof(m->qname), false}
-                             : (struct sb){skip, 0, sizeof(skip), false};
-        b.p[0] = '\0';
+                             : (struct sb){NULL, 0, 0, false};
         e = name_walk(buf, len, &off, &b);
+        if (i == 0)
+            m->qname_len = (uint16_t)b.n;
         if (e == DNS_ERR_NAME_TOO_LONG && i > 0) {
             /* A later question we do not report: note it, read on. */
             if (m->err == DNS_OK)
@@ -445,8 +524,10 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
         if (e == DNS_OK && off + 4 > len)
             e = DNS_ERR_TRUNCATED;
         if (e != DNS_OK) {
-            if (i == 0)
+            if (i == 0) {
                 m->qname[0] = '\0';
+                m->qname_len = 0;
+            }
             return m->err = e;
         }
         if (i == 0) {
@@ -498,8 +579,8 @@ bool dns_probe(const uint8_t *buf, size_t len, bool partial, bool port_hint)
         return false;
     size_t off = DNS_HEADER_LEN;
     if (qd == 1) {
-        char name[DNS_NAME_TEXT];
-        enum dns_err e = dns_read_name(buf, len, &off, name, sizeof(name));
+        struct sb nb = {NULL, 0, 0, false}; /* bounds only, no text */
+        enum dns_err e = name_walk(buf, len, &off, &nb);
         if (partial && (e == DNS_ERR_TRUNCATED || (e == DNS_OK && off + 4 > len)))
             return port_hint; /* the question continues in the next segment */
         if (e != DNS_OK || off + 4 > len)

@@ -35,9 +35,11 @@ enum dns_err {
 
 struct dns_rr {
     char name[DNS_NAME_TEXT];
+    uint16_t name_len; /* strlen(name)                             */
     uint16_t type, cls;
     uint32_t ttl;
     char data[DNS_DATA_TEXT]; /* "" when it could not be rendered      */
+    uint16_t data_len;        /* strlen(data)                           */
     uint8_t ip[16];           /* A/AAAA address (ip_len 4 or 16)        */
     uint8_t ip_len;
     bool data_cut;         /* rendered text was cut at DNS_DATA_TEXT */
@@ -51,6 +53,7 @@ struct dns_msg {
     uint16_t qdcount, ancount, nscount, arcount;
     bool has_question;
     char qname[DNS_NAME_TEXT];
+    uint16_t qname_len; /* strlen(qname)                               */
     uint16_t qtype, qclass;
     uint16_t nanswers;  /* answers kept in an[]                       */
     bool answers_cut;   /* ancount > DNS_MAX_ANSWERS                   */
