@@ -23,6 +23,9 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +210,18 @@ static inline uint64_t word_bad(uint64_t x)
     return ((x - ones * 0x20) | (q - ones) | (b - ones) | x) & high;
 }
 
+#if defined(__SSE2__)
+/* The same test on 16 bytes: signed "< 0x20" also catches every byte with
+ * the high bit set. */
+static inline int block_bad(__m128i x)
+{
+    __m128i lt = _mm_cmplt_epi8(x, _mm_set1_epi8(0x20));
+    __m128i q = _mm_cmpeq_epi8(x, _mm_set1_epi8('"'));
+    __m128i b = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
+    return _mm_movemask_epi8(_mm_or_si128(lt, _mm_or_si128(q, b)));
+}
+#endif
+
 /* Quoted, escaped string; the caller reserved len * 6 + 2 bytes (the worst
  * case: 6 output bytes per input byte). */
 static void jw_str_raw(struct jw *w, const char *str, size_t len)
@@ -217,6 +232,23 @@ static void jw_str_raw(struct jw *w, const char *str, size_t len)
     size_t i = 0;
     /* Fast paths for the usual value, short and plain: whole words checked
      * and copied, the last one overlapping, never a byte outside s[0, len). */
+#if defined(__SSE2__)
+    if (len >= 16) {
+        __m128i x;
+        for (; len - i > 16; i += 16) {
+            x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            if (block_bad(x))
+                goto slow;
+            _mm_storeu_si128((__m128i *)(void *)(o + i), x);
+        }
+        x = _mm_loadu_si128((const __m128i *)(const void *)(s + len - 16));
+        if (block_bad(x))
+            goto slow;
+        _mm_storeu_si128((__m128i *)(void *)(o + len - 16), x);
+        o += len;
+        goto done;
+    }
+#endif
     if (len >= 8) {
         uint64_t x;
         for (; len - i > 8; i += 8) {
@@ -1045,34 +1077,38 @@ static int plan_run(struct jw *w, const struct ns_record *rec, struct jplan *p, 
     size_t rest = p->room;
     if (jw_reserve(w, rest) < 0)
         return -ENOMEM;
+    /* Locals: the output is written through char pointers, which may alias
+     * anything reached through memory. */
     const struct ns__rec_ent *ents = ns__rec_ents(rec);
+    const char *base = (const char *)rec->buf + rec->cap, *lit = p->lit;
+    const struct jstep *st = p->steps, *send = st + p->nsteps;
     int rc = -ENOMEM;
     p->busy++; /* a nested block must not evict it */
-    for (uint32_t s = 0; s < p->nsteps; s++) {
-        const struct jstep *st = &p->steps[s];
-        rest -= st->len + JW_STEP_ROOM;
-        jw_lit(w, p->lit + st->off, st->len);
-        if (st->src >= JU_TIMESTAMP) {
+    for (; st < send; st++) {
+        uint32_t len = st->len, src = st->src;
+        rest -= len + JW_STEP_ROOM;
+        jw_lit(w, lit + st->off, len);
+        if (src >= JU_TIMESTAMP) {
             /* @timestamp or event.sequence (the others are literal text). */
-            if (st->src == JU_TIMESTAMP)
+            if (src == JU_TIMESTAMP)
                 jw_time(w, rec->ts_ns);
             else
                 w->len += fmt_u64(w->b + w->len, rec->seq);
             continue;
         }
-        const struct ns__rec_ent *e = ents + idx[st->src];
+        const struct ns__rec_ent *e = ents + idx[src];
         if (e->type == NS_F_STR) {
             if (jw_reserve(w, (size_t)e->v.s.len * 6 + 2 + rest) < 0)
                 goto out;
-            jw_str_raw(w, ns__rec_str(rec, e->v.s.off), e->v.s.len);
+            jw_str_raw(w, base - e->v.s.off, e->v.s.len);
         } else if (e->type == NS_F_ARRAY || e->type == NS_F_OBJECT) {
-            if (jw_value(w, rec, idx[st->src]) < 0 || jw_reserve(w, rest) < 0)
+            if (jw_value(w, rec, idx[src]) < 0 || jw_reserve(w, rest) < 0)
                 goto out;
         } else {
             jw_scalar_raw(w, e);
         }
     }
-    jw_lit(w, p->lit + p->tail_off, p->tail_len);
+    jw_lit(w, lit + p->tail_off, p->tail_len);
     rc = 0;
 out:
     p->busy--;
@@ -1141,15 +1177,23 @@ out:
 static uint32_t jw_collect(const struct ns_record *rec, uint32_t from, uint32_t md, uint32_t *idx,
                            uint32_t max, uint64_t *hash)
 {
-    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    /* Locals, not rec->...: the stores to idx[] could alias them. */
+    const struct ns__rec_ent *e = ns__rec_ents(rec), *end = e + rec->n;
+    const char *base = (const char *)rec->buf + rec->cap;
     uint64_t h = 0;
     uint32_t n = 0;
-    for (uint32_t j = from; j < rec->n && e[j].depth >= md; j++) {
-        if (e[j].depth != md || e[j].type == NS_F_END || !e[j].key)
+    for (const struct ns__rec_ent *x = e + from; x < end; x++) {
+        unsigned d = x->depth;
+        if (d != md) {
+            if (d < md)
+                break; /* the block's END */
+            continue;  /* inside a member array/object */
+        }
+        if (x->type == NS_F_END || !x->key)
             continue;
         if (n < max) {
-            idx[n] = j;
-            h = (h ^ key_sig(ns__rec_str(rec, e[j].key), e[j].klen)) * JH_MUL;
+            idx[n] = (uint32_t)(x - e);
+            h = (h ^ key_sig(base - x->key, x->klen)) * JH_MUL;
         }
         n++;
     }
