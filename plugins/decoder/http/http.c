@@ -35,6 +35,7 @@ struct http_txn {
     uint8_t method, vmajor, vminor;
     bool has_clen, chunked, complete, cut, many, upgrade;
     char *url, *host, *ua, *ctype, *referer; /* into data[] */
+    uint32_t url_len, host_len, ua_len, ctype_len, referer_len;
     char data[];
 };
 
@@ -71,9 +72,8 @@ static void add_strn(struct http_ctx *c, struct ns_record *r, const char *key, c
 }
 
 /* url.domain and url.port from a Host value ("example.com:8080", "[::1]:80"). */
-static void add_host(struct http_ctx *c, struct ns_record *r, const char *host)
+static void add_host(struct http_ctx *c, struct ns_record *r, const char *host, size_t n)
 {
-    size_t n = strlen(host);
     const char *end = host + n;
     if (n == 0)
         return;
@@ -104,7 +104,7 @@ static void add_host(struct http_ctx *c, struct ns_record *r, const char *host)
 static void add_url(struct http_ctx *c, struct ns_record *r, const struct http_txn *t)
 {
     const char *u = t->url;
-    size_t n = strlen(u);
+    size_t n = t->url_len;
     if (n == 0)
         return;
     c->h->rec_add_str(r, "url.original", u, n);
@@ -134,12 +134,30 @@ static void add_url(struct http_ctx *c, struct ns_record *r, const struct http_t
     }
 }
 
+/* Decimal digits of v (0..255) at p; returns the count. */
+static size_t put_u8(char *p, uint8_t v)
+{
+    size_t n = 0;
+    if (v >= 100)
+        p[n++] = (char)('0' + v / 100);
+    if (v >= 10)
+        p[n++] = (char)('0' + v / 10 % 10);
+    p[n++] = (char)('0' + v % 10);
+    return n;
+}
+
+/* "maj.min" (formatted by hand: snprintf costs more than the field). */
 static void add_version(struct http_ctx *c, struct ns_record *r, uint8_t maj, uint8_t min)
 {
     char v[8];
-    snprintf(v, sizeof(v), "%u.%u", maj, min);
-    c->h->rec_add_cstr(r, "http.version", v);
+    size_t n = put_u8(v, maj);
+    v[n++] = '.';
+    n += put_u8(v + n, min);
+    c->h->rec_add_str(r, "http.version", v, n);
 }
+
+/* A string literal with its length (no strlen in the data path). */
+#define REC_LIT(h, r, k, lit) (h)->rec_add_str((r), (k), (lit), sizeof(lit) - 1)
 
 /* One netscope.http record: t (request) and/or m (response). */
 static void http_emit(struct http_ctx *c, struct http_flow *fl, const struct http_txn *t,
@@ -150,10 +168,12 @@ static void http_emit(struct http_ctx *c, struct http_flow *fl, const struct htt
     struct ns_record *r = ns_app_rec_new(c->ins, NS_REC_HTTP, ts, c->c_rec_fail);
     if (r == NULL)
         return;
-    h->rec_add_cstr(r, "event.action",
-                    t != NULL && m != NULL ? "http_transaction"
-                    : t != NULL            ? "http_request"
-                                           : "http_response");
+    if (t != NULL && m != NULL)
+        REC_LIT(h, r, "event.action", "http_transaction");
+    else if (t != NULL)
+        REC_LIT(h, r, "event.action", "http_request");
+    else
+        REC_LIT(h, r, "event.action", "http_response");
     h->rec_add_time(r, "event.start", ts);
     if (m != NULL) {
         h->rec_add_time(r, "event.end", end_ts);
@@ -167,14 +187,14 @@ static void http_emit(struct http_ctx *c, struct http_flow *fl, const struct htt
         h->rec_add_cstr(r, "http.request.method", http_method_str((enum http_method)t->method));
         add_version(c, r, t->vmajor, t->vminor);
         add_url(c, r, t);
-        add_host(c, r, t->host);
-        if (t->ua[0])
-            h->rec_add_cstr(r, "user_agent.original", t->ua);
-        if (t->referer[0])
-            h->rec_add_cstr(r, "http.request.referrer", t->referer);
-        if (t->ctype[0]) {
+        add_host(c, r, t->host, t->host_len);
+        if (t->ua_len)
+            h->rec_add_str(r, "user_agent.original", t->ua, t->ua_len);
+        if (t->referer_len)
+            h->rec_add_str(r, "http.request.referrer", t->referer, t->referer_len);
+        if (t->ctype_len) {
             char mime[HTTP_MAX_FIELD];
-            http_mime(t->ctype, strlen(t->ctype), mime, sizeof(mime));
+            http_mime(t->ctype, t->ctype_len, mime, sizeof(mime));
             h->rec_add_cstr(r, "http.request.mime_type", mime);
         }
         h->rec_add_uint(r, "http.request.body.bytes", t->body_bytes);
@@ -250,6 +270,11 @@ static struct http_txn *txn_new(const struct http_msg *m, uint64_t ts)
     t->ua = pack(&p, m->hdr[HH_UA], m->hdr_len[HH_UA]);
     t->ctype = pack(&p, m->hdr[HH_CTYPE], m->hdr_len[HH_CTYPE]);
     t->referer = pack(&p, m->hdr[HH_REFERER], m->hdr_len[HH_REFERER]);
+    t->url_len = (uint32_t)m->url_len;
+    t->host_len = (uint32_t)m->hdr_len[HH_HOST];
+    t->ua_len = (uint32_t)m->hdr_len[HH_UA];
+    t->ctype_len = (uint32_t)m->hdr_len[HH_CTYPE];
+    t->referer_len = (uint32_t)m->hdr_len[HH_REFERER];
     return t;
 }
 
@@ -393,7 +418,7 @@ static void http_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record
 {
     struct http_ctx *c = ctx;
     struct http_flow *fl = f->state;
-    c->h->rec_add_cstr(rec, "network.protocol", "http");
+    REC_LIT(c->h, rec, "network.protocol", "http");
     if (fl != NULL && fl->host != NULL) {
         /* the Host without its port, as url.domain */
         size_t n = strlen(fl->host);
