@@ -539,8 +539,26 @@ void tls_ja4(const struct tls_client_hello *ch, char proto, char out[TLS_JA4_LEN
         tls_sb_hexlist(&b, ch->sigalgs, ch->n_sigalgs);
     }
     tls_sha12(buf, n > 0 ? b.len : 0, hc);
-    snprintf(out, TLS_JA4_LEN + 1, "%c%s%c%02u%02u%c%c_%s_%s", proto, vs, ch->has_sni ? 'd' : 'i',
-             nc, ne, alpn[0], alpn[1], hb, hc);
+    /* "%c%s%c%02u%02u%c%c_%s_%s" by hand (snprintf cost as much as the
+     * rest of the fingerprint's formatting). */
+    size_t o = 0;
+    out[o++] = proto;
+    for (const char *v = vs; *v != '\0' && o < 3; v++)
+        out[o++] = *v;
+    out[o++] = ch->has_sni ? 'd' : 'i';
+    out[o++] = (char)('0' + nc / 10);
+    out[o++] = (char)('0' + nc % 10);
+    out[o++] = (char)('0' + ne / 10);
+    out[o++] = (char)('0' + ne % 10);
+    out[o++] = alpn[0];
+    out[o++] = alpn[1];
+    out[o++] = '_';
+    memcpy(out + o, hb, 12);
+    o += 12;
+    out[o++] = '_';
+    memcpy(out + o, hc, 12);
+    o += 12;
+    out[o] = '\0';
 }
 
 /* ---- session --------------------------------------------------------------- */
