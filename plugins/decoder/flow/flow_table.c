@@ -731,6 +731,14 @@ static inline void flow_prefetch_next(const struct flow_table *t, uint32_t next)
         __builtin_prefetch(nn + 64 * l);
 }
 
+#define FLOW_END_GROUP 32
+
+static void flow_end_group(struct flow_table *t, const uint32_t *grp, uint32_t n, uint64_t now)
+{
+    for (uint32_t i = 0; i < n; i++)
+        flow_end(t, grp[i], flow_final_reason(F(t, grp[i]), FLOW_REASON_IDLE), now);
+}
+
 void flow_table_tick(struct flow_table *t, uint64_t now)
 {
     for (int c = 0; c < FLOW_CLASS_COUNT; c++) {
@@ -738,17 +746,36 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
         /* The list is ordered by whole seconds of last_ts: once a flow's second
          * plus the timeout lies in the future, no later flow can have expired.
          * Flows of the boundary second that are not idle long enough yet stay. */
+        /* Expired flows are collected in groups and ended together: while
+         * the list is walked, each one's bucket and record lines are
+         * prefetched, so ending them (unlinking from the bucket chain) does
+         * not wait for one miss after another. Ending a group only unlinks
+         * its members, all before `idx`: the walk goes on from `idx`. */
+        uint32_t grp[FLOW_END_GROUP], n = 0;
         uint32_t idx = t->head[c];
         while (idx != FLOW_NIL) {
             struct flow *f = F(t, idx);
             if (sat_add(f->last_ts / FLOW_SEC * FLOW_SEC, to) > now)
                 break;
             uint32_t next = f->next;
-            flow_prefetch_next(t, next);
-            if (sat_add(f->last_ts, to) <= now)
-                flow_end(t, idx, flow_final_reason(f, FLOW_REASON_IDLE), now);
+            if (next != FLOW_NIL) {
+                const char *nf = (const char *)F(t, next);
+                __builtin_prefetch(nf + 64);  /* last_ts */
+                __builtin_prefetch(nf + 128); /* next, hash */
+            }
+            if (sat_add(f->last_ts, to) <= now) {
+                __builtin_prefetch(&t->buckets[f->hash & (t->nbuckets - 1)]);
+                __builtin_prefetch(f);
+                __builtin_prefetch((const char *)f + 192);
+                grp[n++] = idx;
+                if (n == FLOW_END_GROUP) {
+                    flow_end_group(t, grp, n, now);
+                    n = 0;
+                }
+            }
             idx = next;
         }
+        flow_end_group(t, grp, n, now);
     }
     if (t->cfg.active_ns == 0)
         return;
