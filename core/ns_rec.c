@@ -53,20 +53,20 @@ const char *ns_rec_dataset(enum ns_rec_type type)
 /* ---- block heaps -------------------------------------------------------- */
 
 #define REC_NCLASS 2
-/* Marks an abandoned heap's remote list: pushes then free() instead. */
+/* Marks an abandoned heap's remote lists: releasers then free() instead. */
 #define REC_ABANDONED ((struct ns_record *)(uintptr_t)1)
 
 struct ns_rec_heap {
-    /* Owner thread only (and heap_free once the owner is gone). */
+    /* Owner thread only (and ns_rec_heap_free once the owner is gone). */
     struct ns_record *local[REC_NCLASS]; /* free blocks, linked by fin_arg */
-    uint32_t nlocal[REC_NCLASS];
-    uint32_t max_free;
-    int64_t live; /* blocks handed out and not yet back on a local list */
-    uint64_t hits, mallocs, trimmed;
+    uint32_t owned[REC_NCLASS];          /* blocks of this heap in existence */
+    uint32_t max_owned[REC_NCLASS];
+    uint64_t hits, mallocs, overflow;
     /* Shared with releasing threads: its own cache line, so their pushes do
-     * not bounce the line the owner's allocations use. */
-    _Alignas(64) struct ns_record *remote; /* atomic LIFO of released blocks */
-    int64_t pending;                       /* atomic; after abandonment: live blocks - releases */
+     * not bounce the line the owner's allocations use. One list per size
+     * class, so the owner adopts a whole list without walking it. */
+    _Alignas(64) struct ns_record *remote[REC_NCLASS]; /* atomic LIFOs */
+    int64_t pending; /* atomic; after abandonment: blocks out - releases */
 };
 
 /* The calling thread's heap. initial-exec TLS: the core is linked into the
@@ -89,7 +89,11 @@ struct ns_rec_heap *ns_rec_heap_new(uint32_t max_free)
     if (!h)
         return NULL;
     memset(h, 0, sizeof(*h));
-    h->max_free = max_free ? max_free : NS_REC_HEAP_MAX_FREE;
+    if (!max_free)
+        max_free = NS_REC_HEAP_MAX_FREE;
+    /* TLS blocks are bigger and rarer: a quarter of the count. */
+    h->max_owned[0] = max_free;
+    h->max_owned[1] = max_free / 4 ? max_free / 4 : 1;
     return h;
 }
 
@@ -110,47 +114,21 @@ void ns_rec_heap_stats(const struct ns_rec_heap *h, struct ns_rec_heap_stats *ou
         return;
     out->hits = h->hits;
     out->mallocs = h->mallocs;
-    out->trimmed = h->trimmed;
-    out->cached = (uint64_t)h->nlocal[0] + h->nlocal[1];
-    out->live = h->live;
-}
-
-/* A block is back with its owner: cache it, or free it beyond the bound. */
-static inline void heap_put(struct ns_rec_heap *h, struct ns_record *rec)
-{
-    uint32_t c = rec_class(rec->type);
-    h->live--;
-    if (h->nlocal[c] < h->max_free) {
-        rec->fin_arg = h->local[c];
-        h->local[c] = rec;
-        h->nlocal[c]++;
-    } else {
-        free(rec);
-        h->trimmed++;
+    out->overflow = h->overflow;
+    for (uint32_t c = 0; c < REC_NCLASS; c++) {
+        out->owned += h->owned[c];
+        for (const struct ns_record *r = h->local[c]; r; r = r->fin_arg)
+            out->cached++;
     }
 }
 
-/* Owner: move every remotely released block to the local lists. One
- * exchange takes the whole list, so no pop can meet a recycled head (ABA). */
-static void heap_collect(struct ns_rec_heap *h)
-{
-    /* A plain load first: an empty list costs no write to the shared line. */
-    if (!__atomic_load_n(&h->remote, __ATOMIC_RELAXED))
-        return;
-    /* acquire: pairs with the pushers' release CAS, so their last writes to
-     * the block happen before the owner reuses it. */
-    struct ns_record *r = __atomic_exchange_n(&h->remote, NULL, __ATOMIC_ACQUIRE);
-    while (r) {
-        struct ns_record *next = r->fin_arg;
-        heap_put(h, r);
-        r = next;
-    }
-}
-
-/* Any non-owner thread: give the block back to its home heap. */
+/* Any non-owner thread: give the block back to its home heap (one CAS on a
+ * line the releasing thread usually holds already: the loop thread releases
+ * long runs of records of the same worker). */
 static void heap_push_remote(struct ns_rec_heap *h, struct ns_record *rec)
 {
-    struct ns_record *head = __atomic_load_n(&h->remote, __ATOMIC_RELAXED);
+    struct ns_record **list = &h->remote[rec_class(rec->type)];
+    struct ns_record *head = __atomic_load_n(list, __ATOMIC_RELAXED);
     do {
         if (head == REC_ABANDONED) {
             /* The heap is gone: free the block, and the heap with the last. */
@@ -160,8 +138,47 @@ static void heap_push_remote(struct ns_rec_heap *h, struct ns_record *rec)
             return;
         }
         rec->fin_arg = head;
-    } while (!__atomic_compare_exchange_n(&h->remote, &head, rec, true, __ATOMIC_RELEASE,
-                                          __ATOMIC_RELAXED));
+        /* release: the owner's acquire exchange then sees every write made
+         * to the block (and to the blocks pushed before it) */
+    } while (
+        !__atomic_compare_exchange_n(list, &head, rec, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+/* Owner: a cached block of class c, or NULL. The local list first, else the
+ * whole remote list in one exchange (so no pop ever meets a recycled head:
+ * no ABA). The list is adopted as it is, not walked: each block's link was
+ * written by another core, and chasing them would cost a cache miss each.
+ * Instead the next block is prefetched while this record is built. */
+static inline struct ns_record *heap_take(struct ns_rec_heap *h, uint32_t c)
+{
+    struct ns_record *rec = h->local[c];
+    if (!rec) {
+        /* A plain load first: an empty list costs no write to the shared line. */
+        if (!__atomic_load_n(&h->remote[c], __ATOMIC_RELAXED))
+            return NULL;
+        rec = __atomic_exchange_n(&h->remote[c], NULL, __ATOMIC_ACQUIRE);
+        if (!rec)
+            return NULL;
+    }
+    struct ns_record *next = rec->fin_arg;
+    h->local[c] = next;
+    if (next)
+        __builtin_prefetch(next, 1, 3);
+    h->hits++;
+    return rec;
+}
+
+/* free() every block of a free list; returns how many. */
+static int64_t heap_free_list(struct ns_record *r)
+{
+    int64_t n = 0;
+    while (r) {
+        struct ns_record *next = r->fin_arg;
+        free(r);
+        n++;
+        r = next;
+    }
+    return n;
 }
 
 void ns_rec_heap_free(struct ns_rec_heap *h)
@@ -170,24 +187,16 @@ void ns_rec_heap_free(struct ns_rec_heap *h)
         return;
     if (rec_cur == h)
         rec_cur = NULL;
-    /* From now on releasers free their blocks themselves (REC_ABANDONED). */
-    struct ns_record *r = __atomic_exchange_n(&h->remote, REC_ABANDONED, __ATOMIC_ACQ_REL);
-    while (r) {
-        struct ns_record *next = r->fin_arg;
-        h->live--;
-        free(r);
-        r = next;
-    }
+    int64_t out = 0;
     for (uint32_t c = 0; c < REC_NCLASS; c++) {
-        while ((r = h->local[c])) {
-            h->local[c] = r->fin_arg;
-            free(r);
-        }
-        h->nlocal[c] = 0;
+        /* From now on releasers free their blocks themselves (REC_ABANDONED). */
+        struct ns_record *r = __atomic_exchange_n(&h->remote[c], REC_ABANDONED, __ATOMIC_ACQ_REL);
+        out += h->owned[c] - heap_free_list(r) - heap_free_list(h->local[c]);
+        h->local[c] = NULL;
     }
     /* Blocks still out are counted down by their releases (pending may
      * already be negative); whoever reaches zero frees the header. */
-    if (__atomic_add_fetch(&h->pending, h->live, __ATOMIC_ACQ_REL) == 0)
+    if (__atomic_add_fetch(&h->pending, out, __ATOMIC_ACQ_REL) == 0)
         free(h);
 }
 
@@ -199,33 +208,27 @@ struct ns_record *ns_rec_new(enum ns_rec_type type, uint64_t ts_ns)
         rec_fail();
         return NULL;
     }
-    /* Only the header is initialised: the inline buffer is written before
-     * it is read, so the block is not zeroed (calloc would cost more than the
-     * rest of a typical record build). */
     uint32_t cls = rec_class((uint16_t)type);
     struct ns_rec_heap *h = rec_cur;
-    struct ns_record *rec;
-    if (h) {
-        rec = h->local[cls];
-        if (!rec) {
-            heap_collect(h);
-            rec = h->local[cls];
-        }
-        if (rec) {
-            h->local[cls] = rec->fin_arg;
-            h->nlocal[cls]--;
-            h->hits++;
-        } else {
-            rec = malloc(rec_block_size(cls));
-            h->mallocs += rec != NULL;
-        }
-        h->live += rec != NULL;
-    } else {
-        rec = malloc(rec_block_size(cls));
-    }
+    struct ns_record *rec = h ? heap_take(h, cls) : NULL;
     if (!rec) {
-        rec_fail();
-        return NULL;
+        /* Only the header is initialised: the inline buffer is written
+         * before it is read, so the block is not zeroed (calloc would cost
+         * more than the rest of a typical record build). */
+        rec = malloc(rec_block_size(cls));
+        if (!rec) {
+            rec_fail();
+            return NULL;
+        }
+        if (h && h->owned[cls] < h->max_owned[cls]) {
+            h->owned[cls]++;
+            h->mallocs++;
+        } else if (h) {
+            /* Past the heap's budget (a burst): a plain block, freed by its
+             * last release, so at most max_owned blocks are ever cached. */
+            h->overflow++;
+            h = NULL;
+        }
     }
     rec->refcnt = 1;
     rec->type = (uint16_t)type;
@@ -248,12 +251,16 @@ static void rec_free(struct ns_record *rec)
     if (rec->buf != rec->inl)
         free(rec->buf); /* grown storage is always a plain malloc */
     struct ns_rec_heap *h = rec->home;
-    if (!h)
+    if (!h) {
         free(rec);
-    else if (h == rec_cur)
-        heap_put(h, rec); /* released by the producer itself */
-    else
+    } else if (h == rec_cur) {
+        /* released by the producer itself */
+        uint32_t c = rec_class(rec->type);
+        rec->fin_arg = h->local[c];
+        h->local[c] = rec;
+    } else {
         heap_push_remote(h, rec);
+    }
 }
 
 void ns_rec_release(struct ns_record *rec)

@@ -175,8 +175,8 @@ static int run_case(const char *name, double seconds, bool free_early)
     uint64_t sent = prod[0].sent + prod[1].sent;
     unsigned long got = atomic_load(&received);
     printf("%s: %" PRIu64 " sent, %lu released; heap 0 hits %" PRIu64 " mallocs %" PRIu64
-           ", heap 1 (max_free 16) hits %" PRIu64 " mallocs %" PRIu64 " trimmed %" PRIu64 "\n",
-           name, sent, got, st[0].hits, st[0].mallocs, st[1].hits, st[1].mallocs, st[1].trimmed);
+           ", heap 1 (max_free 16) hits %" PRIu64 " mallocs %" PRIu64 " overflow %" PRIu64 "\n",
+           name, sent, got, st[0].hits, st[0].mallocs, st[1].hits, st[1].mallocs, st[1].overflow);
     if (got != sent)
         fail("lost or duplicated records", got);
     if (st[0].hits == 0 || st[1].hits == 0)

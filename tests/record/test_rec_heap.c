@@ -64,12 +64,13 @@ Test(rec_heap, owner_reuses_its_blocks)
     struct ns_rec_heap_stats st = stats(h);
     cr_assert_eq(st.hits, 1);
     cr_assert_eq(st.mallocs, 2);
-    cr_assert_eq(st.live, 2);
+    cr_assert_eq(st.owned, 2);
+    cr_assert_eq(st.cached, 0);
     ns_rec_release(t);
     ns_rec_release(b);
     st = stats(h);
     cr_assert_eq(st.cached, 2);
-    cr_assert_eq(st.live, 0);
+    cr_assert_eq(st.owned, 2);
     ns_rec_heap_free(h);
     cr_assert_null(ns_rec_heap_current(), "heap_free on the owner unbinds it");
 }
@@ -85,30 +86,33 @@ Test(rec_heap, release_on_other_threads_returns_home)
         cr_assert_not_null(recs[i]);
         cr_assert_eq(ns_rec_add_uint(recs[i], "i", i), 0);
     }
+    struct ns_record *old[N];
+    memcpy(old, recs, sizeof(old));
     release_on_thread(recs, N / 2);
     release_on_thread(recs + N / 2, N - N / 2);
     struct ns_rec_heap_stats st = stats(h);
     cr_assert_eq(st.cached, 0, "remote releases wait on the remote list");
-    cr_assert_eq(st.live, N);
+    cr_assert_eq(st.owned, N);
     /* The owner's next allocations take the remote list: no new malloc. */
     for (size_t i = 0; i < N; i++) {
         struct ns_record *r = ns_rec_new(i % 3 ? NS_REC_FLOW : NS_REC_TLS, i);
         bool known = false;
         for (size_t k = 0; k < N && !known; k++)
-            known = recs[k] == r;
+            known = old[k] == r;
         cr_assert(known, "record %zu reuses a released block", i);
         recs[i] = r;
     }
     st = stats(h);
     cr_assert_eq(st.mallocs, N);
     cr_assert_eq(st.hits, N);
-    cr_assert_eq(st.live, N);
+    cr_assert_eq(st.owned, N);
+    cr_assert_eq(st.overflow, 0);
     for (size_t i = 0; i < N; i++)
         ns_rec_release(recs[i]);
     ns_rec_heap_free(h);
 }
 
-Test(rec_heap, keeps_at_most_max_free)
+Test(rec_heap, owns_at_most_max_free)
 {
     enum { N = 10, MAXF = 4 };
     struct ns_rec_heap *h = ns_rec_heap_new(MAXF);
@@ -116,24 +120,31 @@ Test(rec_heap, keeps_at_most_max_free)
     struct ns_record *recs[N];
     for (size_t i = 0; i < N; i++)
         recs[i] = ns_rec_new(NS_REC_HTTP, i);
+    struct ns_rec_heap_stats st = stats(h);
+    cr_assert_eq(st.mallocs, MAXF);
+    cr_assert_eq(st.overflow, N - MAXF, "past the budget: plain blocks");
+    cr_assert_null(recs[N - 1]->home);
     for (size_t i = 0; i < N; i++)
         ns_rec_release(recs[i]);
-    struct ns_rec_heap_stats st = stats(h);
-    cr_assert_eq(st.cached, MAXF);
-    cr_assert_eq(st.trimmed, N - MAXF);
+    st = stats(h);
+    cr_assert_eq(st.cached, MAXF, "the plain blocks were freed");
+    cr_assert_eq(st.owned, MAXF);
 
-    /* The same bound applies to blocks coming back through the remote list. */
+    /* The same bound holds when blocks come back through the remote list. */
     for (size_t i = 0; i < N; i++)
         recs[i] = ns_rec_new(NS_REC_HTTP, i);
     st = stats(h);
     cr_assert_eq(st.hits, MAXF);
+    cr_assert_eq(st.overflow, 2 * (N - MAXF));
     cr_assert_eq(st.cached, 0);
     release_on_thread(recs, N);
-    struct ns_record *one = ns_rec_new(NS_REC_HTTP, 0); /* collects all N */
+    struct ns_record *one = ns_rec_new(NS_REC_HTTP, 0); /* adopts the remote list */
+    cr_assert_not_null(one->home);
     st = stats(h);
+    cr_assert_eq(st.hits, MAXF + 1);
     cr_assert_eq(st.cached, MAXF - 1);
-    cr_assert_eq(st.trimmed, 2 * (N - MAXF));
-    cr_assert_eq(st.live, 1);
+    cr_assert_eq(st.owned, MAXF);
+    cr_assert_eq(st.mallocs, MAXF);
     ns_rec_release(one);
     ns_rec_heap_free(h);
 }
