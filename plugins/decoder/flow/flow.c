@@ -607,7 +607,6 @@ static int flow_process_packets(void *ctx, const struct ns_packet *pkts, uint32_
             }
             flow_parse(pk[i].data, pk[i].caplen, pk[i].linktype, &c->pass_pkt[i]);
             flow_table_prepare(c->tbl, &c->pass_pkt[i], pk[i].ts_ns, &c->pass_prep[i]);
-            flow_table_prefetch_bucket(c->tbl, &c->pass_prep[i]);
         }
         for (uint32_t i = 0; i < m; i++)
             flow_table_prefetch_flow(c->tbl, &c->pass_prep[i]);

@@ -120,6 +120,14 @@ void flow_devices_unref(struct flow_devices *d, uint32_t idx)
         d->ents[idx].refs--;
 }
 
+void flow_devices_prefetch(const struct flow_devices *d, uint32_t a, uint32_t b)
+{
+    if (a < d->used)
+        __builtin_prefetch(&d->ents[a].refs, 1);
+    if (b < d->used)
+        __builtin_prefetch(&d->ents[b].refs, 1);
+}
+
 struct flow_device *flow_devices_at(struct flow_devices *d, uint32_t idx)
 {
     return idx < d->used ? &d->ents[idx] : NULL;

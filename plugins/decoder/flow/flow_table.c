@@ -111,6 +111,27 @@ static inline uint32_t flow_key_hash(const struct flow_table *t, const struct fl
     return (uint32_t)flow_mix(h);
 }
 
+/* memcmp(a, b, 16)'s sign for two addresses, as two big-endian words (no
+ * library call per packet). */
+static inline int addr_cmp(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t x0, x1, y0, y1;
+    memcpy(&x0, a, 8);
+    memcpy(&y0, b, 8);
+    if (x0 != y0) {
+        x0 = __builtin_bswap64(x0);
+        y0 = __builtin_bswap64(y0);
+        return x0 < y0 ? -1 : 1;
+    }
+    memcpy(&x1, a + 8, 8);
+    memcpy(&y1, b + 8, 8);
+    if (x1 == y1)
+        return 0;
+    x1 = __builtin_bswap64(x1);
+    y1 = __builtin_bswap64(y1);
+    return x1 < y1 ? -1 : 1;
+}
+
 /* Keys are compared as six words (no memcmp call in the chain walk). */
 static inline bool flow_key_eq(const struct flow_key *a, const struct flow_key *b)
 {
@@ -564,7 +585,7 @@ void flow_table_prepare(struct flow_table *t, struct flow_pkt *p, uint64_t ts,
     }
     struct flow_key *k = &out->key;
     memset(k, 0, sizeof(*k));
-    int c = memcmp(p->src, p->dst, 16);
+    int c = addr_cmp(p->src, p->dst);
     int s = (c > 0 || (c == 0 && sport > dport)) ? 1 : 0;
     memcpy(k->addr[s], p->src, 16);
     memcpy(k->addr[!s], p->dst, 16);
@@ -580,12 +601,8 @@ void flow_table_prepare(struct flow_table *t, struct flow_pkt *p, uint64_t ts,
     out->hash = flow_key_hash(t, k);
     out->side = (uint8_t)s;
     out->track = 1;
-}
-
-void flow_table_prefetch_bucket(const struct flow_table *t, const struct flow_prep *pp)
-{
-    if (pp->track)
-        __builtin_prefetch(&t->buckets[pp->hash & (t->nbuckets - 1)]);
+    /* The bucket, for flow_table_account a round later (a hint). */
+    __builtin_prefetch(&t->buckets[out->hash & (t->nbuckets - 1)]);
 }
 
 void flow_table_prefetch_flow(const struct flow_table *t, const struct flow_prep *pp)
@@ -721,16 +738,17 @@ struct flow *flow_table_account(struct flow_table *t, const struct flow_pkt *p,
     return f;
 }
 
-/* Ending walks a list: while flow idx is ended, fetch what ending the next
- * ones needs. The flow after idx was prefetched one step earlier, so reading
- * its link and hash here rarely stalls; its bucket and the flow after it are
- * prefetched (the record reads all four lines). */
+/* Flush walks a list: while one flow is reported, fetch what the next ones
+ * need. The flow after it was prefetched one step earlier, so reading its
+ * links here rarely stalls; its device entries and the flow after it (all four
+ * lines: the record reads them) are prefetched. */
 static inline void flow_prefetch_next(const struct flow_table *t, uint32_t next)
 {
     if (next == FLOW_NIL)
         return;
     const struct flow *n = F(t, next);
-    __builtin_prefetch(&t->buckets[n->hash & (t->nbuckets - 1)]);
+    if (t->cfg.devices != NULL)
+        flow_devices_prefetch(t->cfg.devices, n->dev[0], n->dev[1]);
     if (n->next == FLOW_NIL)
         return;
     const char *nn = (const char *)F(t, n->next);
@@ -774,6 +792,8 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
                 __builtin_prefetch(&t->buckets[f->hash & (t->nbuckets - 1)]);
                 __builtin_prefetch(f);
                 __builtin_prefetch((const char *)f + 192);
+                if (t->cfg.devices != NULL) /* unreferenced when it ends */
+                    flow_devices_prefetch(t->cfg.devices, f->dev[0], f->dev[1]);
                 grp[n++] = idx;
                 if (n == FLOW_END_GROUP) {
                     flow_end_group(t, grp, n, now);

@@ -195,8 +195,8 @@ struct flow *flow_table_packet(struct flow_table *t, const struct flow_pkt *p, u
  * one packet at a time. flow_table_prepare builds the key and its hash and
  * resolves a non-first IP fragment to its datagram's ports (rewriting p's L4
  * fields in place, has_l4 then true). It reads and writes the fragment memory,
- * never a flow, so it must see the packets in capture order. Then
- * flow_table_prefetch_bucket / flow_table_prefetch_flow (hints, optional) and
+ * never a flow, so it must see the packets in capture order, and prefetches
+ * the key's bucket. Then flow_table_prefetch_flow (a hint, optional) and
  * flow_table_account in the same order; flow_table_packet == prepare + account.
  */
 struct flow_prep {
@@ -209,7 +209,6 @@ struct flow_prep {
 };
 void flow_table_prepare(struct flow_table *t, struct flow_pkt *p, uint64_t ts_ns,
                         struct flow_prep *out);
-void flow_table_prefetch_bucket(const struct flow_table *t, const struct flow_prep *pp);
 void flow_table_prefetch_flow(const struct flow_table *t, const struct flow_prep *pp);
 struct flow *flow_table_account(struct flow_table *t, const struct flow_pkt *p,
                                 const struct flow_prep *pp, uint64_t ts_ns, uint32_t wirelen,
