@@ -193,6 +193,27 @@ def compare_capture(path, expected, driver, plugin_dir):
             ans.append((name_norm(rr["name"]), rr["type"], rr["ttl"], d[:1000] if d else d))
         exp_r[q + (m.get("rcode"), tuple(sorted(ans, key=str)))] += 1
     diffs = []
+    # The Public Suffix split (tshark has none): its parts must rebuild the
+    # question name (lower case, no trailing dot), the registered domain must
+    # end with the top level domain, and a name without a registered domain
+    # must be a suffix itself.
+    for r in dns:
+        tld = get(r, "dns.question.top_level_domain")
+        if tld is None:
+            continue
+        name = get(r, "dns.question.name", "").lower()
+        if name.endswith(".") and name != ".":
+            name = name[:-1]
+        reg = get(r, "dns.question.registered_domain")
+        sub = get(r, "dns.question.subdomain")
+        if reg is None:
+            ok = tld == name and sub is None
+        else:
+            ok = (reg.endswith("." + tld) and
+                  name == (sub + "." + reg if sub is not None else reg))
+        if not ok:
+            diffs.append(("bad public suffix split of %r" % name,
+                          "registered %r tld %r subdomain %r" % (reg, tld, sub)))
     for k in sorted(set(exp_q) | set(mine_q), key=str):
         if exp_q[k] > mine_q[k]:
             diffs.append(("missing query %s id %s q=%s/%s" % (k[2], k[3], k[4], k[5]),
