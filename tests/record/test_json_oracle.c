@@ -103,8 +103,7 @@ static const char *const vocab[] = {
     "a..b",
     "x\"y",
     "q\\.r",
-    "\x01"
-    "ctl.k",
+    "\001ctl.k",
     "\xc3\xa9.\xc3\xbc",
     "\xff.bad",
     "source.ip",
