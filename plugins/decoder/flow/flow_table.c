@@ -53,6 +53,12 @@ struct flow_table {
     int last_side;
 };
 
+/* The layout promised in flow_table.h: what a packet touches in lines 0-1. */
+_Static_assert(sizeof(struct flow) == 256, "struct flow is four cache lines");
+_Static_assert(offsetof(struct flow, last_ts) == 64, "line 1 starts with last_ts");
+_Static_assert(offsetof(struct flow, updates) == 127, "line 1 ends with updates");
+_Static_assert(offsetof(struct flow, rep_pkts) == 192, "line 3 starts with rep_pkts");
+
 #define FLOW_SEC 1000000000ull /* the idle lists' ordering granularity, ns */
 
 #define FLOW_HUGE (2u << 20)
@@ -612,12 +618,11 @@ void flow_table_prefetch_flow(const struct flow_table *t, const struct flow_prep
     uint32_t idx = t->buckets[pp->hash & (t->nbuckets - 1)];
     if (idx == FLOW_NIL)
         return;
-    /* Lines 0-2 of struct flow: what accounting a packet touches. The first
+    /* Lines 0-1 of struct flow: what accounting a packet touches. The first
      * write to it follows, hence the write hint. */
     const char *f = (const char *)F(t, idx);
     __builtin_prefetch(f, 1);
     __builtin_prefetch(f + 64, 1);
-    __builtin_prefetch(f + 128, 1);
 }
 
 struct flow *flow_table_find(struct flow_table *t, const struct flow_prep *pp, int *side)
@@ -785,12 +790,12 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
             uint32_t next = f->next;
             if (next != FLOW_NIL) {
                 const char *nf = (const char *)F(t, next);
+                __builtin_prefetch(nf);       /* hash */
                 __builtin_prefetch(nf + 64);  /* last_ts */
-                __builtin_prefetch(nf + 128); /* next, hash */
+                __builtin_prefetch(nf + 128); /* next */
             }
             if (sat_add(f->last_ts, to) <= now) {
                 __builtin_prefetch(&t->buckets[f->hash & (t->nbuckets - 1)]);
-                __builtin_prefetch(f);
                 __builtin_prefetch((const char *)f + 192);
                 if (t->cfg.devices != NULL) /* unreferenced when it ends */
                     flow_devices_prefetch(t->cfg.devices, f->dev[0], f->dev[1]);

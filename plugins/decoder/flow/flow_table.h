@@ -92,36 +92,37 @@ struct flow_key {
  *
  * Field order is by access frequency, in 64-byte lines (chunks are allocated
  * 64-byte aligned): line 0 is what the lookup and every packet read (key,
- * chain, state bits), line 1 the per-packet counters and TCP sequence
- * tracking, line 2 what some packets touch (devices, flags, LRU links once a
- * second), line 3 what only records and rare packets touch. A packet thus
- * needs lines 0-2 and the batch path prefetches exactly those. */
+ * chain, state bits), line 1 the per-packet counters, TCP sequence end,
+ * device links and app slot, line 2 what few packets touch (sequence holes,
+ * LRU links once a second, retransmission counts, MACs until both are
+ * known), line 3 what only records and rare packets touch. A packet thus
+ * needs lines 0-1, and the batch path prefetches exactly those. */
 struct flow {
     /* line 0 */
     struct flow_key key;
     uint32_t hnext; /* bucket chain / free list */
+    uint32_t hash;  /* flow_key_hash of key (for unlinking without rehashing) */
     uint8_t cls;
     uint8_t bits;
     uint8_t src_side;
     uint8_t tcp_state;
-    uint8_t tcp_flags[2];
-    uint8_t close_reason; /* FIN or RST once cls is CLOSED */
-    uint8_t updates;      /* interim records so far (saturating) */
-    uint32_t frags;       /* non-first IP fragments accounted  */
+    uint16_t ifindex;
+    uint8_t icmp_type, icmp_code; /* first ICMP message of the flow */
     /* line 1 */
     uint64_t last_ts;
     uint64_t pkts[2], bytes[2];
-    uint32_t seq_end[2];             /* highest seq + len seen per side   */
-    uint32_t hole_lo[2], hole_hi[2]; /* last gap seen per side           */
-    /* line 2 */
+    uint32_t seq_end[2]; /* highest seq + len seen per side   */
     uint32_t dev[2];     /* device index per side or FLOW_NIL */
-    uint32_t prev, next; /* idle list of `cls`        */
+    uint32_t app;        /* app-decoder slot of the glue (flow_app.c); 0 = none */
+    uint8_t tcp_flags[2];
+    uint8_t close_reason; /* FIN or RST once cls is CLOSED */
+    uint8_t updates;      /* interim records so far (saturating) */
+    /* line 2 */
+    uint32_t hole_lo[2], hole_hi[2]; /* last gap seen per side           */
+    uint32_t prev, next;             /* idle list of `cls`        */
     uint64_t first_ts, report_ts;
     uint32_t retrans, ooo;
-    uint32_t hash; /* flow_key_hash of key (for unlinking without rehashing) */
-    uint32_t app;  /* app-decoder slot of the glue (flow_app.c); 0 = none */
-    uint16_t ifindex;
-    uint8_t icmp_type, icmp_code; /* first ICMP message of the flow */
+    uint32_t frags; /* non-first IP fragments accounted  */
     uint8_t mac[2][6];
     /* line 3 */
     uint64_t rep_pkts[2], rep_bytes[2]; /* at the last update record (deltas) */
