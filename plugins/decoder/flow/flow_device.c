@@ -128,6 +128,25 @@ void flow_devices_prefetch(const struct flow_devices *d, uint32_t a, uint32_t b)
         __builtin_prefetch(&d->ents[b].refs, 1);
 }
 
+void flow_devices_packet(struct flow_devices *d, uint32_t out, uint32_t in, uint32_t wirelen,
+                         uint64_t ts)
+{
+    if (out < d->used) {
+        struct flow_device *e = &d->ents[out];
+        e->pkts_out++;
+        e->bytes_out += wirelen;
+        e->last_ts = ts > e->last_ts ? ts : e->last_ts;
+        e->dirty = 1;
+    }
+    if (in < d->used) {
+        struct flow_device *e = &d->ents[in];
+        e->pkts_in++;
+        e->bytes_in += wirelen;
+        e->last_ts = ts > e->last_ts ? ts : e->last_ts;
+        e->dirty = 1;
+    }
+}
+
 struct flow_device *flow_devices_at(struct flow_devices *d, uint32_t idx)
 {
     return idx < d->used ? &d->ents[idx] : NULL;

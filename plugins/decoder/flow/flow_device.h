@@ -48,6 +48,11 @@ void flow_devices_prefetch(const struct flow_devices *d, uint32_t a, uint32_t b)
 /* The entry at idx (valid until the next flow_devices_ref/expire), or NULL. */
 struct flow_device *flow_devices_at(struct flow_devices *d, uint32_t idx);
 
+/* One packet of wirelen bytes at ts_ns sent by entry `out` to entry `in`
+ * (either may be UINT32_MAX: not in the inventory). One call per packet. */
+void flow_devices_packet(struct flow_devices *d, uint32_t out, uint32_t in, uint32_t wirelen,
+                         uint64_t ts_ns);
+
 /* Add a port to a bounded set. */
 void flow_device_add_port(uint16_t *set, uint8_t *n, bool *overflow, uint16_t port);
 

@@ -711,22 +711,8 @@ struct flow *flow_table_account(struct flow_table *t, const struct flow_pkt *p,
         memcpy(f->mac[!s], p->dst_mac, 6);
         f->bits |= ob;
     }
-    if (t->cfg.devices != NULL) {
-        struct flow_device *d = flow_devices_at(t->cfg.devices, f->dev[s]);
-        if (d != NULL) {
-            d->pkts_out++;
-            d->bytes_out += wirelen;
-            d->last_ts = ts > d->last_ts ? ts : d->last_ts;
-            d->dirty = 1;
-        }
-        d = flow_devices_at(t->cfg.devices, f->dev[!s]);
-        if (d != NULL) {
-            d->pkts_in++;
-            d->bytes_in += wirelen;
-            d->last_ts = ts > d->last_ts ? ts : d->last_ts;
-            d->dirty = 1;
-        }
-    }
+    if (t->cfg.devices != NULL)
+        flow_devices_packet(t->cfg.devices, f->dev[s], f->dev[!s], wirelen, ts);
     if (kp->proto == FLOW_IPPROTO_TCP && l4hdr)
         flow_tcp(t, idx, s, p, ts);
     /* Keep the idle list ordered by the second of the last packet: move to the
