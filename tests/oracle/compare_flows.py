@@ -43,7 +43,8 @@ ACCEPTED = {
      "udp 2001:470:1f11:81f:d138:5f55:6d4:1fe2:51851 2607:f740:b::f93:53"):
         "IPv6 fragments: the 3-fragment response (frames 6-8) is one packet of 436 "
         "bytes for tshark (the reassembling frame) and 3 packets / 3424 bytes for "
-        "NetScope, which counts every fragment on the wire.",
+        "NetScope, which counts every fragment on the wire (it reassembles the "
+        "datagram only for the app decoders: decoder/dns sees the response).",
     ("dns-ipv6-fragmented.pcap", "udp 2607:f740:b::f93:0 2001:470:1f11:81f:d138:5f55:6d4:1fe2:0"):
         "Frame 4 is the last fragment of a datagram whose first fragment was never "
         "captured: tshark leaves it out of every stream; NetScope cannot know its "
