@@ -94,6 +94,7 @@ static void *CTX;
 static const struct ns_host *H;
 
 static uint64_t FLOW_BYTES = 262144, TOTAL_BYTES = 1 << 20;
+static bool FRAG_ON; /* ip_reassembly (setup_frag) */
 
 static void setup(void)
 {
@@ -115,6 +116,10 @@ static void setup(void)
         .reassembly_flow_bytes = FLOW_BYTES,
         .reassembly_total_bytes = TOTAL_BYTES,
         .app_probe_payloads = 2,
+        .ip_reassembly = FRAG_ON,
+        .ip_reassembly_timeout = 30000000000ull,
+        .ip_reassembly_datagrams = 16,
+        .ip_reassembly_bytes = 1 << 20,
     };
     cr_assert_eq(ns_plugin.init(ins, &cfg, &CTX), 0);
 }
@@ -332,4 +337,81 @@ Test(flow_app, total_bound_gives_the_hole_up, .init = setup_tiny_total, .fini = 
     cr_assert_eq(FK.gap[0], 7);
     cr_assert_eq(ns_fake_counter_value("reassembly_bound_hits_total", "bound=\"total\""), 1);
     cr_assert_eq(ns_plugin.flush(CTX), 0);
+}
+
+/* ---- IP fragments: reassembled for the app decoders --------------------------- */
+
+static void setup_frag(void)
+{
+    FRAG_ON = true;
+    setup();
+}
+
+/* The UDP datagram 10.0.0.1:40001 -> 10.0.0.2:7777 carrying `payload`, sent
+ * as IPv4 fragments of the given sizes (n of them, all but the last a
+ * multiple of 8): the `sent` fragments named by `order`, in that order. */
+static void udp_frags(const char *payload, const size_t *sizes, int n, const int *order, int sent)
+{
+    uint8_t whole[1600];
+    size_t pl = strlen(payload);
+    size_t len = tu_v4_udp(whole, "10.0.0.1", "10.0.0.2", 40001, 7777, pl);
+    memcpy(whole + len - pl, payload, pl);
+    const uint8_t *dgram = whole + 14 + 20; /* UDP header + payload */
+    size_t offs[8], off = 0;
+    for (int i = 0; i < n; i++) {
+        offs[i] = off;
+        off += sizes[i];
+    }
+    cr_assert_eq(off, 8 + pl);
+    for (int k = 0; k < sent; k++) {
+        int i = order[k];
+        uint8_t b[1600];
+        memcpy(b, whole, 14 + 20);
+        tu_put16(b + 14 + 2, (uint16_t)(20 + sizes[i]));
+        tu_put16(b + 14 + 4, 0x1234);
+        tu_put16(b + 14 + 6, (uint16_t)((offs[i] / 8) | (i + 1 < n ? 0x2000 : 0)));
+        memcpy(b + 34, dgram + offs[i], sizes[i]);
+        send_frame(b, 34 + sizes[i]);
+    }
+}
+
+Test(flow_app, ip_fragments_reassembled_for_the_app, .init = setup_frag, .fini = teardown)
+{
+    const char *msg = "HI from a datagram in three fragments!"; /* 38 bytes */
+    static const size_t sizes[3] = {16, 16, 14};
+    static const int order[3] = {0, 2, 1}; /* first, last, then the middle */
+    udp_frags(msg, sizes, 3, order, 3);
+    cr_assert_eq(FK.claims, 1);
+    cr_assert_eq(FK.len[0], strlen(msg));
+    cr_assert_eq(memcmp(FK.stream[0], msg, strlen(msg)), 0);
+    cr_assert_eq(FK.seen.src_port, 40001);
+    cr_assert_eq(FK.seen.dst_port, 7777);
+    cr_assert_eq(ns_plugin.flush(CTX), 0);
+    cr_assert_eq(FK.closes, 1);
+    /* Accounting is per fragment, on the one flow of the first fragment. */
+    char *j = flow_json(0);
+    cr_assert(strstr(j, "\"packets\":3"), "%s", j);
+    cr_assert(strstr(j, "\"fragments\":2"), "%s", j);
+    cr_assert(strstr(j, "\"protocol\":\"fake\""), "%s", j);
+    free(j);
+    cr_assert_eq(ns_fake_counter_value("ip_reassembled_total", NULL), 1);
+}
+
+Test(flow_app, ip_fragment_missing_piece_times_out, .init = setup_frag, .fini = teardown)
+{
+    static const size_t sizes[3] = {16, 16, 14};
+    static const int order[2] = {0, 2}; /* the middle never comes */
+    udp_frags("HI from a datagram in three fragments!", sizes, 3, order, 2);
+    cr_assert_eq(FK.claims, 0);
+    ns_plugin.tick(CTX, T + 31000000000ull);
+    cr_assert_eq(ns_fake_counter_value("ip_reassembly_dropped_total", "reason=\"timeout\""), 1);
+    cr_assert_eq(ns_fake_counter_value("ip_reassembly_datagrams", NULL), 0);
+}
+
+Test(flow_app, ip_reassembly_off, .init = setup, .fini = teardown)
+{
+    static const size_t sizes[2] = {16, 28};
+    static const int order[2] = {0, 1};
+    udp_frags("HI from a datagram in two fragments!", sizes, 2, order, 2);
+    cr_assert_eq(FK.claims, 0); /* setup() leaves ip_reassembly off */
 }
