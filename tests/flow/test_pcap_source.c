@@ -146,6 +146,7 @@ Test(pcap_source, stopping_ends_run, .fini = ns_fake_reset)
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 static void *live_run(void *ctx)
 {
@@ -517,4 +518,40 @@ Test(pcap_source, header_only_file, .fini = ns_fake_reset)
     cr_assert_eq(a.n, 0);
     free(a.p);
     free(w.b);
+}
+
+/* A FIFO is read by libpcap alone (no mapping, no second handle that would
+ * block or steal the stream's bytes). */
+static void *fifo_writer(void *arg)
+{
+    FILE *in = fopen(FIX "pcapng-multi-interface.pcapng", "rb");
+    FILE *out = fopen(arg, "wb");
+    char buf[4096];
+    size_t n;
+    while (in != NULL && out != NULL && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+        fwrite(buf, 1, n, out);
+    if (in != NULL)
+        fclose(in);
+    if (out != NULL)
+        fclose(out);
+    return NULL;
+}
+
+Test(pcap_source, fifo_goes_through_libpcap, .fini = ns_fake_reset, .timeout = 20)
+{
+    char dir[] = "/tmp/ns-fifo-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/f", dir);
+    cr_assert_eq(mkfifo(path, 0600), 0);
+    pthread_t th;
+    pthread_create(&th, NULL, fifo_writer, path);
+    struct rd_run a = rd_read(path, PSRC_READER_AUTO, NULL);
+    pthread_join(th, NULL);
+    unlink(path);
+    rmdir(dir);
+    cr_assert_eq(a.rc, 0);
+    cr_assert_eq(a.n, 6);
+    cr_assert_eq(a.n_stable, 0);
+    free(a.p);
 }

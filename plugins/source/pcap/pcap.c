@@ -432,7 +432,14 @@ static int psrc_open_file(struct psrc_ctx *c)
     c->offline = true;
     if (c->cfg->reader == PSRC_READER_AUTO && psrc_map_open(c, s))
         return 0;
-    /* pcapng: a second handle on the file to read interface ids. */
+    /* pcapng: a second handle on the file to read interface ids. Regular
+     * files only: opening a FIFO again blocks once its writer is gone, and a
+     * second reader would steal the stream's bytes from libpcap (pcapng from
+     * a pipe or stdin reports interface 0). */
+    struct stat st;
+    FILE *lf = pcap_file(s->p);
+    if (lf == NULL || fstat(fileno(lf), &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
     FILE *f = fopen(c->cfg->file, "rb");
     if (f != NULL) {
         uint8_t magic[4];
