@@ -359,3 +359,47 @@ Test(flow_table, names)
     cr_assert_str_eq(flow_transport_name(58), "ipv6-icmp");
     cr_assert_null(flow_transport_name(250));
 }
+
+/* The device buckets start small and grow with the entries: every host is
+ * still found after the rehashes, removal (expiry) and reuse keep working. */
+static int dev_seen;
+static void dev_count_cb(void *arg, const struct flow_device *d, uint64_t now)
+{
+    (void)arg;
+    (void)d;
+    (void)now;
+    dev_seen++;
+}
+
+Test(flow_table, device_buckets_grow)
+{
+    struct flow_devices *d = flow_devices_new(10000, 7);
+    uint8_t ip[16] = {0}, mac[6] = {2, 0, 0, 0, 0, 1};
+    static uint32_t idx[6000];
+    for (uint32_t i = 0; i < 6000; i++) {
+        ip[0] = 10;
+        ip[1] = (uint8_t)(i >> 8);
+        ip[2] = (uint8_t)i;
+        idx[i] = flow_devices_ref(d, 4, ip, (i & 1) ? mac : NULL, 100);
+        cr_assert_neq(idx[i], UINT32_MAX);
+    }
+    cr_assert_eq(flow_devices_count(d), 6000);
+    for (uint32_t i = 0; i < 6000; i++) {
+        ip[1] = (uint8_t)(i >> 8);
+        ip[2] = (uint8_t)i;
+        cr_assert_eq(flow_devices_ref(d, 4, ip, (i & 1) ? mac : NULL, 200), idx[i]);
+        flow_devices_unref(d, idx[i]);
+        flow_devices_unref(d, idx[i]);
+    }
+    cr_assert_eq(flow_devices_count(d), 6000);
+    /* Unreferenced and idle: the report drops every entry, then they are reused. */
+    flow_devices_report(d, true, 10000, 10, dev_count_cb, NULL);
+    cr_assert_eq(dev_seen, 6000);
+    cr_assert_eq(flow_devices_count(d), 0);
+    ip[1] = 0xee;
+    uint32_t again = flow_devices_ref(d, 4, ip, NULL, 20000);
+    cr_assert_lt(again, 6000);
+    cr_assert_eq(flow_devices_ref(d, 4, ip, NULL, 20000), again);
+    cr_assert_eq(flow_devices_count(d), 1);
+    flow_devices_free(d);
+}

@@ -12,11 +12,13 @@
 #include <string.h>
 
 #define DEV_NIL UINT32_MAX
+#define DEV_MIN_BUCKETS 1024u
 
 struct flow_devices {
     struct flow_device *ents;
     uint32_t *buckets;
-    uint32_t nbuckets;  /* power of two */
+    uint32_t nbuckets; /* power of two, grown with the entries up to max_nbuckets */
+    uint32_t max_nbuckets;
     uint32_t cap, used; /* entries ever handed out (high-water mark) */
     uint32_t free_head; /* recycled entries, linked through hnext */
     uint64_t count;
@@ -52,6 +54,12 @@ struct flow_devices *flow_devices_new(uint32_t max_devices, uint32_t seed)
     uint32_t nb = 1;
     while (nb < max_devices && nb < (1u << 30))
         nb <<= 1;
+    /* Start small and grow with the entries (dev_grow): a few thousand hosts
+     * then hash into a bucket array that stays in cache, not one sized for
+     * max_devices. */
+    d->max_nbuckets = nb;
+    if (nb > DEV_MIN_BUCKETS)
+        nb = DEV_MIN_BUCKETS;
     d->nbuckets = nb;
     d->cap = max_devices;
     d->seed = seed;
@@ -75,13 +83,45 @@ void flow_devices_free(struct flow_devices *d)
     free(d);
 }
 
+/* Four times the buckets, every live entry rehashed. On allocation failure
+ * the table keeps its size (longer chains, still correct). */
+static void dev_grow(struct flow_devices *d)
+{
+    uint32_t nb = d->nbuckets * 4 < d->max_nbuckets ? d->nbuckets * 4 : d->max_nbuckets;
+    uint32_t *b = malloc((size_t)nb * sizeof(uint32_t));
+    if (b == NULL)
+        return;
+    memset(b, 0xff, (size_t)nb * sizeof(uint32_t));
+    for (uint32_t i = 0; i < d->used; i++) {
+        struct flow_device *e = &d->ents[i];
+        if (e->family == 0)
+            continue; /* on the free list */
+        uint32_t k = dev_hash(d, e->family, e->ip, e->has_mac ? e->mac : NULL) & (nb - 1);
+        e->hnext = b[k];
+        b[k] = i;
+    }
+    free(d->buckets);
+    d->buckets = b;
+    d->nbuckets = nb;
+}
+
+static inline bool dev_ip_eq(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a, 8);
+    memcpy(&a1, a + 8, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&b1, b + 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
 uint32_t flow_devices_ref(struct flow_devices *d, uint8_t family, const uint8_t ip[16],
                           const uint8_t *mac, uint64_t ts_ns)
 {
     uint32_t b = dev_hash(d, family, ip, mac) & (d->nbuckets - 1);
     for (uint32_t i = d->buckets[b]; i != DEV_NIL; i = d->ents[i].hnext) {
         struct flow_device *e = &d->ents[i];
-        if (e->family == family && memcmp(e->ip, ip, 16) == 0 && e->has_mac == (mac != NULL) &&
+        if (e->family == family && dev_ip_eq(e->ip, ip) && e->has_mac == (mac != NULL) &&
             (mac == NULL || memcmp(e->mac, mac, 6) == 0)) {
             e->refs++;
             return i;
@@ -111,6 +151,8 @@ uint32_t flow_devices_ref(struct flow_devices *d, uint8_t family, const uint8_t 
     e->hnext = d->buckets[b];
     d->buckets[b] = idx;
     d->count++;
+    if (d->count > d->nbuckets && d->nbuckets < d->max_nbuckets)
+        dev_grow(d);
     return idx;
 }
 
