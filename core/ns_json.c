@@ -5,17 +5,27 @@
  * Called by sinks through host->rec_to_json, once per record on the sink's
  * thread (any thread may call it: it only reads the record and the hostname
  * set at start-up). It is on the hot path of every sink, so it never mallocs
- * per field: it appends straight into the caller's growing buffer, reserving
- * each value's worst-case size with one comparison, and sorts the top-level
- * fields on the stack (a heap block only for records with >128 fields).
+ * per record in the steady state: it appends straight into the caller's
+ * growing buffer, reserving room with one comparison per string (one per
+ * block for everything else).
  *
- * Algorithm: the record's top-level units (a scalar, or a whole array/object
- * block) plus the common fields (@timestamp, event.*, observer.hostname) are
- * stably sorted by key, comparing '.' below every other byte so that all keys
- * under one dotted prefix are contiguous. Walking them in order, objects are
- * opened and closed along the key paths; equal keys are written once (the
- * first: producers' fields sort before the common ones). Objects inside
- * arrays get the same treatment; arrays keep their order.
+ * Output order (SCHEMA.md, the contract): a block's units (a scalar, or a
+ * whole array/object; at the top level plus the common fields @timestamp,
+ * event.*, observer.hostname) stably sorted by key, comparing '.' below every
+ * other byte so that all keys under one dotted prefix are contiguous; walking
+ * them in order, objects are opened and closed along the key paths; equal keys
+ * are written once (the first: producers' fields sort before the common ones).
+ * Objects inside arrays get the same treatment; arrays keep their order.
+ *
+ * How: that layout depends only on the block's keys in entry order (and on
+ * which common fields it has), and producers build the same few key lists
+ * over and over. So the sort and the nesting walk run once per key list and
+ * leave a plan (literal text between the values: braces, commas, quoted keys;
+ * and which unit's value goes where), cached per thread by a hash of the key
+ * list. A block whose keys equal a cached plan's (checked key by key, so a
+ * hash collision only costs a rebuild) replays it: literal, value, literal,
+ * ..., tail. The pre-plan serialiser is kept in tests/record/json_oracle.c
+ * and test_json_oracle.c proves the output byte-identical.
  */
 #include "ns_json.h"
 #include "ns_rec.h"

@@ -602,8 +602,8 @@ Test(json, big_object_in_array)
     ns_rec_release(r);
 }
 
-/* The per-thread sort cache must never change the output: same type and
- * field count, different keys and duplicates, in alternation. */
+/* The per-thread plan cache (ns_json.c) must never change the output: same
+ * type and field count, different keys and duplicates, in alternation. */
 Test(json, sort_cache_is_exact)
 {
     const char *orders[][4] = {
