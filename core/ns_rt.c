@@ -141,6 +141,7 @@ struct ns_worker {
     struct ns_q *out;     /* rbatches -> event */
     uint64_t now, last_tick, max_ts, wall_at_max;
     uint64_t last_flush; /* wall time the decoders' record batches were last handed on */
+    bool offline;        /* the last batch was read from a file (NS_PKT_F_OFFLINE) */
     struct ns_park park; /* the worker waits here for packet batches */
     atomic_int done;
 };
@@ -193,6 +194,7 @@ struct ns_rt {
     atomic_int rsrc_done; /* record sources stopped (loop) */
     atomic_int workers_done;
     atomic_int event_done;
+    atomic_int live_pkts; /* a worker saw a packet without NS_PKT_F_OFFLINE */
     bool sinks_flushed, closing;
     int signals;
     ns_counter *c_unrouted;
@@ -769,8 +771,10 @@ static void worker_tick(struct ns_worker *wk, bool force)
 {
     struct ns_rt *rt = wk->rt;
     uint64_t wall = wall_ns();
-    /* Packet time while packets flow; wall time advances it when they stop. */
-    uint64_t now = wk->max_ts ? wk->max_ts + (wall - wk->wall_at_max) : 0;
+    /* Packet time while packets flow; wall time advances it when they stop,
+     * except for packets read from a file: their time is the only clock, so a
+     * capture gives the same records however fast or slowly it is read. */
+    uint64_t now = wk->max_ts ? wk->max_ts + (wk->offline ? 0 : wall - wk->wall_at_max) : 0;
     if (!now)
         return;
     wk->now = now;
@@ -839,6 +843,12 @@ static void *worker_main(void *arg)
                     for (size_t d = 0; d < rt->ndec; d++)
                         inst_flush_out(wk->dec[d]);
                     wk->last_flush = wall;
+                }
+                if (b->n) {
+                    bool off = (b->pkts[b->n - 1].flags & NS_PKT_F_OFFLINE) != 0;
+                    wk->offline = off;
+                    if (!off)
+                        atomic_store_explicit(&rt->live_pkts, 1, memory_order_relaxed);
                 }
                 if (b->n && b->pkts[b->n - 1].ts_ns >= wk->max_ts) {
                     wk->max_ts = b->pkts[b->n - 1].ts_ns;
@@ -1072,7 +1082,11 @@ static void route(struct ns_rt *rt, size_t from, struct ns_record **recs, uint32
 static void event_tick(struct ns_rt *rt, bool force)
 {
     uint64_t wall = wall_ns();
-    uint64_t now = rt->ev_max_ts ? rt->ev_max_ts + (wall - rt->ev_wall_at_max) : 0;
+    /* As worker_tick: packet time alone while every packet so far came from
+     * a file and no record source feeds this thread; else it runs on with
+     * wall time between records. */
+    bool offline = rt->nrsrc == 0 && !atomic_load_explicit(&rt->live_pkts, memory_order_relaxed);
+    uint64_t now = rt->ev_max_ts ? rt->ev_max_ts + (offline ? 0 : wall - rt->ev_wall_at_max) : 0;
     if (!now)
         return;
     rt->ev_now = now;

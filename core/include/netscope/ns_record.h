@@ -45,6 +45,12 @@ struct ns_packet {
  *                  the bytes into a batch. Decoders see no difference: packet
  *                  data is read-only to them either way. */
 #define NS_PKT_F_STABLE 0x1u
+/* NS_PKT_F_OFFLINE  read from a file, not captured now: the pipeline's clock
+ *                   (timeouts, ticks) then follows packet time alone, so a
+ *                   capture gives the same records however fast it is read.
+ *                   Without it, packet time advances with wall time between
+ *                   packets (a quiet live link still expires its flows). */
+#define NS_PKT_F_OFFLINE 0x2u
 
 /* Record types. Values are stable: they appear in Redis entries and metrics. */
 enum ns_rec_type {
