@@ -266,6 +266,7 @@ static struct rd_run rd_compare(const char *path, const char *filter)
         cr_assert_eq(x->linktype, y->linktype, "%s: packet %zu linktype", path, i);
         cr_assert_eq(x->ifindex, y->ifindex, "%s: packet %zu ifindex", path, i);
         cr_assert_eq(x->digest, y->digest, "%s: packet %zu bytes differ", path, i);
+        cr_assert(x->flags & y->flags & NS_PKT_F_OFFLINE, "%s: packet %zu offline", path, i);
     }
     cr_assert_eq(a.c_pkts, l.c_pkts, "%s: packets_total", path);
     cr_assert_eq(a.c_bytes, l.c_bytes, "%s: bytes_total", path);

@@ -154,6 +154,8 @@ static void psrc_emit(struct psrc_ctx *c, const struct psrc_iface *s, uint16_t i
         .wirelen = hdr->len,
         .linktype = (uint16_t)s->linktype,
         .ifindex = ifindex,
+        /* Packet time is the only clock for a file, however fast it is read. */
+        .flags = c->offline ? NS_PKT_F_OFFLINE : 0,
     };
     ns_counter_inc(c->c_pkts);
     ns_counter_add(c->c_bytes, hdr->len);
@@ -382,7 +384,7 @@ static int psrc_run_mapped(struct psrc_ctx *c)
             .caplen = cap,
             .wirelen = len,
             .linktype = (uint16_t)s->linktype,
-            .flags = NS_PKT_F_STABLE,
+            .flags = NS_PKT_F_STABLE | NS_PKT_F_OFFLINE,
         };
         if (c->have_prog) {
             struct pcap_pkthdr hdr = {.caplen = cap, .len = len};
