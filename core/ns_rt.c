@@ -854,6 +854,10 @@ static void *worker_main(void *arg)
                     wk->max_ts = b->pkts[b->n - 1].ts_ns;
                     wk->wall_at_max = wall;
                 }
+                /* Tick between batches, not after a burst of them: how many
+                 * batches a burst holds depends on timing, and a file must
+                 * give the same records (flows end at the same tick) each run. */
+                worker_tick(wk, false);
                 /* Give the batch back; the ring is as large as the pool, so it fits. */
                 void *bp = b;
                 if (!ns_ring_spsc_enqueue_burst(&src->free_q[wk->idx]->ring, &bp, 1))
@@ -864,7 +868,6 @@ static void *worker_main(void *arg)
         }
         if (got) {
             round = 0;
-            worker_tick(wk, false);
             continue;
         }
         if (atomic_load_explicit(&rt->psrc_done, memory_order_acquire) == (int)rt->nsrc) {
