@@ -297,6 +297,14 @@ fallback:
 
 /* How far ahead of the record walk the mapped reader prefetches. */
 #define PSRC_MAP_PREFETCH 4096
+/* Pages further than PSRC_MAP_KEEP behind the walk are dropped from the
+ * process (MADV_DONTNEED, every PSRC_MAP_STEP bytes): mapped file pages count
+ * in its resident set, and a 1 GB capture would otherwise end with 1 GB of
+ * it. The mapping is private and never written, so a worker still reading a
+ * dropped packet (it would have to lag 64 MiB) faults it back in from the
+ * page cache: same bytes, nothing lost. */
+#define PSRC_MAP_KEEP (64u << 20)
+#define PSRC_MAP_STEP (16u << 20)
 
 /* The record at m->off failed: write libpcap's wording of the reason. */
 static void map_truncated(char *buf, size_t n, uint32_t caplen, uint32_t snap, size_t got)
@@ -323,13 +331,22 @@ static int psrc_run_mapped(struct psrc_ctx *c)
      * reloaded and stored around every call. */
     size_t off = m->off;
     size_t pf = off & ~(size_t)63; /* next cache line to prefetch */
+    size_t dropped = 0;            /* bytes released from the start (MADV_DONTNEED) */
     char why[160];
     int rc = 0;
     uint64_t n = 0;
     for (;; n++) {
-        if ((n & 1023) == 0 &&
-            (__atomic_load_n(&c->stop, __ATOMIC_RELAXED) || c->h->stopping(c->ins)))
-            break;
+        if ((n & 1023) == 0) {
+            if (__atomic_load_n(&c->stop, __ATOMIC_RELAXED) || c->h->stopping(c->ins))
+                break;
+            if (off > dropped + PSRC_MAP_KEEP + PSRC_MAP_STEP) {
+                size_t upto = (off - PSRC_MAP_KEEP) & ~(size_t)(PSRC_MAP_STEP - 1);
+                if (upto > dropped) {
+                    (void)madvise((void *)(base + dropped), upto - dropped, MADV_DONTNEED);
+                    dropped = upto;
+                }
+            }
+        }
         size_t left = size - off;
         if (left < 16) {
             if (left == 0)
