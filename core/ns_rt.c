@@ -547,6 +547,9 @@ static int host_emit_packet(struct ns_instance *ins, const struct ns_packet *pkt
     if (b->n == 0)
         b->first_ts = pkt->ts_ns;
     struct ns_packet *dst = &b->pkts[b->n++];
+    /* The slots were last read by a worker on the other CPU: ask for the line
+     * a few packets ahead now, so each store does not wait for its transfer. */
+    __builtin_prefetch(&b->pkts[b->n + 6 < NS_PB_PKTS ? b->n + 6 : NS_PB_PKTS - 1], 1);
     *dst = *pkt;
     dst->hash = h;
     dst->source_id = s->slot;
