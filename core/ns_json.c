@@ -849,6 +849,7 @@ struct jplan {
     uint32_t busy;   /* replays in progress on this thread's stack */
     uint32_t tail_off, tail_len;
     size_t room;          /* output bytes to reserve up front (plan_run) */
+    const uint32_t *kid;  /* [nprod]: the entry's key if interned, else 0 */
     const uint16_t *klen; /* [nprod] */
     const char *keys;     /* the nprod keys, concatenated */
     const char *lit;      /* literals, followed by JW_LIT_PAD readable bytes */
@@ -1038,15 +1039,21 @@ static inline uint64_t key_sig(const char *k, uint32_t n)
 }
 
 /* Does the block (member entries idx[0..nprod)) have exactly the plan's keys,
- * in the same order? */
+ * in the same order? Interned keys compare by handle (one name, one handle);
+ * a copied key on either side compares by bytes, so records that mix both
+ * kinds match the same plans as records with copied keys only. */
 static bool plan_match(const struct jplan *p, const struct ns_record *rec, const uint32_t *idx)
 {
     const struct ns__rec_ent *e = ns__rec_ents(rec);
     const char *k = p->keys;
     for (uint32_t o = 0; o < p->nprod; o++) {
         const struct ns__rec_ent *x = &e[idx[o]];
-        uint32_t kl = p->klen[o];
-        if (x->klen != kl || !mem_eq(ns__rec_str(rec, x->key), k, kl))
+        uint32_t kl = p->klen[o], pk = p->kid[o];
+        if (pk && x->key == pk) {
+            k += kl;
+            continue;
+        }
+        if (x->klen != kl || (pk & x->key & NS__REC_KEY_ID) || !mem_eq(ns__rec_key(rec, x), k, kl))
             return false;
         k += kl;
     }
@@ -1146,7 +1153,8 @@ static struct jplan *plan_build(const struct ns_record *rec, const struct unit *
     for (uint32_t o = 0; o < nprod; o++)
         kbytes += e[idx[o]].klen;
     size_t steps_sz = b.nsteps * sizeof(struct jstep);
-    size_t size = sizeof(*p) + steps_sz + nprod * sizeof(uint16_t) + kbytes + s.len + JW_LIT_PAD;
+    size_t size = sizeof(*p) + steps_sz + nprod * (sizeof(uint32_t) + sizeof(uint16_t)) + kbytes +
+                  s.len + JW_LIT_PAD;
     p = malloc(size);
     if (!p)
         goto out;
@@ -1158,18 +1166,21 @@ static struct jplan *plan_build(const struct ns_record *rec, const struct unit *
     p->tail_off = (uint32_t)b.mark;
     p->tail_len = (uint32_t)(s.len - b.mark);
     memcpy(p->steps, b.steps, steps_sz);
-    uint16_t *kl = (uint16_t *)(void *)((char *)p->steps + steps_sz);
+    uint32_t *kid = (uint32_t *)(void *)((char *)p->steps + steps_sz);
+    uint16_t *kl = (uint16_t *)(kid + nprod);
     char *keys = (char *)(kl + nprod), *k = keys;
     for (uint32_t o = 0; o < nprod; o++) {
         const struct ns__rec_ent *x = &e[idx[o]];
+        kid[o] = x->key & NS__REC_KEY_ID ? x->key : 0;
         kl[o] = x->klen;
-        memcpy(k, ns__rec_str(rec, x->key), x->klen);
+        memcpy(k, ns__rec_key(rec, x), x->klen);
         k += x->klen;
     }
     memcpy(k, s.b, s.len);
     memset(k + s.len, 0, JW_LIT_PAD);
     /* Literals plus a scalar's worst case per step (see plan_run). */
     p->room = s.len + (size_t)b.nsteps * JW_STEP_ROOM + JW_LIT_PAD;
+    p->kid = kid;
     p->klen = kl;
     p->keys = keys;
     p->lit = k;
@@ -1203,7 +1214,9 @@ static uint32_t jw_collect(const struct ns_record *rec, uint32_t from, uint32_t 
             continue;
         if (n < max) {
             idx[n] = (uint32_t)(x - e);
-            h = (h ^ key_sig(base - x->key, x->klen)) * JH_MUL;
+            /* An interned key hashes by its handle: no read of the name. */
+            uint64_t sig = x->key & NS__REC_KEY_ID ? x->key : key_sig(base - x->key, x->klen);
+            h = (h ^ sig) * JH_MUL;
         }
         n++;
     }
@@ -1222,7 +1235,7 @@ static uint32_t units_fill(const struct ns_record *rec, const uint32_t *idx, uin
     uint32_t n = 0;
     for (; n < nprod; n++) {
         const struct ns__rec_ent *x = &e[idx[n]];
-        u[n] = (struct unit){.key = ns__rec_str(rec, x->key),
+        u[n] = (struct unit){.key = ns__rec_key(rec, x),
                              .src = n,
                              .idx = idx[n],
                              .klen = x->klen,

@@ -11,6 +11,7 @@
 #include "ns_rec.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -427,12 +428,110 @@ static inline uint32_t rec_put_key(struct ns_record *rec, const char *key, uint3
     return rec->arena;
 }
 
+/* ---- interned keys ------------------------------------------------------ */
+
+struct ns__rec_kname *ns__rec_kchunk[NS__REC_KCHUNKS];
+static uint32_t key_count; /* atomic: handles 1..key_count are valid */
+/* Name -> handle, open addressing (0 = empty), under key_lock. */
+static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t *key_hash, key_hcap;
+
+static uint32_t key_fnv(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+/* Insert handle id (name already in the table) into key_hash, growing it to
+ * keep the load under a half. Lock held. */
+static int key_hash_put(uint32_t id)
+{
+    if ((key_count + 1u) * 2u > key_hcap) {
+        uint32_t ncap = key_hcap ? key_hcap * 2u : 256u;
+        uint32_t *nh = calloc(ncap, sizeof(*nh));
+        if (!nh)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < key_hcap; i++) {
+            uint32_t k = key_hash[i];
+            if (!k)
+                continue;
+            const struct ns__rec_kname *kn = ns__rec_kname(k);
+            uint32_t j = key_fnv(kn->s, kn->len) & (ncap - 1u);
+            while (nh[j])
+                j = (j + 1u) & (ncap - 1u);
+            nh[j] = k;
+        }
+        free(key_hash);
+        key_hash = nh;
+        key_hcap = ncap;
+    }
+    const struct ns__rec_kname *kn = ns__rec_kname(id);
+    uint32_t j = key_fnv(kn->s, kn->len) & (key_hcap - 1u);
+    while (key_hash[j])
+        j = (j + 1u) & (key_hcap - 1u);
+    key_hash[j] = id;
+    return 0;
+}
+
+uint32_t ns_rec_key(const char *name)
+{
+    if (!name)
+        return 0;
+    size_t len = strnlen(name, NS_REC_MAX_KEY + 1u);
+    if (len == 0 || len > NS_REC_MAX_KEY)
+        return 0;
+    uint32_t h = key_fnv(name, len), id = 0;
+    pthread_mutex_lock(&key_lock);
+    for (uint32_t j = key_hcap ? h & (key_hcap - 1u) : 0; key_hcap && key_hash[j];
+         j = (j + 1u) & (key_hcap - 1u)) {
+        const struct ns__rec_kname *kn = ns__rec_kname(key_hash[j]);
+        if (kn->len == len && memcmp(kn->s, name, len) == 0) {
+            id = key_hash[j];
+            goto out;
+        }
+    }
+    if (key_count >= NS_REC_MAX_KEYS)
+        goto out;
+    uint32_t i = key_count, c = i >> NS__REC_KCHUNK_BITS;
+    struct ns__rec_kname *chunk = ns__rec_kchunk[c];
+    if (!chunk) {
+        chunk = calloc(NS__REC_KCHUNK, sizeof(*chunk));
+        if (!chunk)
+            goto out;
+        /* Release: a reader that sees a handle in this chunk sees it. */
+        __atomic_store_n(&ns__rec_kchunk[c], chunk, __ATOMIC_RELEASE);
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        goto out;
+    memcpy(copy, name, len + 1);
+    struct ns__rec_kname *kn = &chunk[i & (NS__REC_KCHUNK - 1u)];
+    kn->s = copy;
+    kn->len = (uint16_t)len;
+    kn->plain = rec_plain(copy, len);
+    if (key_hash_put(i + 1u) < 0) {
+        free(copy);
+        memset(kn, 0, sizeof(*kn));
+        goto out;
+    }
+    id = i + 1u;
+    /* Release: the entry is complete before its handle is valid. */
+    __atomic_store_n(&key_count, id, __ATOMIC_RELEASE);
+out:
+    pthread_mutex_unlock(&key_lock);
+    return id;
+}
+
 /* Start an entry: checks the key, reserves room for the entry, its key and
- * `extra` arena bytes, and fills the header fields. Returns NULL with *err set
- * when the field cannot be added. */
+ * `extra` arena bytes, and fills the header fields. The key is the string
+ * `key` (copied), or with by_id the interned handle `kid` (no arena bytes;
+ * by_id is a constant at every call site, so each adder keeps one path).
+ * Returns NULL with *err set when the field cannot be added. */
 static inline __attribute__((always_inline)) struct ns__rec_ent *
-rec_start(struct ns_record *rec, const char *key, uint8_t type, uint32_t extra, uint32_t extra_ents,
-          int *err)
+rec_start(struct ns_record *rec, const char *key, uint32_t kid, bool by_id, uint8_t type,
+          uint32_t extra, uint32_t extra_ents, int *err)
 {
     if (rec->skip) {
         /* Inside a container whose begin failed: the field is lost with it. */
@@ -442,8 +541,19 @@ rec_start(struct ns_record *rec, const char *key, uint8_t type, uint32_t extra, 
     }
     bool in_array = rec_in_array(rec), plain = true;
     size_t klen = 0;
+    uint32_t kval = 0;
     if (in_array) {
         key = NULL;
+    } else if (by_id) {
+        /* An unsigned compare rejects 0 and every handle not yet issued. */
+        if (kid - 1u >= __atomic_load_n(&key_count, __ATOMIC_ACQUIRE)) {
+            *err = -EINVAL;
+            return NULL;
+        }
+        const struct ns__rec_kname *kn = ns__rec_kname(kid);
+        klen = kn->len;
+        plain = kn->plain;
+        kval = kid | NS__REC_KEY_ID;
     } else {
         if (!key) {
             *err = -EINVAL;
@@ -462,7 +572,7 @@ rec_start(struct ns_record *rec, const char *key, uint8_t type, uint32_t extra, 
         return NULL;
     }
     struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)rec->buf + rec->n++;
-    e->key = key ? rec_put_key(rec, key, (uint32_t)klen, &plain) : 0;
+    e->key = key ? rec_put_key(rec, key, (uint32_t)klen, &plain) : kval;
     e->klen = (uint16_t)klen;
     e->type = type;
     e->depth = rec->open & 0x7f;
@@ -473,7 +583,7 @@ rec_start(struct ns_record *rec, const char *key, uint8_t type, uint32_t extra, 
 int ns_rec_add_bool(struct ns_record *rec, const char *key, bool v)
 {
     int err;
-    struct ns__rec_ent *e = rec_start(rec, key, NS_F_BOOL, 0, 0, &err);
+    struct ns__rec_ent *e = rec_start(rec, key, 0, false, NS_F_BOOL, 0, 0, &err);
     if (!e)
         return err;
     e->v.b = v;
@@ -483,7 +593,7 @@ int ns_rec_add_bool(struct ns_record *rec, const char *key, bool v)
 int ns_rec_add_int(struct ns_record *rec, const char *key, int64_t v)
 {
     int err;
-    struct ns__rec_ent *e = rec_start(rec, key, NS_F_INT, 0, 0, &err);
+    struct ns__rec_ent *e = rec_start(rec, key, 0, false, NS_F_INT, 0, 0, &err);
     if (!e)
         return err;
     e->v.i = v;
@@ -493,7 +603,7 @@ int ns_rec_add_int(struct ns_record *rec, const char *key, int64_t v)
 int ns_rec_add_uint(struct ns_record *rec, const char *key, uint64_t v)
 {
     int err;
-    struct ns__rec_ent *e = rec_start(rec, key, NS_F_UINT, 0, 0, &err);
+    struct ns__rec_ent *e = rec_start(rec, key, 0, false, NS_F_UINT, 0, 0, &err);
     if (!e)
         return err;
     e->v.u = v;
@@ -503,7 +613,7 @@ int ns_rec_add_uint(struct ns_record *rec, const char *key, uint64_t v)
 int ns_rec_add_double(struct ns_record *rec, const char *key, double v)
 {
     int err;
-    struct ns__rec_ent *e = rec_start(rec, key, NS_F_DOUBLE, 0, 0, &err);
+    struct ns__rec_ent *e = rec_start(rec, key, 0, false, NS_F_DOUBLE, 0, 0, &err);
     if (!e)
         return err;
     e->v.d = v;
@@ -521,7 +631,7 @@ int ns_rec_add_str(struct ns_record *rec, const char *key, const char *s, size_t
     if (!s)
         len = 0;
     int err;
-    struct ns__rec_ent *e = rec_start(rec, key, NS_F_STR, (uint32_t)len + 1, 0, &err);
+    struct ns__rec_ent *e = rec_start(rec, key, 0, false, NS_F_STR, (uint32_t)len + 1, 0, &err);
     if (!e)
         return err;
     e->v.s.off = rec_put(rec, s, (uint32_t)len);
@@ -539,7 +649,7 @@ int ns_rec_add_ip(struct ns_record *rec, const char *key, const struct ns_ip *ip
     if (!ip || (ip->family != 4 && ip->family != 6))
         return -EINVAL;
     int err;
-    struct ns__rec_ent *e = rec_start(rec, key, NS_F_IP, 0, 0, &err);
+    struct ns__rec_ent *e = rec_start(rec, key, 0, false, NS_F_IP, 0, 0, &err);
     if (!e)
         return err;
     e->v.ip = *ip;
@@ -551,7 +661,7 @@ int ns_rec_add_mac(struct ns_record *rec, const char *key, const uint8_t mac[6])
     if (!mac)
         return -EINVAL;
     int err;
-    struct ns__rec_ent *e = rec_start(rec, key, NS_F_MAC, 0, 0, &err);
+    struct ns__rec_ent *e = rec_start(rec, key, 0, false, NS_F_MAC, 0, 0, &err);
     if (!e)
         return err;
     memcpy(e->v.mac, mac, 6);
@@ -561,14 +671,15 @@ int ns_rec_add_mac(struct ns_record *rec, const char *key, const uint8_t mac[6])
 int ns_rec_add_time(struct ns_record *rec, const char *key, uint64_t ts_ns)
 {
     int err;
-    struct ns__rec_ent *e = rec_start(rec, key, NS_F_TIME, 0, 0, &err);
+    struct ns__rec_ent *e = rec_start(rec, key, 0, false, NS_F_TIME, 0, 0, &err);
     if (!e)
         return err;
     e->v.u = ts_ns;
     return 0;
 }
 
-static int rec_begin(struct ns_record *rec, const char *key, uint8_t type)
+static inline __attribute__((always_inline)) int rec_begin(struct ns_record *rec, const char *key,
+                                                           uint32_t kid, bool by_id, uint8_t type)
 {
     if (rec->skip) {
         /* Nested in a failed container: track depth so its end balances. */
@@ -585,7 +696,7 @@ static int rec_begin(struct ns_record *rec, const char *key, uint8_t type)
     /* One extra entry reserved: the END this begin will need. rec_used()
      * counts it from now on through rec->open. */
     int err;
-    struct ns__rec_ent *e = rec_start(rec, key, type, 0, 1, &err);
+    struct ns__rec_ent *e = rec_start(rec, key, kid, by_id, type, 0, 1, &err);
     if (!e) {
         rec->skip = 1;
         return err;
@@ -601,12 +712,115 @@ static int rec_begin(struct ns_record *rec, const char *key, uint8_t type)
 
 int ns_rec_begin_array(struct ns_record *rec, const char *key)
 {
-    return rec_begin(rec, key, NS_F_ARRAY);
+    return rec_begin(rec, key, 0, false, NS_F_ARRAY);
 }
 
 int ns_rec_begin_object(struct ns_record *rec, const char *key)
 {
-    return rec_begin(rec, key, NS_F_OBJECT);
+    return rec_begin(rec, key, 0, false, NS_F_OBJECT);
+}
+
+/* ---- adds by interned key ---------------------------------------------- */
+
+int ns_rec_add_bool_k(struct ns_record *rec, uint32_t key, bool v)
+{
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_BOOL, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.b = v;
+    return 0;
+}
+
+int ns_rec_add_int_k(struct ns_record *rec, uint32_t key, int64_t v)
+{
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_INT, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.i = v;
+    return 0;
+}
+
+int ns_rec_add_uint_k(struct ns_record *rec, uint32_t key, uint64_t v)
+{
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_UINT, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.u = v;
+    return 0;
+}
+
+int ns_rec_add_double_k(struct ns_record *rec, uint32_t key, double v)
+{
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_DOUBLE, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.d = v;
+    return 0;
+}
+
+int ns_rec_add_str_k(struct ns_record *rec, uint32_t key, const char *s, size_t len)
+{
+    if (len >= NS_REC_MAX_BYTES) {
+        rec_fail(); /* as ns_rec_add_str */
+        return -ENOMEM;
+    }
+    if (!s)
+        len = 0;
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_STR, (uint32_t)len + 1, 0, &err);
+    if (!e)
+        return err;
+    e->v.s.off = rec_put(rec, s, (uint32_t)len);
+    e->v.s.len = (uint32_t)len;
+    return 0;
+}
+
+int ns_rec_add_ip_k(struct ns_record *rec, uint32_t key, const struct ns_ip *ip)
+{
+    if (!ip || (ip->family != 4 && ip->family != 6))
+        return -EINVAL;
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_IP, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.ip = *ip;
+    return 0;
+}
+
+int ns_rec_add_mac_k(struct ns_record *rec, uint32_t key, const uint8_t mac[6])
+{
+    if (!mac)
+        return -EINVAL;
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_MAC, 0, 0, &err);
+    if (!e)
+        return err;
+    memcpy(e->v.mac, mac, 6);
+    return 0;
+}
+
+int ns_rec_add_time_k(struct ns_record *rec, uint32_t key, uint64_t ts_ns)
+{
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_TIME, 0, 0, &err);
+    if (!e)
+        return err;
+    e->v.u = ts_ns;
+    return 0;
+}
+
+int ns_rec_begin_array_k(struct ns_record *rec, uint32_t key)
+{
+    return rec_begin(rec, NULL, key, true, NS_F_ARRAY);
+}
+
+int ns_rec_begin_object_k(struct ns_record *rec, uint32_t key)
+{
+    return rec_begin(rec, NULL, key, true, NS_F_OBJECT);
 }
 
 int ns_rec_end(struct ns_record *rec)
@@ -650,7 +864,7 @@ static void rec_view(const struct ns_record *rec, const struct ns__rec_ent *e,
                      struct ns_field_view *out)
 {
     memset(out, 0, sizeof(*out));
-    out->key = e->key ? ns__rec_str(rec, e->key) : NULL;
+    out->key = ns__rec_key(rec, e);
     out->type = (enum ns_field_type)e->type;
     out->depth = e->depth;
     switch (e->type) {
@@ -693,7 +907,7 @@ bool ns_rec_field_at(const struct ns_record *rec, size_t i, struct ns_field_view
 static inline bool rec_key_eq(const struct ns_record *rec, const struct ns__rec_ent *e,
                               const char *key, size_t klen)
 {
-    return e->key && e->klen == klen && memcmp(ns__rec_str(rec, e->key), key, klen) == 0;
+    return e->key && e->klen == klen && memcmp(ns__rec_key(rec, e), key, klen) == 0;
 }
 
 bool ns_rec_get(const struct ns_record *rec, const char *key, struct ns_field_view *out)

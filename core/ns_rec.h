@@ -47,7 +47,8 @@ extern "C" {
 /* One field or marker, 32 bytes. Offsets are distances from the end of the
  * storage buffer (0 = none), which survive growth. */
 struct ns__rec_ent {
-    uint32_t key;        /* arena offset of the NUL-terminated key, 0 = no key */
+    uint32_t key;        /* arena offset of the NUL-terminated key, 0 = no key,
+                          * or NS__REC_KEY_ID | handle for an interned key    */
     uint16_t klen;       /* key length without the NUL                        */
     uint8_t type;        /* enum ns_field_type                                  */
     unsigned depth : 7;  /* 0 = top level; END has its BEGIN's depth      */
@@ -109,6 +110,43 @@ static inline const struct ns__rec_ent *ns__rec_ents(const struct ns_record *rec
 static inline const char *ns__rec_str(const struct ns_record *rec, uint32_t off)
 {
     return (const char *)rec->buf + rec->cap - off;
+}
+
+/* Interned keys (ns_rec_key): e->key holds NS__REC_KEY_ID | handle instead of
+ * an arena offset (offsets stay below NS_REC_MAX_BYTES), and e->klen/kplain
+ * are copied from the table at add time. Handles are 1-based indices into an
+ * append-only table of chunks that never move: a chunk pointer is published
+ * (release) before any handle in it, so readers need no lock. */
+#define NS__REC_KEY_ID 0x80000000u
+#define NS__REC_KCHUNK_BITS 8u
+#define NS__REC_KCHUNK (1u << NS__REC_KCHUNK_BITS) /* names per chunk */
+#define NS__REC_KCHUNKS 256u                       /* chunks: 65536 names */
+#define NS_REC_MAX_KEYS (NS__REC_KCHUNK * NS__REC_KCHUNKS)
+
+struct ns__rec_kname {
+    const char *s; /* NUL-terminated, never freed */
+    uint16_t len;
+    bool plain; /* needs no JSON escaping (as ns__rec_ent.kplain) */
+};
+extern struct ns__rec_kname *ns__rec_kchunk[NS__REC_KCHUNKS]; /* atomic pointers */
+
+/* The table entry of a valid handle (1..ns_rec_key's count). */
+static inline const struct ns__rec_kname *ns__rec_kname(uint32_t id)
+{
+    uint32_t i = id - 1u;
+    const struct ns__rec_kname *c = __atomic_load_n(
+        &ns__rec_kchunk[(i >> NS__REC_KCHUNK_BITS) % NS__REC_KCHUNKS], __ATOMIC_ACQUIRE);
+    return &c[i & (NS__REC_KCHUNK - 1u)];
+}
+
+/* An entry's key (e->klen bytes, NUL-terminated), or NULL when it has none.
+ * Every reader of keys goes through this: copied and interned keys read the
+ * same. */
+static inline const char *ns__rec_key(const struct ns_record *rec, const struct ns__rec_ent *e)
+{
+    if (e->key & NS__REC_KEY_ID)
+        return ns__rec_kname(e->key & ~NS__REC_KEY_ID)->s;
+    return e->key ? ns__rec_str(rec, e->key) : NULL;
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -230,6 +268,31 @@ int ns_rec_add_time(struct ns_record *rec, const char *key, uint64_t ts_ns);
 int ns_rec_begin_array(struct ns_record *rec, const char *key);
 int ns_rec_begin_object(struct ns_record *rec, const char *key);
 int ns_rec_end(struct ns_record *rec);
+
+/* ---- interned keys (host->rec_key, ABI 1.1) -------------------------------
+ * ns_rec_key returns a handle for a key name: the same for the same name,
+ * valid for the life of the process (names are never freed); 0 when name is
+ * NULL, empty, longer than NS_REC_MAX_KEY, the table holds NS_REC_MAX_KEYS
+ * names already, or memory is exhausted. Any thread: inserts take a mutex,
+ * adds by handle only read the table. */
+uint32_t ns_rec_key(const char *name);
+
+/* The ns_rec_add_* functions with a handle instead of a copied key: no arena
+ * bytes for the key and no per-call length or escaping check. The same
+ * results and errors (a record may mix both kinds of key and reads, clones
+ * and serialises exactly as if every key were copied), plus -EINVAL for 0 or
+ * an unknown handle where a key is needed; inside an array the handle is
+ * ignored (0 is fine). */
+int ns_rec_add_bool_k(struct ns_record *rec, uint32_t key, bool v);
+int ns_rec_add_int_k(struct ns_record *rec, uint32_t key, int64_t v);
+int ns_rec_add_uint_k(struct ns_record *rec, uint32_t key, uint64_t v);
+int ns_rec_add_double_k(struct ns_record *rec, uint32_t key, double v);
+int ns_rec_add_str_k(struct ns_record *rec, uint32_t key, const char *s, size_t len);
+int ns_rec_add_ip_k(struct ns_record *rec, uint32_t key, const struct ns_ip *ip);
+int ns_rec_add_mac_k(struct ns_record *rec, uint32_t key, const uint8_t mac[6]);
+int ns_rec_add_time_k(struct ns_record *rec, uint32_t key, uint64_t ts_ns);
+int ns_rec_begin_array_k(struct ns_record *rec, uint32_t key);
+int ns_rec_begin_object_k(struct ns_record *rec, uint32_t key);
 
 /* ---- reading ----------------------------------------------------------- */
 

@@ -705,6 +705,17 @@ static void host_init(void)
     g_host.rec_on_release = ns_rec_on_release;
     g_host.series_set = host_series_set;
     g_host.series_remove = host_series_remove;
+    g_host.rec_key = ns_rec_key;
+    g_host.rec_add_bool_k = ns_rec_add_bool_k;
+    g_host.rec_add_int_k = ns_rec_add_int_k;
+    g_host.rec_add_uint_k = ns_rec_add_uint_k;
+    g_host.rec_add_double_k = ns_rec_add_double_k;
+    g_host.rec_add_str_k = ns_rec_add_str_k;
+    g_host.rec_add_ip_k = ns_rec_add_ip_k;
+    g_host.rec_add_mac_k = ns_rec_add_mac_k;
+    g_host.rec_add_time_k = ns_rec_add_time_k;
+    g_host.rec_begin_array_k = ns_rec_begin_array_k;
+    g_host.rec_begin_object_k = ns_rec_begin_object_k;
 }
 
 const struct ns_host *ns_rt_host(void)

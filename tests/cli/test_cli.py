@@ -65,7 +65,7 @@ def case_version():
     for arg in ("version", "--version"):
         rc, out, err = run([arg])
         check(rc == 0, "%s: exit %s" % (arg, rc))
-        check(re.fullmatch(r"netscope \d+\.\d+\.\d+ \(plugin ABI 1\.0, record schema 1\)\n", out)
+        check(re.fullmatch(r"netscope \d+\.\d+\.\d+ \(plugin ABI 1\.1, record schema 1\)\n", out)
               is not None, "%s: stdout %r" % (arg, out))
         check(err == "", "%s: stderr %r" % (arg, err))
 
@@ -125,7 +125,7 @@ def case_plugins_refusals():
     refused = [l for l in err.splitlines() if l.startswith("netscope: refused ")]
     check(len(refused) == len(err.splitlines()), "stderr has other lines:\n" + err)
     want = {
-        "bad/ns-decoder-badmajor.so": "built for plugin ABI 99.7, but this netscope has ABI 1.0",
+        "bad/ns-decoder-badmajor.so": "built for plugin ABI 99.7, but this netscope has ABI 1.1",
         "bad/ns-decoder-shortdesc.so": "descriptor is 24 bytes, shorter than the",
         "bad/ns-decoder-nosym.so": "no 'ns_plugin' symbol",
         "bad/ns-decoder-liar.so": "bytes, but the 'ns_plugin' symbol is only 24 bytes",
@@ -160,7 +160,7 @@ def case_describe_text():
     for args in ([], ["--format", "text"], ["--format=text"]):
         rc, out, err = describe(args)
         check(rc == 0 and err == "", "%s: exit %s %r" % (args, rc, err))
-        check(out.startswith("decoder/fx 1.2.3 (ABI 1.0)\n  fixture decoder with every option "
+        check(out.startswith("decoder/fx 1.2.3 (ABI 1.1)\n  fixture decoder with every option "
                              "type\n\nOptions:\n"), "%s: %r" % (args, out[:120]))
         check(re.search(r"^  count +uint +default: 16  range: 1\.\.256$", out, re.M) is not None,
               "count row:\n" + out)
@@ -193,7 +193,7 @@ def case_describe_json():
             check(False, "%s: invalid JSON (%s): %r" % (plugin, e, out))
             continue
         check(doc["plugin"] == plugin, "plugin %r" % doc.get("plugin"))
-        check(doc["abi"] == "1.0", "abi %r" % doc.get("abi"))
+        check(doc["abi"] == "1.1", "abi %r" % doc.get("abi"))
         if plugin == "decoder/fx":
             names = [o["name"] for o in doc["options"]]
             check(names == ["flag", "delta", "count", "ratio", "buffer", "timeout", "label",

@@ -84,7 +84,7 @@ Test(loader, initfail_fixture_loads)
 Test(loader, refuses_wrong_abi_major)
 {
     expect_refused("bad", "ns-decoder-badmajor.so",
-                   "built for plugin ABI 99.7, but this netscope has ABI 1.0: rebuild the plugin "
+                   "built for plugin ABI 99.7, but this netscope has ABI 1.1: rebuild the plugin "
                    "against this version's headers");
 }
 
@@ -92,7 +92,7 @@ Test(loader, refuses_short_descriptor)
 {
     char reason[256];
     snprintf(reason, sizeof(reason),
-             "descriptor is 24 bytes, shorter than the %zu bytes of ABI 1.0 (plugin ABI 1.0): "
+             "descriptor is 24 bytes, shorter than the %zu bytes of ABI 1.0 (plugin ABI 1.1): "
              "corrupt or not built with NS_PLUGIN_DEFINE",
              offsetof(struct ns_plugin_desc, flush) + sizeof(void *));
     expect_refused("bad", "ns-decoder-shortdesc.so", reason);
@@ -281,7 +281,7 @@ Test(registry, refused_plugin_is_reported)
     ns_registry_add_dir(&reg, FX "/bad");
     EXPECT_GET_ERR("decoder/badmajor",
                    FX "/bad/ns-decoder-badmajor.so: built for plugin ABI 99.7, but this netscope "
-                      "has ABI 1.0: rebuild the plugin against this version's headers");
+                      "has ABI 1.1: rebuild the plugin against this version's headers");
     EXPECT_GET_ERR("sink/kindmix", FX "/bad/ns-sink-kindmix.so: kind mismatch: the file name "
                                       "says 'sink' but the descriptor says 'decoder'");
     cr_expect_eq(reg.nloaded, 0);

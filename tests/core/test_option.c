@@ -589,7 +589,7 @@ static char *describe(const struct ns_plugin_desc *d, enum ns_doc_format fmt, si
 Test(opt_describe, text)
 {
     char *s = describe(&desc, NS_DOC_TEXT, NULL);
-    cr_expect(starts_with(s, "decoder/fx 1.2.3 (ABI 1.0)\n  fixture \"decoder\"\n\nOptions:\n"),
+    cr_expect(starts_with(s, "decoder/fx 1.2.3 (ABI 1.1)\n  fixture \"decoder\"\n\nOptions:\n"),
               "%s", s);
     cr_expect_not_null(strstr(s, "  count              uint        default: 16  range: 1..256\n"),
                        "%s", s);
@@ -612,7 +612,7 @@ Test(opt_describe, text)
     struct ns_plugin_desc none = desc;
     none.options = NULL;
     s = describe(&none, NS_DOC_TEXT, NULL);
-    cr_expect_str_eq(s, "decoder/fx 1.2.3 (ABI 1.0)\n  fixture \"decoder\"\n\n  No options.\n");
+    cr_expect_str_eq(s, "decoder/fx 1.2.3 (ABI 1.1)\n  fixture \"decoder\"\n\n  No options.\n");
     free(s);
 }
 
@@ -649,7 +649,7 @@ Test(opt_describe, json_parses)
     cr_expect(json_valid(s, len), "invalid JSON: %s", s);
     cr_expect_not_null(strstr(s, "\"plugin\":\"decoder/fx\""), "%s", s);
     cr_expect_not_null(strstr(s, "\"summary\":\"fixture \\\"decoder\\\"\""), "%s", s);
-    cr_expect_not_null(strstr(s, "\"abi\":\"1.0\""), "%s", s);
+    cr_expect_not_null(strstr(s, "\"abi\":\"1.1\""), "%s", s);
     cr_expect_not_null(strstr(s, "{\"name\":\"count\",\"type\":\"uint\",\"required\":false,"
                                  "\"default\":\"16\",\"min\":1,\"max\":256,"),
                        "%s", s);

@@ -787,7 +787,7 @@ static int jw_object(struct jw *w, const struct ns_record *rec, uint32_t i)
     uint32_t k = 0;
     for (uint32_t j = i + 1; j < rec->n && e[j].depth > d; j++) {
         if (e[j].depth == d + 1 && e[j].type != NS_F_END && e[j].key)
-            unit_set(&u[k++], ns__rec_str(rec, e[j].key), e[j].klen, j, e[j].kplain);
+            unit_set(&u[k++], ns__rec_key(rec, &e[j]), e[j].klen, j, e[j].kplain);
     }
     units_sort(u, u + n, n);
     int rc = -ENOMEM;
@@ -834,7 +834,7 @@ int oracle_rec_to_json(const struct ns_record *rec, char **buf, size_t *cap, siz
     uint32_t n = 0;
     for (uint32_t i = 0; i < rec->n; i++) {
         if (e[i].depth == 0 && e[i].type != NS_F_END && e[i].key)
-            unit_set(&u[n++], ns__rec_str(rec, e[i].key), e[i].klen, i, e[i].kplain);
+            unit_set(&u[n++], ns__rec_key(rec, &e[i]), e[i].klen, i, e[i].kplain);
     }
     /* Common fields after the producer's: the stable sort keeps them after
      * an equal producer key, and the first of equal keys is written. */

@@ -267,6 +267,17 @@ static const struct ns_host fk_host = {
     .rec_on_release = ns_rec_on_release,
     .series_set = fk_series_set,
     .series_remove = fk_series_remove,
+    .rec_key = ns_rec_key,
+    .rec_add_bool_k = ns_rec_add_bool_k,
+    .rec_add_int_k = ns_rec_add_int_k,
+    .rec_add_uint_k = ns_rec_add_uint_k,
+    .rec_add_double_k = ns_rec_add_double_k,
+    .rec_add_str_k = ns_rec_add_str_k,
+    .rec_add_ip_k = ns_rec_add_ip_k,
+    .rec_add_mac_k = ns_rec_add_mac_k,
+    .rec_add_time_k = ns_rec_add_time_k,
+    .rec_begin_array_k = ns_rec_begin_array_k,
+    .rec_begin_object_k = ns_rec_begin_object_k,
 };
 
 const struct ns_host *ns_fake_host(void)

@@ -11,7 +11,9 @@
  * Versioning: NS_ABI_MAJOR changes when a layout changes incompatibly. Fields are
  * only ever appended to struct ns_plugin_desc and struct ns_host (each carries its
  * own size), which bumps NS_ABI_MINOR: a plugin built against an older minor keeps
- * loading, and the core reads only `desc_size` bytes of its descriptor.
+ * loading, and the core reads only `desc_size` bytes of its descriptor. A plugin
+ * built against a newer minor than the core's must test NS_HOST_HAS(host, member)
+ * before calling a host member appended after 1.0 (e.g. rec_key, 1.1).
  *
  * Threads. A plugin instance's callbacks are never called concurrently:
  *  - init, start, stop and destroy run on the loop thread;
@@ -44,7 +46,8 @@ extern "C" {
 #endif
 
 #define NS_ABI_MAJOR 1
-#define NS_ABI_MINOR 0
+/* 1.1: struct ns_host gained interned record keys (rec_key, rec_add_*_k). */
+#define NS_ABI_MINOR 1
 
 /* The symbol every plugin exports, as a string for dlsym(). */
 #define NS_PLUGIN_SYMBOL "ns_plugin"
@@ -268,7 +271,35 @@ struct ns_host {
     int (*series_set)(struct ns_instance *ins, const char *family, int type, const char *help,
                       const char *labels, uint64_t value);
     int (*series_remove)(struct ns_instance *ins, const char *family, const char *labels);
+
+    /* ---- ABI 1.1: interned record keys. Check NS_HOST_HAS(host, rec_key)
+     * first (a 1.0 core's table ends before it). Adding a field by handle
+     * skips the per-call strlen, key copy and escaping check.
+     * rec_key returns the handle of a key name: the same handle for the same
+     * name, valid in every record for the life of the process; 0 when the
+     * name is NULL, empty or longer than 1024 bytes, or the table is full
+     * (65536 names) or memory is exhausted (then use the name-keyed adders).
+     * Any thread (a mutex inside); call it at init, not per record.
+     * The _k adders are rec_add_* with a handle instead of a name: the same
+     * results, JSON and read-back (rec_get, rec_field_at give the name), and
+     * the same errors, plus -EINVAL for 0 or an unknown handle outside an
+     * array (inside an array the key is ignored, as with names). */
+    uint32_t (*rec_key)(const char *name);
+    int (*rec_add_bool_k)(struct ns_record *rec, uint32_t key, bool v);
+    int (*rec_add_int_k)(struct ns_record *rec, uint32_t key, int64_t v);
+    int (*rec_add_uint_k)(struct ns_record *rec, uint32_t key, uint64_t v);
+    int (*rec_add_double_k)(struct ns_record *rec, uint32_t key, double v);
+    int (*rec_add_str_k)(struct ns_record *rec, uint32_t key, const char *s, size_t len);
+    int (*rec_add_ip_k)(struct ns_record *rec, uint32_t key, const struct ns_ip *ip);
+    int (*rec_add_mac_k)(struct ns_record *rec, uint32_t key, const uint8_t mac[6]);
+    int (*rec_add_time_k)(struct ns_record *rec, uint32_t key, uint64_t ts_ns);
+    int (*rec_begin_array_k)(struct ns_record *rec, uint32_t key);
+    int (*rec_begin_object_k)(struct ns_record *rec, uint32_t key);
 };
+
+/* True when the host table has `member` (appended in a later minor than the
+ * core may have): NS_HOST_HAS(ins->host, rec_key). */
+#define NS_HOST_HAS(h, member) ((h)->size >= offsetof(struct ns_host, member) + sizeof((h)->member))
 
 /* host->series_set types. */
 enum ns_series_type { NS_SERIES_COUNTER = 0, NS_SERIES_GAUGE = 1 };
