@@ -61,18 +61,99 @@ struct flow_ctx {
 
 /* ---- record helpers ------------------------------------------------------- */
 
+/* Keys of the fields this file writes, interned at init (ns_rec_keys.h); the
+ * shared head's are in flow_rec.h. */
+enum flow_rkey {
+    FK_VLAN_ID,
+    FK_INNER_VLAN_ID,
+    FK_COMMUNITY_ID,
+    FK_SRC_TCP_FLAGS,
+    FK_DST_TCP_FLAGS,
+    FK_STATE,
+    FK_RTT,
+    FK_RETRANS,
+    FK_OOO,
+    FK_ICMP_TYPE,
+    FK_ICMP_CODE,
+    FK_ICMP_ID,
+    FK_TUNNEL,
+    FK_FRAGMENTS,
+    FK_INTERFACE,
+    FK_UPDATES,
+    FK_ARP_OPERATION,
+    FK_ARP_OPCODE,
+    FK_ARP_SENDER_MAC,
+    FK_ARP_SENDER_IP,
+    FK_ARP_TARGET_MAC,
+    FK_ARP_TARGET_IP,
+    FK_ARP_GRATUITOUS,
+    FK_SRC_MAC,
+    FK_DST_MAC,
+    FK_HOST_IP,
+    FK_HOST_MAC,
+    FK_DEV_PACKETS_OUT,
+    FK_DEV_BYTES_OUT,
+    FK_DEV_PACKETS_IN,
+    FK_DEV_BYTES_IN,
+    FK_DEV_SERVED,
+    FK_DEV_PEER,
+    FK_DEV_TRUNCATED,
+    FK_DEV_WORKER,
+    FK_N
+};
+static struct ns_key flow_keys[FK_N] = {
+    [FK_VLAN_ID] = {"network.vlan.id", 0},
+    [FK_INNER_VLAN_ID] = {"network.inner.vlan.id", 0},
+    [FK_COMMUNITY_ID] = {"network.community_id", 0},
+    [FK_SRC_TCP_FLAGS] = {"netscope.flow.source_tcp_flags", 0},
+    [FK_DST_TCP_FLAGS] = {"netscope.flow.destination_tcp_flags", 0},
+    [FK_STATE] = {"netscope.flow.state", 0},
+    [FK_RTT] = {"netscope.flow.rtt_ns", 0},
+    [FK_RETRANS] = {"netscope.flow.retransmissions", 0},
+    [FK_OOO] = {"netscope.flow.out_of_order", 0},
+    [FK_ICMP_TYPE] = {"netscope.flow.icmp.type", 0},
+    [FK_ICMP_CODE] = {"netscope.flow.icmp.code", 0},
+    [FK_ICMP_ID] = {"netscope.flow.icmp.id", 0},
+    [FK_TUNNEL] = {"netscope.flow.tunnel", 0},
+    [FK_FRAGMENTS] = {"netscope.flow.fragments", 0},
+    [FK_INTERFACE] = {"netscope.flow.interface", 0},
+    [FK_UPDATES] = {"netscope.flow.updates", 0},
+    [FK_ARP_OPERATION] = {"netscope.arp.operation", 0},
+    [FK_ARP_OPCODE] = {"netscope.arp.opcode", 0},
+    [FK_ARP_SENDER_MAC] = {"netscope.arp.sender.mac", 0},
+    [FK_ARP_SENDER_IP] = {"netscope.arp.sender.ip", 0},
+    [FK_ARP_TARGET_MAC] = {"netscope.arp.target.mac", 0},
+    [FK_ARP_TARGET_IP] = {"netscope.arp.target.ip", 0},
+    [FK_ARP_GRATUITOUS] = {"netscope.arp.gratuitous", 0},
+    [FK_SRC_MAC] = {"source.mac", 0},
+    [FK_DST_MAC] = {"destination.mac", 0},
+    [FK_HOST_IP] = {"host.ip", 0},
+    [FK_HOST_MAC] = {"host.mac", 0},
+    [FK_DEV_PACKETS_OUT] = {"netscope.device.packets_out", 0},
+    [FK_DEV_BYTES_OUT] = {"netscope.device.bytes_out", 0},
+    [FK_DEV_PACKETS_IN] = {"netscope.device.packets_in", 0},
+    [FK_DEV_BYTES_IN] = {"netscope.device.bytes_in", 0},
+    [FK_DEV_SERVED] = {"netscope.device.served_ports", 0},
+    [FK_DEV_PEER] = {"netscope.device.peer_ports", 0},
+    [FK_DEV_TRUNCATED] = {"netscope.device.ports_truncated", 0},
+    [FK_DEV_WORKER] = {"netscope.device.worker", 0},
+};
+static int flow_keys_ready;
+#define FK(x) (&flow_keys[FK_##x])
+#define FRK(x) (&flow_rec_keys[FRK_##x])
+
 static void flow_add_common(struct flow_ctx *c, struct ns_record *r, const char *kind,
                             const char *type1, const char *type2, const char *action)
 {
     const struct ns_host *h = c->h;
-    h->rec_add_cstr(r, "event.kind", kind);
-    h->rec_add_cstr(r, "event.category", "network");
-    h->rec_begin_array(r, "event.type");
+    ns_key_cstr(h, r, FRK(EVENT_KIND), kind);
+    ns_key_str(h, r, FRK(EVENT_CATEGORY), "network", 7);
+    ns_key_array(h, r, FRK(EVENT_TYPE));
     h->rec_add_cstr(r, NULL, type1);
     if (type2 != NULL)
         h->rec_add_cstr(r, NULL, type2);
     h->rec_end(r);
-    h->rec_add_cstr(r, "event.action", action);
+    ns_key_cstr(h, r, FRK(EVENT_ACTION), action);
 }
 
 /* Decimal digits of v at the end of buf (cap: room for the digits and the NUL);
@@ -94,9 +175,9 @@ static void flow_add_vlans(struct flow_ctx *c, struct ns_record *r, uint8_t n, c
     /* ECS types the VLAN ids as keywords (strings). */
     char id[8];
     if (n > 0)
-        c->h->rec_add_cstr(r, "network.vlan.id", flow_utoa(v[0], id, sizeof(id)));
+        ns_key_cstr(c->h, r, FK(VLAN_ID), flow_utoa(v[0], id, sizeof(id)));
     if (n > 1)
-        c->h->rec_add_cstr(r, "network.inner.vlan.id", flow_utoa(v[1], id, sizeof(id)));
+        ns_key_cstr(c->h, r, FK(INNER_VLAN_ID), flow_utoa(v[1], id, sizeof(id)));
 }
 
 /* ---- traffic by transport and application protocol ------------------------ */
@@ -219,44 +300,43 @@ static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event
      * whichever side is the source): one SHA-1 per flow, not two. */
     const char *known = c->apps != NULL && f->app != 0 ? flow_apps_cid(c->apps, f) : NULL;
     if (known != NULL)
-        h->rec_add_cstr(r, "network.community_id", known);
+        ns_key_cstr(h, r, FK(COMMUNITY_ID), known);
     else if (community_id_v1((uint16_t)c->cfg.community_id_seed, k->family, k->addr[s], k->addr[d],
                              k->proto, sp, dp, cid) == 0)
-        h->rec_add_str(r, "network.community_id", cid, 30); /* "1:" + 28 base64 */
+        ns_key_str(h, r, FK(COMMUNITY_ID), cid, 30); /* "1:" + 28 base64 */
 
     if (k->proto == FLOW_IPPROTO_TCP) {
         char fl[9];
         flow_tcp_flags_str(f->tcp_flags[s], fl);
-        h->rec_add_cstr(r, "netscope.flow.source_tcp_flags", fl);
+        ns_key_cstr(h, r, FK(SRC_TCP_FLAGS), fl);
         flow_tcp_flags_str(f->tcp_flags[d], fl);
-        h->rec_add_cstr(r, "netscope.flow.destination_tcp_flags", fl);
-        h->rec_add_cstr(r, "netscope.flow.state",
-                        flow_tcp_state_name((enum flow_tcp_state)f->tcp_state));
+        ns_key_cstr(h, r, FK(DST_TCP_FLAGS), fl);
+        ns_key_cstr(h, r, FK(STATE), flow_tcp_state_name((enum flow_tcp_state)f->tcp_state));
         if (f->bits & FLOW_B_RTT)
-            h->rec_add_uint(r, "netscope.flow.rtt_ns", f->rtt_ns);
-        h->rec_add_uint(r, "netscope.flow.retransmissions", f->retrans);
-        h->rec_add_uint(r, "netscope.flow.out_of_order", f->ooo);
+            ns_key_uint(h, r, FK(RTT), f->rtt_ns);
+        ns_key_uint(h, r, FK(RETRANS), f->retrans);
+        ns_key_uint(h, r, FK(OOO), f->ooo);
     }
     if (icmp) {
-        h->rec_add_uint(r, "netscope.flow.icmp.type", f->icmp_type);
-        h->rec_add_uint(r, "netscope.flow.icmp.code", f->icmp_code);
+        ns_key_uint(h, r, FK(ICMP_TYPE), f->icmp_type);
+        ns_key_uint(h, r, FK(ICMP_CODE), f->icmp_code);
         if (k->icmp_id != 0 || f->icmp_type == 8 || f->icmp_type == 0 || f->icmp_type == 128 ||
             f->icmp_type == 129)
-            h->rec_add_uint(r, "netscope.flow.icmp.id", k->icmp_id);
+            ns_key_uint(h, r, FK(ICMP_ID), k->icmp_id);
     }
     if (k->tunnel != FLOW_TUNNEL_NONE) {
         static const char *const tunnels[] = {"none", "ipip", "gre", "erspan"};
-        h->rec_add_cstr(r, "netscope.flow.tunnel", k->tunnel < 4 ? tunnels[k->tunnel] : "other");
+        ns_key_cstr(h, r, FK(TUNNEL), k->tunnel < 4 ? tunnels[k->tunnel] : "other");
     }
     if (f->frags != 0)
-        h->rec_add_uint(r, "netscope.flow.fragments", f->frags);
-    h->rec_add_uint(r, "netscope.flow.interface", f->ifindex);
+        ns_key_uint(h, r, FK(FRAGMENTS), f->frags);
+    ns_key_uint(h, r, FK(INTERFACE), f->ifindex);
     if (ev != FLOW_EV_START) {
         flow_rec_add_deltas(h, r, flow_reason_name(why), f->bytes[s] - f->rep_bytes[s],
                             f->pkts[s] - f->rep_pkts[s], f->bytes[d] - f->rep_bytes[d],
                             f->pkts[d] - f->rep_pkts[d]);
     }
-    h->rec_add_uint(r, "netscope.flow.updates", f->updates);
+    ns_key_uint(h, r, FK(UPDATES), f->updates);
     if (c->apps != NULL && f->app != 0 && ev != FLOW_EV_START)
         flow_apps_annotate(c->apps, f, r, ev == FLOW_EV_END, now);
     if (ev != FLOW_EV_START)
@@ -278,25 +358,25 @@ static void flow_emit_arp(struct flow_ctx *c, const struct flow_pkt *p, uint64_t
     char action[16];
     snprintf(action, sizeof(action), "arp_%s", op);
     flow_add_common(c, r, "event", "info", NULL, action);
-    h->rec_add_cstr(r, "netscope.arp.operation", op);
-    h->rec_add_uint(r, "netscope.arp.opcode", p->arp.op);
-    h->rec_add_mac(r, "netscope.arp.sender.mac", p->arp.sha);
-    flow_rec_add_ip(c->h, r, "netscope.arp.sender.ip", 4, p->arp.spa);
-    h->rec_add_mac(r, "netscope.arp.target.mac", p->arp.tha);
-    flow_rec_add_ip(c->h, r, "netscope.arp.target.ip", 4, p->arp.tpa);
-    h->rec_add_bool(r, "netscope.arp.gratuitous", memcmp(p->arp.spa, p->arp.tpa, 4) == 0);
+    ns_key_cstr(h, r, FK(ARP_OPERATION), op);
+    ns_key_uint(h, r, FK(ARP_OPCODE), p->arp.op);
+    ns_key_mac(h, r, FK(ARP_SENDER_MAC), p->arp.sha);
+    flow_rec_add_ip_k(h, r, FK(ARP_SENDER_IP), 4, p->arp.spa);
+    ns_key_mac(h, r, FK(ARP_TARGET_MAC), p->arp.tha);
+    flow_rec_add_ip_k(h, r, FK(ARP_TARGET_IP), 4, p->arp.tpa);
+    ns_key_bool(h, r, FK(ARP_GRATUITOUS), memcmp(p->arp.spa, p->arp.tpa, 4) == 0);
     if (p->has_src_mac)
-        h->rec_add_mac(r, "source.mac", p->src_mac);
+        ns_key_mac(h, r, FK(SRC_MAC), p->src_mac);
     if (p->has_dst_mac)
-        h->rec_add_mac(r, "destination.mac", p->dst_mac);
+        ns_key_mac(h, r, FK(DST_MAC), p->dst_mac);
     flow_add_vlans(c, r, p->vlan_count > 2 ? 2 : p->vlan_count, p->vlan);
     flow_emit(c, r);
 }
 
-static void flow_add_ports(struct flow_ctx *c, struct ns_record *r, const char *key,
+static void flow_add_ports(struct flow_ctx *c, struct ns_record *r, const struct ns_key *key,
                            const uint16_t *set, uint8_t n)
 {
-    c->h->rec_begin_array(r, key);
+    ns_key_array(c->h, r, key);
     for (uint8_t i = 0; i < n; i++)
         c->h->rec_add_uint(r, NULL, set[i]);
     c->h->rec_end(r);
@@ -312,19 +392,19 @@ static void flow_on_device(void *arg, const struct flow_device *d, uint64_t now)
         return;
     }
     flow_add_common(c, r, "state", "info", NULL, "device_report");
-    flow_rec_add_ip(c->h, r, "host.ip", d->family, d->ip);
+    flow_rec_add_ip_k(h, r, FK(HOST_IP), d->family, d->ip);
     if (d->has_mac)
-        h->rec_add_mac(r, "host.mac", d->mac);
-    h->rec_add_time(r, "event.start", d->first_ts);
-    h->rec_add_time(r, "event.end", d->last_ts);
-    h->rec_add_uint(r, "netscope.device.packets_out", d->pkts_out);
-    h->rec_add_uint(r, "netscope.device.bytes_out", d->bytes_out);
-    h->rec_add_uint(r, "netscope.device.packets_in", d->pkts_in);
-    h->rec_add_uint(r, "netscope.device.bytes_in", d->bytes_in);
-    flow_add_ports(c, r, "netscope.device.served_ports", d->served, d->n_served);
-    flow_add_ports(c, r, "netscope.device.peer_ports", d->peer, d->n_peer);
-    h->rec_add_bool(r, "netscope.device.ports_truncated", d->served_overflow || d->peer_overflow);
-    h->rec_add_uint(r, "netscope.device.worker", c->ins->worker);
+        ns_key_mac(h, r, FK(HOST_MAC), d->mac);
+    ns_key_time(h, r, FRK(EVENT_START), d->first_ts);
+    ns_key_time(h, r, FRK(EVENT_END), d->last_ts);
+    ns_key_uint(h, r, FK(DEV_PACKETS_OUT), d->pkts_out);
+    ns_key_uint(h, r, FK(DEV_BYTES_OUT), d->bytes_out);
+    ns_key_uint(h, r, FK(DEV_PACKETS_IN), d->pkts_in);
+    ns_key_uint(h, r, FK(DEV_BYTES_IN), d->bytes_in);
+    flow_add_ports(c, r, FK(DEV_SERVED), d->served, d->n_served);
+    flow_add_ports(c, r, FK(DEV_PEER), d->peer, d->n_peer);
+    ns_key_bool(h, r, FK(DEV_TRUNCATED), d->served_overflow || d->peer_overflow);
+    ns_key_uint(h, r, FK(DEV_WORKER), c->ins->worker);
     flow_emit(c, r);
 }
 
@@ -391,6 +471,10 @@ static int flow_init(struct ns_instance *ins, const void *config, void **ctxp)
         return -ENOMEM;
     c->ins = ins;
     c->h = ins->host;
+    /* Record keys: registered here, on the loop thread, before any worker
+     * builds a record (flow_rec.h's would otherwise be made by the first). */
+    ns_keys_ready(c->h, flow_keys, FK_N, &flow_keys_ready);
+    ns_keys_ready(c->h, flow_rec_keys, FRK_N, &flow_rec_keys_ready);
     memcpy(&c->cfg, config, sizeof(c->cfg));
     const struct ns_host *h = c->h;
     c->c_packets = h->counter(ins, "packets_total", NULL, "Packets given to the flow decoder");
