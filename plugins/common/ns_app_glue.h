@@ -8,7 +8,8 @@
  *
  * Header-only (static inline, public headers only), so every plugin .so
  * still exports nothing but `ns_plugin`. Called on the worker thread that
- * runs the decoder's app callbacks; nothing here locks.
+ * runs the decoder's app callbacks; nothing here locks. The head's keys are
+ * interned by the first ns_app_rec_new (ns_rec_keys.h).
  */
 #ifndef NS_APP_GLUE_H
 #define NS_APP_GLUE_H
@@ -18,6 +19,37 @@
 #include <stdint.h>
 
 #include "netscope/netscope.h"
+#include "ns_rec_keys.h"
+
+/* Keys of the head (a table per including file). */
+enum ns_app_key {
+    NS_AK_EVENT_KIND,
+    NS_AK_EVENT_CATEGORY,
+    NS_AK_EVENT_TYPE,
+    NS_AK_SRC_IP,
+    NS_AK_SRC_PORT,
+    NS_AK_DST_IP,
+    NS_AK_DST_PORT,
+    NS_AK_TRANSPORT,
+    NS_AK_NET_TYPE,
+    NS_AK_PROTOCOL,
+    NS_AK_COMMUNITY_ID,
+    NS_AK_N
+};
+static struct ns_key ns_app_keys[NS_AK_N] = {
+    [NS_AK_EVENT_KIND] = {"event.kind", 0},
+    [NS_AK_EVENT_CATEGORY] = {"event.category", 0},
+    [NS_AK_EVENT_TYPE] = {"event.type", 0},
+    [NS_AK_SRC_IP] = {"source.ip", 0},
+    [NS_AK_SRC_PORT] = {"source.port", 0},
+    [NS_AK_DST_IP] = {"destination.ip", 0},
+    [NS_AK_DST_PORT] = {"destination.port", 0},
+    [NS_AK_TRANSPORT] = {"network.transport", 0},
+    [NS_AK_NET_TYPE] = {"network.type", 0},
+    [NS_AK_PROTOCOL] = {"network.protocol", 0},
+    [NS_AK_COMMUNITY_ID] = {"network.community_id", 0},
+};
+static int ns_app_keys_ready;
 
 /*
  * A new record of the given type stamped ts, with event.kind "event",
@@ -33,10 +65,12 @@ static inline struct ns_record *ns_app_rec_new(struct ns_instance *ins, enum ns_
         ns_counter_inc(rec_fail);
         return NULL;
     }
-    h->rec_add_cstr(r, "event.kind", "event");
-    h->rec_add_cstr(r, "event.category", "network");
-    h->rec_begin_array(r, "event.type");
-    h->rec_add_cstr(r, NULL, "protocol");
+    struct ns_key *k = ns_app_keys;
+    ns_keys_ready(h, k, NS_AK_N, &ns_app_keys_ready);
+    ns_key_str(h, r, &k[NS_AK_EVENT_KIND], "event", 5);
+    ns_key_str(h, r, &k[NS_AK_EVENT_CATEGORY], "network", 7);
+    ns_key_array(h, r, &k[NS_AK_EVENT_TYPE]);
+    h->rec_add_str(r, NULL, "protocol", 8);
     h->rec_end(r);
     return r;
 }
@@ -52,15 +86,17 @@ static inline void ns_app_rec_endpoints(const struct ns_host *h, struct ns_recor
                                         const struct ns_app_flow *f, bool swap,
                                         const char *protocol)
 {
-    h->rec_add_ip(r, "source.ip", swap ? &f->dst_ip : &f->src_ip);
-    h->rec_add_uint(r, "source.port", swap ? f->dst_port : f->src_port);
-    h->rec_add_ip(r, "destination.ip", swap ? &f->src_ip : &f->dst_ip);
-    h->rec_add_uint(r, "destination.port", swap ? f->src_port : f->dst_port);
-    h->rec_add_cstr(r, "network.transport", f->transport == 17 ? "udp" : "tcp");
-    h->rec_add_cstr(r, "network.type", f->ip_version == 6 ? "ipv6" : "ipv4");
-    h->rec_add_cstr(r, "network.protocol", protocol);
+    struct ns_key *k = ns_app_keys;
+    ns_keys_ready(h, k, NS_AK_N, &ns_app_keys_ready);
+    ns_key_ip(h, r, &k[NS_AK_SRC_IP], swap ? &f->dst_ip : &f->src_ip);
+    ns_key_uint(h, r, &k[NS_AK_SRC_PORT], swap ? f->dst_port : f->src_port);
+    ns_key_ip(h, r, &k[NS_AK_DST_IP], swap ? &f->src_ip : &f->dst_ip);
+    ns_key_uint(h, r, &k[NS_AK_DST_PORT], swap ? f->src_port : f->dst_port);
+    ns_key_str(h, r, &k[NS_AK_TRANSPORT], f->transport == 17 ? "udp" : "tcp", 3);
+    ns_key_str(h, r, &k[NS_AK_NET_TYPE], f->ip_version == 6 ? "ipv6" : "ipv4", 4);
+    ns_key_cstr(h, r, &k[NS_AK_PROTOCOL], protocol);
     if (f->community_id != NULL)
-        h->rec_add_cstr(r, "network.community_id", f->community_id);
+        ns_key_cstr(h, r, &k[NS_AK_COMMUNITY_ID], f->community_id);
 }
 
 /*
