@@ -98,9 +98,78 @@ struct dns_ctx {
     ns_counter *c_rec_fail;
 };
 
+/* Record keys, interned at init (plugins/common/ns_rec_keys.h). */
+enum dns_key_id {
+    DNSK_DNS_HEADER_FLAGS,
+    DNSK_DNS_QUESTION_REGISTERED_DOMAIN,
+    DNSK_DNS_QUESTION_TOP_LEVEL_DOMAIN,
+    DNSK_DNS_QUESTION_SUBDOMAIN,
+    DNSK_EVENT_ACTION,
+    DNSK_EVENT_START,
+    DNSK_EVENT_END,
+    DNSK_EVENT_DURATION,
+    DNSK_DNS_ID,
+    DNSK_DNS_OP_CODE,
+    DNSK_DNS_RESPONSE_CODE,
+    DNSK_DNS_QUESTION_NAME,
+    DNSK_DNS_ANSWERS,
+    DNSK_NAME,
+    DNSK_TTL,
+    DNSK_DATA,
+    DNSK_DNS_RESOLVED_IP,
+    DNSK_NETSCOPE_DNS_ANSWER_COUNT,
+    DNSK_NETSCOPE_DNS_AUTHORITY_COUNT,
+    DNSK_NETSCOPE_DNS_ADDITIONAL_COUNT,
+    DNSK_NETSCOPE_DNS_ANSWERS_TRUNCATED,
+    DNSK_NETSCOPE_DNS_MALFORMED,
+    DNSK_NETSCOPE_DNS_RESPONSE_TIME_NS,
+    DNSK_DNS_TYPE,
+    DNSK_NETWORK_PROTOCOL,
+    DNSK_DNS_QUESTION_TYPE,
+    DNSK_TYPE,
+    DNSK_DNS_QUESTION_CLASS,
+    DNSK_CLASS,
+    DNSK_N
+};
+static struct ns_key dns_keys[DNSK_N] = {
+    [DNSK_DNS_HEADER_FLAGS] = {"dns.header_flags", 0},
+    [DNSK_DNS_QUESTION_REGISTERED_DOMAIN] = {"dns.question.registered_domain", 0},
+    [DNSK_DNS_QUESTION_TOP_LEVEL_DOMAIN] = {"dns.question.top_level_domain", 0},
+    [DNSK_DNS_QUESTION_SUBDOMAIN] = {"dns.question.subdomain", 0},
+    [DNSK_EVENT_ACTION] = {"event.action", 0},
+    [DNSK_EVENT_START] = {"event.start", 0},
+    [DNSK_EVENT_END] = {"event.end", 0},
+    [DNSK_EVENT_DURATION] = {"event.duration", 0},
+    [DNSK_DNS_ID] = {"dns.id", 0},
+    [DNSK_DNS_OP_CODE] = {"dns.op_code", 0},
+    [DNSK_DNS_RESPONSE_CODE] = {"dns.response_code", 0},
+    [DNSK_DNS_QUESTION_NAME] = {"dns.question.name", 0},
+    [DNSK_DNS_ANSWERS] = {"dns.answers", 0},
+    [DNSK_NAME] = {"name", 0},
+    [DNSK_TTL] = {"ttl", 0},
+    [DNSK_DATA] = {"data", 0},
+    [DNSK_DNS_RESOLVED_IP] = {"dns.resolved_ip", 0},
+    [DNSK_NETSCOPE_DNS_ANSWER_COUNT] = {"netscope.dns.answer_count", 0},
+    [DNSK_NETSCOPE_DNS_AUTHORITY_COUNT] = {"netscope.dns.authority_count", 0},
+    [DNSK_NETSCOPE_DNS_ADDITIONAL_COUNT] = {"netscope.dns.additional_count", 0},
+    [DNSK_NETSCOPE_DNS_ANSWERS_TRUNCATED] = {"netscope.dns.answers_truncated", 0},
+    [DNSK_NETSCOPE_DNS_MALFORMED] = {"netscope.dns.malformed", 0},
+    [DNSK_NETSCOPE_DNS_RESPONSE_TIME_NS] = {"netscope.dns.response_time_ns", 0},
+    [DNSK_DNS_TYPE] = {"dns.type", 0},
+    [DNSK_NETWORK_PROTOCOL] = {"network.protocol", 0},
+    [DNSK_DNS_QUESTION_TYPE] = {"dns.question.type", 0},
+    [DNSK_TYPE] = {"type", 0},
+    [DNSK_DNS_QUESTION_CLASS] = {"dns.question.class", 0},
+    [DNSK_CLASS] = {"class", 0},
+};
+static int dns_keys_ready;
+#define DNSK(x) (&dns_keys[DNSK_##x])
+#define REC_LIT_K(h, r, k, lit) ns_key_str((h), (r), (k), (lit), sizeof(lit) - 1)
+
 /* ---- record ----------------------------------------------------------------- */
 
-static void dns_add_type(struct dns_ctx *c, struct ns_record *r, const char *key, uint16_t t)
+static void dns_add_type(struct dns_ctx *c, struct ns_record *r, const struct ns_key *key,
+                         uint16_t t)
 {
     const char *n = dns_type_name(t);
     char tmp[16];
@@ -108,10 +177,11 @@ static void dns_add_type(struct dns_ctx *c, struct ns_record *r, const char *key
         snprintf(tmp, sizeof(tmp), "TYPE%u", t);
         n = tmp;
     }
-    c->h->rec_add_cstr(r, key, n);
+    ns_key_cstr(c->h, r, key, n);
 }
 
-static void dns_add_class(struct dns_ctx *c, struct ns_record *r, const char *key, uint16_t cl)
+static void dns_add_class(struct dns_ctx *c, struct ns_record *r, const struct ns_key *key,
+                          uint16_t cl)
 {
     const char *n = dns_class_name(cl);
     char tmp[16];
@@ -119,7 +189,7 @@ static void dns_add_class(struct dns_ctx *c, struct ns_record *r, const char *ke
         snprintf(tmp, sizeof(tmp), "CLASS%u", cl);
         n = tmp;
     }
-    c->h->rec_add_cstr(r, key, n);
+    ns_key_cstr(c->h, r, key, n);
 }
 
 static void dns_add_flags(struct dns_ctx *c, struct ns_record *r, uint16_t flags, bool edns_do)
@@ -129,7 +199,7 @@ static void dns_add_flags(struct dns_ctx *c, struct ns_record *r, uint16_t flags
         const char name[3];
     } fl[] = {{DNS_F_AA, "AA"}, {DNS_F_TC, "TC"}, {DNS_F_RD, "RD"},
               {DNS_F_RA, "RA"}, {DNS_F_AD, "AD"}, {DNS_F_CD, "CD"}};
-    c->h->rec_begin_array(r, "dns.header_flags");
+    ns_key_array(c->h, r, DNSK(DNS_HEADER_FLAGS));
     for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++)
         if (flags & fl[i].bit)
             c->h->rec_add_str(r, NULL, fl[i].name, 2);
@@ -150,10 +220,10 @@ static void dns_add_domain(struct dns_ctx *c, struct ns_record *r, const char *n
         return;
     const struct ns_host *h = c->h;
     if (d.has_reg)
-        h->rec_add_str(r, "dns.question.registered_domain", buf + d.reg, d.len - d.reg);
-    h->rec_add_str(r, "dns.question.top_level_domain", buf + d.tld, d.len - d.tld);
+        ns_key_str(h, r, DNSK(DNS_QUESTION_REGISTERED_DOMAIN), buf + d.reg, d.len - d.reg);
+    ns_key_str(h, r, DNSK(DNS_QUESTION_TOP_LEVEL_DOMAIN), buf + d.tld, d.len - d.tld);
     if (d.has_reg && d.reg > 0)
-        h->rec_add_str(r, "dns.question.subdomain", buf, d.reg - 1);
+        ns_key_str(h, r, DNSK(DNS_QUESTION_SUBDOMAIN), buf, d.reg - 1);
 #else
     (void)c;
     (void)r;
@@ -174,12 +244,12 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
     struct ns_record *r = ns_app_rec_new(c->ins, NS_REC_DNS, ts, c->c_rec_fail);
     if (r == NULL)
         return;
-    h->rec_add_cstr(r, "event.action", action);
-    h->rec_add_time(r, "event.start", ts);
+    ns_key_cstr(h, r, DNSK(EVENT_ACTION), action);
+    ns_key_time(h, r, DNSK(EVENT_START), ts);
     if (m != NULL) {
-        h->rec_add_time(r, "event.end", resp_ts);
+        ns_key_time(h, r, DNSK(EVENT_END), resp_ts);
         if (q != NULL)
-            h->rec_add_uint(r, "event.duration", resp_ts >= q->ts ? resp_ts - q->ts : 0);
+            ns_key_uint(h, r, DNSK(EVENT_DURATION), resp_ts >= q->ts ? resp_ts - q->ts : 0);
     }
     /* source is the DNS client: the flow's initiator, unless the capture
      * began with the server's side (rev). */
@@ -187,18 +257,18 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
 
     uint16_t id = q != NULL ? q->id : m->id;
     uint8_t opcode = q != NULL ? q->opcode : m->opcode;
-    h->rec_add_uint(r, "dns.id", id);
+    ns_key_uint(h, r, DNSK(DNS_ID), id);
     const char *op = dns_opcode_name(opcode);
     char tmp[16];
     if (op == NULL) {
         snprintf(tmp, sizeof(tmp), "%u", opcode);
         op = tmp;
     }
-    h->rec_add_cstr(r, "dns.op_code", op);
+    ns_key_cstr(h, r, DNSK(DNS_OP_CODE), op);
     if (m != NULL)
-        REC_LIT(h, r, "dns.type", "answer");
+        REC_LIT_K(h, r, DNSK(DNS_TYPE), "answer");
     else
-        REC_LIT(h, r, "dns.type", "query");
+        REC_LIT_K(h, r, DNSK(DNS_TYPE), "query");
     if (m != NULL)
         dns_add_flags(c, r, m->flags, m->edns_do);
     else
@@ -209,32 +279,32 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
             snprintf(tmp, sizeof(tmp), "RCODE%u", m->rcode);
             rc = tmp;
         }
-        h->rec_add_cstr(r, "dns.response_code", rc);
+        ns_key_cstr(h, r, DNSK(DNS_RESPONSE_CODE), rc);
     }
     /* The question: the query's (the response echoes it). */
     if (q != NULL) {
-        h->rec_add_str(r, "dns.question.name", q->qname, q->qlen);
-        dns_add_type(c, r, "dns.question.type", q->qtype);
-        dns_add_class(c, r, "dns.question.class", q->qclass);
+        ns_key_str(h, r, DNSK(DNS_QUESTION_NAME), q->qname, q->qlen);
+        dns_add_type(c, r, DNSK(DNS_QUESTION_TYPE), q->qtype);
+        dns_add_class(c, r, DNSK(DNS_QUESTION_CLASS), q->qclass);
         dns_add_domain(c, r, q->qname, q->qlen);
     } else if (m->has_question) {
-        h->rec_add_str(r, "dns.question.name", m->qname, m->qname_len);
-        dns_add_type(c, r, "dns.question.type", m->qtype);
-        dns_add_class(c, r, "dns.question.class", m->qclass);
+        ns_key_str(h, r, DNSK(DNS_QUESTION_NAME), m->qname, m->qname_len);
+        dns_add_type(c, r, DNSK(DNS_QUESTION_TYPE), m->qtype);
+        dns_add_class(c, r, DNSK(DNS_QUESTION_CLASS), m->qclass);
         dns_add_domain(c, r, m->qname, m->qname_len);
     }
     if (m != NULL) {
         if (m->nanswers > 0) {
-            h->rec_begin_array(r, "dns.answers");
+            ns_key_array(h, r, DNSK(DNS_ANSWERS));
             for (uint16_t i = 0; i < m->nanswers; i++) {
                 const struct dns_rr *rr = &m->an[i];
                 h->rec_begin_object(r, NULL);
-                h->rec_add_str(r, "name", rr->name, rr->name_len);
-                dns_add_type(c, r, "type", rr->type);
-                dns_add_class(c, r, "class", rr->cls);
-                h->rec_add_uint(r, "ttl", rr->ttl);
+                ns_key_str(h, r, DNSK(NAME), rr->name, rr->name_len);
+                dns_add_type(c, r, DNSK(TYPE), rr->type);
+                dns_add_class(c, r, DNSK(CLASS), rr->cls);
+                ns_key_uint(h, r, DNSK(TTL), rr->ttl);
                 if (rr->data_err == DNS_OK)
-                    h->rec_add_str(r, "data", rr->data, rr->data_len);
+                    ns_key_str(h, r, DNSK(DATA), rr->data, rr->data_len);
                 h->rec_end(r);
             }
             h->rec_end(r);
@@ -244,7 +314,7 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
                 if (rr->ip_len == 0)
                     continue;
                 if (!any)
-                    h->rec_begin_array(r, "dns.resolved_ip");
+                    ns_key_array(h, r, DNSK(DNS_RESOLVED_IP));
                 any = true;
                 struct ns_ip ip = {.family = rr->ip_len == 4 ? 4 : 6};
                 memcpy(ip.a, rr->ip, rr->ip_len);
@@ -253,22 +323,23 @@ static void dns_emit(struct dns_ctx *c, const struct ns_app_flow *af, const stru
             if (any)
                 h->rec_end(r);
         }
-        h->rec_add_uint(r, "netscope.dns.answer_count", m->ancount);
-        h->rec_add_uint(r, "netscope.dns.authority_count", m->nscount);
-        h->rec_add_uint(r, "netscope.dns.additional_count", m->arcount);
+        ns_key_uint(h, r, DNSK(NETSCOPE_DNS_ANSWER_COUNT), m->ancount);
+        ns_key_uint(h, r, DNSK(NETSCOPE_DNS_AUTHORITY_COUNT), m->nscount);
+        ns_key_uint(h, r, DNSK(NETSCOPE_DNS_ADDITIONAL_COUNT), m->arcount);
         if (m->answers_cut)
-            h->rec_add_bool(r, "netscope.dns.answers_truncated", true);
+            ns_key_bool(h, r, DNSK(NETSCOPE_DNS_ANSWERS_TRUNCATED), true);
         if (m->err != DNS_OK)
-            h->rec_add_cstr(r, "netscope.dns.malformed", dns_err_name(m->err));
+            ns_key_cstr(h, r, DNSK(NETSCOPE_DNS_MALFORMED), dns_err_name(m->err));
         else
             for (uint16_t i = 0; i < m->nanswers; i++)
                 if (m->an[i].data_err != DNS_OK) {
-                    h->rec_add_cstr(r, "netscope.dns.malformed", dns_err_name(m->an[i].data_err));
+                    ns_key_cstr(h, r, DNSK(NETSCOPE_DNS_MALFORMED),
+                                dns_err_name(m->an[i].data_err));
                     break;
                 }
         if (q != NULL)
-            h->rec_add_uint(r, "netscope.dns.response_time_ns",
-                            resp_ts >= q->ts ? resp_ts - q->ts : 0);
+            ns_key_uint(h, r, DNSK(NETSCOPE_DNS_RESPONSE_TIME_NS),
+                        resp_ts >= q->ts ? resp_ts - q->ts : 0);
     }
     h->emit(c->ins, r);
 }
@@ -587,10 +658,10 @@ static void dns_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record 
 {
     struct dns_ctx *c = ctx;
     struct dns_flow *fl = f->state;
-    REC_LIT(c->h, rec, "network.protocol", "dns");
+    REC_LIT_K(c->h, rec, DNSK(NETWORK_PROTOCOL), "dns");
     if (fl != NULL && fl->qname != NULL) {
-        c->h->rec_add_str(rec, "dns.question.name", fl->qname, fl->qlen);
-        dns_add_type(c, rec, "dns.question.type", fl->qtype);
+        ns_key_str(c->h, rec, DNSK(DNS_QUESTION_NAME), fl->qname, fl->qlen);
+        dns_add_type(c, rec, DNSK(DNS_QUESTION_TYPE), fl->qtype);
     }
 }
 
@@ -687,6 +758,7 @@ static int dns_init(struct ns_instance *ins, const void *config, void **ctxp)
     }
     c->ins = ins;
     c->h = ins->host;
+    ns_keys_ready(c->h, dns_keys, DNSK_N, &dns_keys_ready);
 #ifdef NS_HAVE_LIBPSL
     c->psl = psl_builtin(); /* NULL when libpsl was built without a list */
     if (c->psl != NULL)
