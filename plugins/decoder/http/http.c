@@ -62,13 +62,83 @@ struct http_ctx {
     ns_counter *c_cut, *c_overflow, *c_alloc, *c_rec_fail, *c_incomplete;
 };
 
+/* Record keys, interned at init (plugins/common/ns_rec_keys.h). */
+enum http_key_id {
+    HTTPK_URL_PORT,
+    HTTPK_URL_ORIGINAL,
+    HTTPK_HTTP_VERSION,
+    HTTPK_EVENT_START,
+    HTTPK_EVENT_END,
+    HTTPK_EVENT_DURATION,
+    HTTPK_HTTP_REQUEST_METHOD,
+    HTTPK_USER_AGENT_ORIGINAL,
+    HTTPK_HTTP_REQUEST_REFERRER,
+    HTTPK_HTTP_REQUEST_MIME_TYPE,
+    HTTPK_HTTP_REQUEST_BODY_BYTES,
+    HTTPK_NETSCOPE_HTTP_REQUEST_CONTENT_LENGTH,
+    HTTPK_NETSCOPE_HTTP_REQUEST_CHUNKED,
+    HTTPK_NETSCOPE_HTTP_REQUEST_INCOMPLETE,
+    HTTPK_NETSCOPE_HTTP_REQUEST_HEADERS_TRUNCATED,
+    HTTPK_HTTP_RESPONSE_STATUS_CODE,
+    HTTPK_HTTP_RESPONSE_MIME_TYPE,
+    HTTPK_HTTP_RESPONSE_BODY_BYTES,
+    HTTPK_NETSCOPE_HTTP_RESPONSE_CONTENT_LENGTH,
+    HTTPK_NETSCOPE_HTTP_RESPONSE_CHUNKED,
+    HTTPK_NETSCOPE_HTTP_RESPONSE_INCOMPLETE,
+    HTTPK_NETSCOPE_HTTP_RESPONSE_HEADERS_TRUNCATED,
+    HTTPK_NETSCOPE_HTTP_TRUNCATED,
+    HTTPK_URL_DOMAIN,
+    HTTPK_EVENT_ACTION,
+    HTTPK_NETWORK_PROTOCOL,
+    HTTPK_URL_PATH,
+    HTTPK_URL_QUERY,
+    HTTPK_URL_SCHEME,
+    HTTPK_N
+};
+static struct ns_key http_keys[HTTPK_N] = {
+    [HTTPK_URL_PORT] = {"url.port", 0},
+    [HTTPK_URL_ORIGINAL] = {"url.original", 0},
+    [HTTPK_HTTP_VERSION] = {"http.version", 0},
+    [HTTPK_EVENT_START] = {"event.start", 0},
+    [HTTPK_EVENT_END] = {"event.end", 0},
+    [HTTPK_EVENT_DURATION] = {"event.duration", 0},
+    [HTTPK_HTTP_REQUEST_METHOD] = {"http.request.method", 0},
+    [HTTPK_USER_AGENT_ORIGINAL] = {"user_agent.original", 0},
+    [HTTPK_HTTP_REQUEST_REFERRER] = {"http.request.referrer", 0},
+    [HTTPK_HTTP_REQUEST_MIME_TYPE] = {"http.request.mime_type", 0},
+    [HTTPK_HTTP_REQUEST_BODY_BYTES] = {"http.request.body.bytes", 0},
+    [HTTPK_NETSCOPE_HTTP_REQUEST_CONTENT_LENGTH] = {"netscope.http.request.content_length", 0},
+    [HTTPK_NETSCOPE_HTTP_REQUEST_CHUNKED] = {"netscope.http.request.chunked", 0},
+    [HTTPK_NETSCOPE_HTTP_REQUEST_INCOMPLETE] = {"netscope.http.request.incomplete", 0},
+    [HTTPK_NETSCOPE_HTTP_REQUEST_HEADERS_TRUNCATED] = {"netscope.http.request.headers_truncated",
+                                                       0},
+    [HTTPK_HTTP_RESPONSE_STATUS_CODE] = {"http.response.status_code", 0},
+    [HTTPK_HTTP_RESPONSE_MIME_TYPE] = {"http.response.mime_type", 0},
+    [HTTPK_HTTP_RESPONSE_BODY_BYTES] = {"http.response.body.bytes", 0},
+    [HTTPK_NETSCOPE_HTTP_RESPONSE_CONTENT_LENGTH] = {"netscope.http.response.content_length", 0},
+    [HTTPK_NETSCOPE_HTTP_RESPONSE_CHUNKED] = {"netscope.http.response.chunked", 0},
+    [HTTPK_NETSCOPE_HTTP_RESPONSE_INCOMPLETE] = {"netscope.http.response.incomplete", 0},
+    [HTTPK_NETSCOPE_HTTP_RESPONSE_HEADERS_TRUNCATED] = {"netscope.http.response.headers_truncated",
+                                                        0},
+    [HTTPK_NETSCOPE_HTTP_TRUNCATED] = {"netscope.http.truncated", 0},
+    [HTTPK_URL_DOMAIN] = {"url.domain", 0},
+    [HTTPK_EVENT_ACTION] = {"event.action", 0},
+    [HTTPK_NETWORK_PROTOCOL] = {"network.protocol", 0},
+    [HTTPK_URL_PATH] = {"url.path", 0},
+    [HTTPK_URL_QUERY] = {"url.query", 0},
+    [HTTPK_URL_SCHEME] = {"url.scheme", 0},
+};
+static int http_keys_ready;
+#define HTTPK(x) (&http_keys[HTTPK_##x])
+#define REC_LIT_K(h, r, k, lit) ns_key_str((h), (r), (k), (lit), sizeof(lit) - 1)
+
 /* ---- record ----------------------------------------------------------------- */
 
-static void add_strn(struct http_ctx *c, struct ns_record *r, const char *key, const char *s,
-                     size_t n)
+static void add_strn(struct http_ctx *c, struct ns_record *r, const struct ns_key *key,
+                     const char *s, size_t n)
 {
     if (n > 0)
-        c->h->rec_add_str(r, key, s, n);
+        ns_key_str(c->h, r, key, s, n);
 }
 
 /* url.domain and url.port from a Host value ("example.com:8080", "[::1]:80"). */
@@ -81,15 +151,15 @@ static void add_host(struct http_ctx *c, struct ns_record *r, const char *host, 
     if (host[0] == '[') {
         const char *rb = memchr(host, ']', n);
         if (rb != NULL) {
-            add_strn(c, r, "url.domain", host + 1, (size_t)(rb - host - 1));
+            add_strn(c, r, HTTPK(URL_DOMAIN), host + 1, (size_t)(rb - host - 1));
             if (rb + 1 < end && rb[1] == ':')
                 port = rb + 2;
         } else {
-            add_strn(c, r, "url.domain", host, n);
+            add_strn(c, r, HTTPK(URL_DOMAIN), host, n);
         }
     } else {
         const char *colon = memchr(host, ':', n);
-        add_strn(c, r, "url.domain", host, colon ? (size_t)(colon - host) : n);
+        add_strn(c, r, HTTPK(URL_DOMAIN), host, colon ? (size_t)(colon - host) : n);
         if (colon != NULL)
             port = colon + 1;
     }
@@ -97,7 +167,7 @@ static void add_host(struct http_ctx *c, struct ns_record *r, const char *host, 
         char *e;
         unsigned long v = strtoul(port, &e, 10);
         if (e != port && *e == '\0' && v > 0 && v < 65536)
-            c->h->rec_add_uint(r, "url.port", v);
+            ns_key_uint(c->h, r, HTTPK(URL_PORT), v);
     }
 }
 
@@ -107,30 +177,31 @@ static void add_url(struct http_ctx *c, struct ns_record *r, const struct http_t
     size_t n = t->url_len;
     if (n == 0)
         return;
-    c->h->rec_add_str(r, "url.original", u, n);
+    ns_key_str(c->h, r, HTTPK(URL_ORIGINAL), u, n);
     struct http_parser_url pu;
     http_parser_url_init(&pu);
     if (http_parser_parse_url(u, n, t->method == HTTP_CONNECT, &pu) == 0) {
         if (pu.field_set & (1 << UF_PATH))
-            add_strn(c, r, "url.path", u + pu.field_data[UF_PATH].off, pu.field_data[UF_PATH].len);
+            add_strn(c, r, HTTPK(URL_PATH), u + pu.field_data[UF_PATH].off,
+                     pu.field_data[UF_PATH].len);
         if (pu.field_set & (1 << UF_QUERY))
-            add_strn(c, r, "url.query", u + pu.field_data[UF_QUERY].off,
+            add_strn(c, r, HTTPK(URL_QUERY), u + pu.field_data[UF_QUERY].off,
                      pu.field_data[UF_QUERY].len);
         if ((pu.field_set & (1 << UF_HOST)) && t->host[0] == '\0') {
-            add_strn(c, r, "url.domain", u + pu.field_data[UF_HOST].off,
+            add_strn(c, r, HTTPK(URL_DOMAIN), u + pu.field_data[UF_HOST].off,
                      pu.field_data[UF_HOST].len);
             if (pu.field_set & (1 << UF_PORT))
-                c->h->rec_add_uint(r, "url.port", pu.port);
+                ns_key_uint(c->h, r, HTTPK(URL_PORT), pu.port);
         }
         if (pu.field_set & (1 << UF_SCHEMA))
-            add_strn(c, r, "url.scheme", u + pu.field_data[UF_SCHEMA].off,
+            add_strn(c, r, HTTPK(URL_SCHEME), u + pu.field_data[UF_SCHEMA].off,
                      pu.field_data[UF_SCHEMA].len);
     } else {
         /* Not a URL libhttp-parser accepts: path up to '?', query after. */
         const char *q = strchr(u, '?');
-        add_strn(c, r, "url.path", u, q ? (size_t)(q - u) : n);
+        add_strn(c, r, HTTPK(URL_PATH), u, q ? (size_t)(q - u) : n);
         if (q != NULL)
-            add_strn(c, r, "url.query", q + 1, strlen(q + 1));
+            add_strn(c, r, HTTPK(URL_QUERY), q + 1, strlen(q + 1));
     }
 }
 
@@ -153,7 +224,7 @@ static void add_version(struct http_ctx *c, struct ns_record *r, uint8_t maj, ui
     size_t n = put_u8(v, maj);
     v[n++] = '.';
     n += put_u8(v + n, min);
-    c->h->rec_add_str(r, "http.version", v, n);
+    ns_key_str(c->h, r, HTTPK(HTTP_VERSION), v, n);
 }
 
 /* A string literal with its length (no strlen in the data path). */
@@ -169,67 +240,67 @@ static void http_emit(struct http_ctx *c, struct http_flow *fl, const struct htt
     if (r == NULL)
         return;
     if (t != NULL && m != NULL)
-        REC_LIT(h, r, "event.action", "http_transaction");
+        REC_LIT_K(h, r, HTTPK(EVENT_ACTION), "http_transaction");
     else if (t != NULL)
-        REC_LIT(h, r, "event.action", "http_request");
+        REC_LIT_K(h, r, HTTPK(EVENT_ACTION), "http_request");
     else
-        REC_LIT(h, r, "event.action", "http_response");
-    h->rec_add_time(r, "event.start", ts);
+        REC_LIT_K(h, r, HTTPK(EVENT_ACTION), "http_response");
+    ns_key_time(h, r, HTTPK(EVENT_START), ts);
     if (m != NULL) {
-        h->rec_add_time(r, "event.end", end_ts);
+        ns_key_time(h, r, HTTPK(EVENT_END), end_ts);
         if (t != NULL)
-            h->rec_add_uint(r, "event.duration", end_ts >= t->ts ? end_ts - t->ts : 0);
+            ns_key_uint(h, r, HTTPK(EVENT_DURATION), end_ts >= t->ts ? end_ts - t->ts : 0);
     }
     /* source is the HTTP client */
     ns_app_rec_endpoints(h, r, fl->link.af, fl->swap, "http");
     bool cut = false;
     if (t != NULL) {
-        h->rec_add_cstr(r, "http.request.method", http_method_str((enum http_method)t->method));
+        ns_key_cstr(h, r, HTTPK(HTTP_REQUEST_METHOD), http_method_str((enum http_method)t->method));
         add_version(c, r, t->vmajor, t->vminor);
         add_url(c, r, t);
         add_host(c, r, t->host, t->host_len);
         if (t->ua_len)
-            h->rec_add_str(r, "user_agent.original", t->ua, t->ua_len);
+            ns_key_str(h, r, HTTPK(USER_AGENT_ORIGINAL), t->ua, t->ua_len);
         if (t->referer_len)
-            h->rec_add_str(r, "http.request.referrer", t->referer, t->referer_len);
+            ns_key_str(h, r, HTTPK(HTTP_REQUEST_REFERRER), t->referer, t->referer_len);
         if (t->ctype_len) {
             char mime[HTTP_MAX_FIELD];
             http_mime(t->ctype, t->ctype_len, mime, sizeof(mime));
-            h->rec_add_cstr(r, "http.request.mime_type", mime);
+            ns_key_cstr(h, r, HTTPK(HTTP_REQUEST_MIME_TYPE), mime);
         }
-        h->rec_add_uint(r, "http.request.body.bytes", t->body_bytes);
+        ns_key_uint(h, r, HTTPK(HTTP_REQUEST_BODY_BYTES), t->body_bytes);
         if (t->has_clen)
-            h->rec_add_uint(r, "netscope.http.request.content_length", t->clen);
+            ns_key_uint(h, r, HTTPK(NETSCOPE_HTTP_REQUEST_CONTENT_LENGTH), t->clen);
         if (t->chunked)
-            h->rec_add_bool(r, "netscope.http.request.chunked", true);
+            ns_key_bool(h, r, HTTPK(NETSCOPE_HTTP_REQUEST_CHUNKED), true);
         if (!t->complete)
-            h->rec_add_bool(r, "netscope.http.request.incomplete", true);
+            ns_key_bool(h, r, HTTPK(NETSCOPE_HTTP_REQUEST_INCOMPLETE), true);
         if (t->many)
-            h->rec_add_bool(r, "netscope.http.request.headers_truncated", true);
+            ns_key_bool(h, r, HTTPK(NETSCOPE_HTTP_REQUEST_HEADERS_TRUNCATED), true);
         cut |= t->cut;
     }
     if (m != NULL) {
         if (t == NULL)
             add_version(c, r, m->vmajor, m->vminor);
-        h->rec_add_uint(r, "http.response.status_code", m->status);
+        ns_key_uint(h, r, HTTPK(HTTP_RESPONSE_STATUS_CODE), m->status);
         if (m->hdr_len[HH_CTYPE]) {
             char mime[HTTP_MAX_FIELD];
             http_mime(m->hdr[HH_CTYPE], m->hdr_len[HH_CTYPE], mime, sizeof(mime));
-            h->rec_add_cstr(r, "http.response.mime_type", mime);
+            ns_key_cstr(h, r, HTTPK(HTTP_RESPONSE_MIME_TYPE), mime);
         }
-        h->rec_add_uint(r, "http.response.body.bytes", m->body_bytes);
+        ns_key_uint(h, r, HTTPK(HTTP_RESPONSE_BODY_BYTES), m->body_bytes);
         if (m->has_clen)
-            h->rec_add_uint(r, "netscope.http.response.content_length", m->clen);
+            ns_key_uint(h, r, HTTPK(NETSCOPE_HTTP_RESPONSE_CONTENT_LENGTH), m->clen);
         if (m->chunked)
-            h->rec_add_bool(r, "netscope.http.response.chunked", true);
+            ns_key_bool(h, r, HTTPK(NETSCOPE_HTTP_RESPONSE_CHUNKED), true);
         if (!m->complete)
-            h->rec_add_bool(r, "netscope.http.response.incomplete", true);
+            ns_key_bool(h, r, HTTPK(NETSCOPE_HTTP_RESPONSE_INCOMPLETE), true);
         if (m->too_many_headers)
-            h->rec_add_bool(r, "netscope.http.response.headers_truncated", true);
+            ns_key_bool(h, r, HTTPK(NETSCOPE_HTTP_RESPONSE_HEADERS_TRUNCATED), true);
         cut |= m->hdr_cut;
     }
     if (cut) {
-        h->rec_add_bool(r, "netscope.http.truncated", true);
+        ns_key_bool(h, r, HTTPK(NETSCOPE_HTTP_TRUNCATED), true);
         ns_counter_inc(c->c_cut);
     }
     h->emit(c->ins, r);
@@ -418,12 +489,12 @@ static void http_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record
 {
     struct http_ctx *c = ctx;
     struct http_flow *fl = f->state;
-    REC_LIT(c->h, rec, "network.protocol", "http");
+    REC_LIT_K(c->h, rec, HTTPK(NETWORK_PROTOCOL), "http");
     if (fl != NULL && fl->host != NULL) {
         /* the Host without its port, as url.domain */
         size_t n = strlen(fl->host);
         const char *colon = fl->host[0] == '[' ? NULL : memchr(fl->host, ':', n);
-        c->h->rec_add_str(rec, "url.domain", fl->host, colon ? (size_t)(colon - fl->host) : n);
+        ns_key_str(c->h, rec, HTTPK(URL_DOMAIN), fl->host, colon ? (size_t)(colon - fl->host) : n);
     }
 }
 
@@ -479,6 +550,7 @@ static int http_init(struct ns_instance *ins, const void *config, void **ctxp)
         return -ENOMEM;
     c->ins = ins;
     c->h = ins->host;
+    ns_keys_ready(c->h, http_keys, HTTPK_N, &http_keys_ready);
     memcpy(&c->cfg, config, sizeof(c->cfg));
     if (c->cfg.max_pipeline == 0)
         c->cfg.max_pipeline = 1;
