@@ -72,6 +72,95 @@ static const struct ns_option tls_options[] = {
             "turns the cache off."},
     NS_OPT_END};
 
+/* Record keys, interned at init (plugins/common/ns_rec_keys.h). */
+enum tls_key_id {
+    TLSK_TLS_CLIENT_SERVER_NAME,
+    TLSK_TLS_CLIENT_JA3,
+    TLSK_TLS_CLIENT_JA3_STRING,
+    TLSK_TLS_CLIENT_JA4,
+    TLSK_TLS_CLIENT_SUPPORTED_CIPHERS,
+    TLSK_NETSCOPE_TLS_CLIENT_SUPPORTED_VERSIONS,
+    TLSK_NETSCOPE_TLS_CLIENT_ALPN,
+    TLSK_TLS_SERVER_X509_SUBJECT_COMMON_NAME,
+    TLSK_TLS_SERVER_X509_ISSUER_COMMON_NAME,
+    TLSK_TLS_SERVER_X509_ALTERNATIVE_NAMES,
+    TLSK_TLS_SERVER_X509_SERIAL_NUMBER,
+    TLSK_TLS_SERVER_X509_NOT_BEFORE,
+    TLSK_TLS_SERVER_X509_NOT_AFTER,
+    TLSK_TLS_SERVER_NOT_BEFORE,
+    TLSK_TLS_SERVER_NOT_AFTER,
+    TLSK_TLS_SERVER_HASH_SHA256,
+    TLSK_TLS_SERVER_SUBJECT,
+    TLSK_TLS_SERVER_ISSUER,
+    TLSK_NETSCOPE_TLS_SERVER_CHAIN,
+    TLSK_SUBJECT,
+    TLSK_ISSUER,
+    TLSK_SERIAL_NUMBER,
+    TLSK_NOT_BEFORE,
+    TLSK_NOT_AFTER,
+    TLSK_ALTERNATIVE_NAMES,
+    TLSK_SHA256,
+    TLSK_NETSCOPE_TLS_SERVER_CERTIFICATES,
+    TLSK_TLS_VERSION,
+    TLSK_TLS_VERSION_PROTOCOL,
+    TLSK_TLS_CIPHER,
+    TLSK_TLS_CURVE,
+    TLSK_TLS_NEXT_PROTOCOL,
+    TLSK_TLS_SERVER_JA3S,
+    TLSK_TLS_SERVER_JA3S_STRING,
+    TLSK_NETSCOPE_TLS_HELLO_RETRY,
+    TLSK_EVENT_START,
+    TLSK_TLS_ESTABLISHED,
+    TLSK_TLS_RESUMED,
+    TLSK_NETWORK_PROTOCOL,
+    TLSK_NETSCOPE_TLS_CLIENT_LEGACY_VERSION,
+    TLSK_N
+};
+static struct ns_key tls_keys[TLSK_N] = {
+    [TLSK_TLS_CLIENT_SERVER_NAME] = {"tls.client.server_name", 0},
+    [TLSK_TLS_CLIENT_JA3] = {"tls.client.ja3", 0},
+    [TLSK_TLS_CLIENT_JA3_STRING] = {"tls.client.ja3_string", 0},
+    [TLSK_TLS_CLIENT_JA4] = {"tls.client.ja4", 0},
+    [TLSK_TLS_CLIENT_SUPPORTED_CIPHERS] = {"tls.client.supported_ciphers", 0},
+    [TLSK_NETSCOPE_TLS_CLIENT_SUPPORTED_VERSIONS] = {"netscope.tls.client.supported_versions", 0},
+    [TLSK_NETSCOPE_TLS_CLIENT_ALPN] = {"netscope.tls.client.alpn", 0},
+    [TLSK_TLS_SERVER_X509_SUBJECT_COMMON_NAME] = {"tls.server.x509.subject.common_name", 0},
+    [TLSK_TLS_SERVER_X509_ISSUER_COMMON_NAME] = {"tls.server.x509.issuer.common_name", 0},
+    [TLSK_TLS_SERVER_X509_ALTERNATIVE_NAMES] = {"tls.server.x509.alternative_names", 0},
+    [TLSK_TLS_SERVER_X509_SERIAL_NUMBER] = {"tls.server.x509.serial_number", 0},
+    [TLSK_TLS_SERVER_X509_NOT_BEFORE] = {"tls.server.x509.not_before", 0},
+    [TLSK_TLS_SERVER_X509_NOT_AFTER] = {"tls.server.x509.not_after", 0},
+    [TLSK_TLS_SERVER_NOT_BEFORE] = {"tls.server.not_before", 0},
+    [TLSK_TLS_SERVER_NOT_AFTER] = {"tls.server.not_after", 0},
+    [TLSK_TLS_SERVER_HASH_SHA256] = {"tls.server.hash.sha256", 0},
+    [TLSK_TLS_SERVER_SUBJECT] = {"tls.server.subject", 0},
+    [TLSK_TLS_SERVER_ISSUER] = {"tls.server.issuer", 0},
+    [TLSK_NETSCOPE_TLS_SERVER_CHAIN] = {"netscope.tls.server.chain", 0},
+    [TLSK_SUBJECT] = {"subject", 0},
+    [TLSK_ISSUER] = {"issuer", 0},
+    [TLSK_SERIAL_NUMBER] = {"serial_number", 0},
+    [TLSK_NOT_BEFORE] = {"not_before", 0},
+    [TLSK_NOT_AFTER] = {"not_after", 0},
+    [TLSK_ALTERNATIVE_NAMES] = {"alternative_names", 0},
+    [TLSK_SHA256] = {"sha256", 0},
+    [TLSK_NETSCOPE_TLS_SERVER_CERTIFICATES] = {"netscope.tls.server.certificates", 0},
+    [TLSK_TLS_VERSION] = {"tls.version", 0},
+    [TLSK_TLS_VERSION_PROTOCOL] = {"tls.version_protocol", 0},
+    [TLSK_TLS_CIPHER] = {"tls.cipher", 0},
+    [TLSK_TLS_CURVE] = {"tls.curve", 0},
+    [TLSK_TLS_NEXT_PROTOCOL] = {"tls.next_protocol", 0},
+    [TLSK_TLS_SERVER_JA3S] = {"tls.server.ja3s", 0},
+    [TLSK_TLS_SERVER_JA3S_STRING] = {"tls.server.ja3s_string", 0},
+    [TLSK_NETSCOPE_TLS_HELLO_RETRY] = {"netscope.tls.hello_retry", 0},
+    [TLSK_EVENT_START] = {"event.start", 0},
+    [TLSK_TLS_ESTABLISHED] = {"tls.established", 0},
+    [TLSK_TLS_RESUMED] = {"tls.resumed", 0},
+    [TLSK_NETWORK_PROTOCOL] = {"network.protocol", 0},
+    [TLSK_NETSCOPE_TLS_CLIENT_LEGACY_VERSION] = {"netscope.tls.client.legacy_version", 0},
+};
+static int tls_keys_ready;
+#define TLSK(x) (&tls_keys[TLSK_##x])
+
 /* ---- record --------------------------------------------------------------- */
 
 static void tls_hex16(char out[7], uint16_t v)
@@ -79,7 +168,8 @@ static void tls_hex16(char out[7], uint16_t v)
     snprintf(out, 7, "0x%04x", v);
 }
 
-static void tls_add_version(struct tls_ctx *c, struct ns_record *r, const char *key, uint16_t v)
+static void tls_add_version(struct tls_ctx *c, struct ns_record *r, const struct ns_key *key,
+                            uint16_t v)
 {
     const char *n = tls_version_name(v, NULL);
     char hx[7];
@@ -87,7 +177,10 @@ static void tls_add_version(struct tls_ctx *c, struct ns_record *r, const char *
         tls_hex16(hx, v);
         n = hx;
     }
-    c->h->rec_add_cstr(r, key, n);
+    if (key != NULL)
+        ns_key_cstr(c->h, r, key, n);
+    else
+        c->h->rec_add_cstr(r, NULL, n); /* an array item */
 }
 
 static uint64_t tls_time_ns(int64_t s)
@@ -107,13 +200,13 @@ static void tls_add_client(struct tls_ctx *c, struct ns_record *r, const struct 
     const struct tls_client_hello *ch = &s->ch;
     char str[TLS_JA3_MAX], md5[33], ja4[TLS_JA4_LEN + 1], hx[7];
     if (ch->sni_len > 0)
-        h->rec_add_str(r, "tls.client.server_name", ch->sni, ch->sni_len);
+        ns_key_str(h, r, TLSK(TLS_CLIENT_SERVER_NAME), ch->sni, ch->sni_len);
     size_t n = tls_ja3(ch, str, sizeof(str), md5);
-    h->rec_add_cstr(r, "tls.client.ja3", md5);
-    h->rec_add_str(r, "tls.client.ja3_string", str, n);
+    ns_key_cstr(h, r, TLSK(TLS_CLIENT_JA3), md5);
+    ns_key_str(h, r, TLSK(TLS_CLIENT_JA3_STRING), str, n);
     tls_ja4(ch, 't', ja4);
-    h->rec_add_cstr(r, "tls.client.ja4", ja4);
-    h->rec_begin_array(r, "tls.client.supported_ciphers");
+    ns_key_cstr(h, r, TLSK(TLS_CLIENT_JA4), ja4);
+    ns_key_array(h, r, TLSK(TLS_CLIENT_SUPPORTED_CIPHERS));
     for (size_t i = 0; i < ch->n_ciphers; i++) {
         if (tls_is_grease(ch->ciphers[i]))
             continue;
@@ -125,16 +218,16 @@ static void tls_add_client(struct tls_ctx *c, struct ns_record *r, const struct 
         h->rec_add_cstr(r, NULL, cn);
     }
     h->rec_end(r);
-    tls_add_version(c, r, "netscope.tls.client.legacy_version", ch->legacy_version);
+    tls_add_version(c, r, TLSK(NETSCOPE_TLS_CLIENT_LEGACY_VERSION), ch->legacy_version);
     if (ch->n_versions > 0) {
-        h->rec_begin_array(r, "netscope.tls.client.supported_versions");
+        ns_key_array(h, r, TLSK(NETSCOPE_TLS_CLIENT_SUPPORTED_VERSIONS));
         for (size_t i = 0; i < ch->n_versions; i++)
             if (!tls_is_grease(ch->versions[i]))
                 tls_add_version(c, r, NULL, ch->versions[i]);
         h->rec_end(r);
     }
     if (ch->n_alpn > 0) {
-        h->rec_begin_array(r, "netscope.tls.client.alpn");
+        ns_key_array(h, r, TLSK(NETSCOPE_TLS_CLIENT_ALPN));
         for (size_t i = 0; i < ch->n_alpn; i++)
             h->rec_add_str(r, NULL, ch->alpn[i], ch->alpn_len[i]);
         h->rec_end(r);
@@ -145,11 +238,11 @@ static void tls_add_cert(struct tls_ctx *c, struct ns_record *r, const struct tl
 {
     const struct ns_host *h = c->h;
     if (x->subject_cn != NULL)
-        h->rec_add_cstr(r, "tls.server.x509.subject.common_name", x->subject_cn);
+        ns_key_cstr(h, r, TLSK(TLS_SERVER_X509_SUBJECT_COMMON_NAME), x->subject_cn);
     if (x->issuer_cn != NULL)
-        h->rec_add_cstr(r, "tls.server.x509.issuer.common_name", x->issuer_cn);
+        ns_key_cstr(h, r, TLSK(TLS_SERVER_X509_ISSUER_COMMON_NAME), x->issuer_cn);
     if (x->n_san_dns + x->n_san_ip > 0) {
-        h->rec_begin_array(r, "tls.server.x509.alternative_names");
+        ns_key_array(h, r, TLSK(TLS_SERVER_X509_ALTERNATIVE_NAMES));
         for (uint16_t i = 0; i < x->n_san_dns; i++)
             h->rec_add_cstr(r, NULL, x->san_dns[i]);
         for (uint16_t i = 0; i < x->n_san_ip; i++)
@@ -157,40 +250,40 @@ static void tls_add_cert(struct tls_ctx *c, struct ns_record *r, const struct tl
         h->rec_end(r);
     }
     if (x->serial != NULL)
-        h->rec_add_cstr(r, "tls.server.x509.serial_number", x->serial);
+        ns_key_cstr(h, r, TLSK(TLS_SERVER_X509_SERIAL_NUMBER), x->serial);
     if (x->has_validity) {
-        h->rec_add_time(r, "tls.server.x509.not_before", tls_time_ns(x->not_before));
-        h->rec_add_time(r, "tls.server.x509.not_after", tls_time_ns(x->not_after));
-        h->rec_add_time(r, "tls.server.not_before", tls_time_ns(x->not_before));
-        h->rec_add_time(r, "tls.server.not_after", tls_time_ns(x->not_after));
+        ns_key_time(h, r, TLSK(TLS_SERVER_X509_NOT_BEFORE), tls_time_ns(x->not_before));
+        ns_key_time(h, r, TLSK(TLS_SERVER_X509_NOT_AFTER), tls_time_ns(x->not_after));
+        ns_key_time(h, r, TLSK(TLS_SERVER_NOT_BEFORE), tls_time_ns(x->not_before));
+        ns_key_time(h, r, TLSK(TLS_SERVER_NOT_AFTER), tls_time_ns(x->not_after));
     }
     if (x->sha256[0] != '\0')
-        h->rec_add_cstr(r, "tls.server.hash.sha256", x->sha256);
+        ns_key_cstr(h, r, TLSK(TLS_SERVER_HASH_SHA256), x->sha256);
     if (x->subject != NULL)
-        h->rec_add_cstr(r, "tls.server.subject", x->subject);
+        ns_key_cstr(h, r, TLSK(TLS_SERVER_SUBJECT), x->subject);
     if (x->issuer != NULL)
-        h->rec_add_cstr(r, "tls.server.issuer", x->issuer);
+        ns_key_cstr(h, r, TLSK(TLS_SERVER_ISSUER), x->issuer);
 }
 
 static void tls_add_chain(struct tls_ctx *c, struct ns_record *r, const struct tls_session *s)
 {
     const struct ns_host *h = c->h;
-    h->rec_begin_array(r, "netscope.tls.server.chain");
+    ns_key_array(h, r, TLSK(NETSCOPE_TLS_SERVER_CHAIN));
     for (uint32_t i = 0; i < s->n_certs; i++) {
         const struct tls_x509 *x = &s->certs[i];
         h->rec_begin_object(r, NULL);
         if (x->subject != NULL)
-            h->rec_add_cstr(r, "subject", x->subject);
+            ns_key_cstr(h, r, TLSK(SUBJECT), x->subject);
         if (x->issuer != NULL)
-            h->rec_add_cstr(r, "issuer", x->issuer);
+            ns_key_cstr(h, r, TLSK(ISSUER), x->issuer);
         if (x->serial != NULL)
-            h->rec_add_cstr(r, "serial_number", x->serial);
+            ns_key_cstr(h, r, TLSK(SERIAL_NUMBER), x->serial);
         if (x->has_validity) {
-            h->rec_add_time(r, "not_before", tls_time_ns(x->not_before));
-            h->rec_add_time(r, "not_after", tls_time_ns(x->not_after));
+            ns_key_time(h, r, TLSK(NOT_BEFORE), tls_time_ns(x->not_before));
+            ns_key_time(h, r, TLSK(NOT_AFTER), tls_time_ns(x->not_after));
         }
         if (x->n_san_dns + x->n_san_ip > 0) {
-            h->rec_begin_array(r, "alternative_names");
+            ns_key_array(h, r, TLSK(ALTERNATIVE_NAMES));
             for (uint16_t k = 0; k < x->n_san_dns; k++)
                 h->rec_add_cstr(r, NULL, x->san_dns[k]);
             for (uint16_t k = 0; k < x->n_san_ip; k++)
@@ -198,11 +291,11 @@ static void tls_add_chain(struct tls_ctx *c, struct ns_record *r, const struct t
             h->rec_end(r);
         }
         if (x->sha256[0] != '\0')
-            h->rec_add_cstr(r, "sha256", x->sha256);
+            ns_key_cstr(h, r, TLSK(SHA256), x->sha256);
         h->rec_end(r);
     }
     h->rec_end(r);
-    h->rec_add_uint(r, "netscope.tls.server.certificates", s->total_certs);
+    ns_key_uint(h, r, TLSK(NETSCOPE_TLS_SERVER_CERTIFICATES), s->total_certs);
 }
 
 static void tls_add_server(struct tls_ctx *c, struct ns_record *r, const struct tls_session *s)
@@ -213,30 +306,30 @@ static void tls_add_server(struct tls_ctx *c, struct ns_record *r, const struct 
     uint16_t v = tls_session_version(s);
     const char *proto = NULL, *vn = tls_version_name(v, &proto);
     if (vn != NULL) {
-        h->rec_add_cstr(r, "tls.version", vn);
-        h->rec_add_cstr(r, "tls.version_protocol", proto);
+        ns_key_cstr(h, r, TLSK(TLS_VERSION), vn);
+        ns_key_cstr(h, r, TLSK(TLS_VERSION_PROTOCOL), proto);
     }
     const char *cn = tls_cipher_name(sh->cipher);
     if (cn == NULL) {
         tls_hex16(hx, sh->cipher);
         cn = hx;
     }
-    h->rec_add_cstr(r, "tls.cipher", cn);
+    ns_key_cstr(h, r, TLSK(TLS_CIPHER), cn);
     if (sh->key_share_group != 0) {
         const char *g = tls_group_name(sh->key_share_group);
         if (g == NULL) {
             tls_hex16(hx, sh->key_share_group);
             g = hx;
         }
-        h->rec_add_cstr(r, "tls.curve", g);
+        ns_key_cstr(h, r, TLSK(TLS_CURVE), g);
     }
     if (sh->has_alpn)
-        h->rec_add_str(r, "tls.next_protocol", sh->alpn, sh->alpn_len);
+        ns_key_str(h, r, TLSK(TLS_NEXT_PROTOCOL), sh->alpn, sh->alpn_len);
     size_t n = tls_ja3s(sh, str, sizeof(str), md5);
-    h->rec_add_cstr(r, "tls.server.ja3s", md5);
-    h->rec_add_str(r, "tls.server.ja3s_string", str, n);
+    ns_key_cstr(h, r, TLSK(TLS_SERVER_JA3S), md5);
+    ns_key_str(h, r, TLSK(TLS_SERVER_JA3S_STRING), str, n);
     if (s->saw_hrr)
-        h->rec_add_bool(r, "netscope.tls.hello_retry", true);
+        ns_key_bool(h, r, TLSK(NETSCOPE_TLS_HELLO_RETRY), true);
     if (s->n_certs > 0) {
         tls_add_cert(c, r, &s->certs[0]);
         tls_add_chain(c, r, s);
@@ -280,13 +373,13 @@ static void tls_report(struct tls_ctx *c, struct ns_app_flow *f, struct tls_flow
         if (r != NULL) {
             /* source is the TLS client, whichever side the flow decoder saw first. */
             ns_app_rec_endpoints(c->h, r, f, tf->swap, "tls");
-            c->h->rec_add_time(r, "event.start", f->first_ts);
+            ns_key_time(c->h, r, TLSK(EVENT_START), f->first_ts);
             if (s->have_ch)
                 tls_add_client(c, r, s);
             if (s->have_sh)
                 tls_add_server(c, r, s);
-            c->h->rec_add_bool(r, "tls.established", tls_session_established(s));
-            c->h->rec_add_bool(r, "tls.resumed", tls_session_resumed(s));
+            ns_key_bool(c->h, r, TLSK(TLS_ESTABLISHED), tls_session_established(s));
+            ns_key_bool(c->h, r, TLSK(TLS_RESUMED), tls_session_resumed(s));
             c->h->emit(c->ins, r);
             ns_counter_inc(c->c_records);
         }
@@ -353,11 +446,11 @@ static void tls_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record 
     struct tls_flow *tf = f->state;
     if (tf == NULL)
         return;
-    c->h->rec_add_cstr(flow_rec, "network.protocol", "tls");
+    ns_key_cstr(c->h, flow_rec, TLSK(NETWORK_PROTOCOL), "tls");
     if (tf->sni != NULL)
-        c->h->rec_add_cstr(flow_rec, "tls.client.server_name", tf->sni);
+        ns_key_cstr(c->h, flow_rec, TLSK(TLS_CLIENT_SERVER_NAME), tf->sni);
     else if (tf->s != NULL && tf->s->have_ch && tf->s->ch.sni_len > 0)
-        c->h->rec_add_str(flow_rec, "tls.client.server_name", tf->s->ch.sni, tf->s->ch.sni_len);
+        ns_key_str(c->h, flow_rec, TLSK(TLS_CLIENT_SERVER_NAME), tf->s->ch.sni, tf->s->ch.sni_len);
 }
 
 static void tls_app_close(void *ctx, struct ns_app_flow *f, uint64_t ts_ns)
@@ -384,6 +477,7 @@ static int tls_init(struct ns_instance *ins, const void *config, void **ctx)
         return -ENOMEM;
     c->ins = ins;
     c->h = ins->host;
+    ns_keys_ready(c->h, tls_keys, TLSK_N, &tls_keys_ready);
     memcpy(&c->cfg, config, sizeof(c->cfg));
     if (c->cfg.max_handshake < 1024)
         c->cfg.max_handshake = 1024;
