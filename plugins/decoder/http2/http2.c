@@ -80,6 +80,67 @@ static const struct ns_option http2_options[] = {
 static const char *const http2_err_names[7] = {"preface", "frame",   "hpack",    "streams",
                                                "gap",     "upgrade", "value_cut"};
 
+/* Record keys, interned at init (plugins/common/ns_rec_keys.h). */
+enum h2_key_id {
+    H2K_URL_DOMAIN,
+    H2K_URL_PORT,
+    H2K_URL_ORIGINAL,
+    H2K_URL_PATH,
+    H2K_URL_QUERY,
+    H2K_EVENT_START,
+    H2K_EVENT_END,
+    H2K_HTTP_VERSION,
+    H2K_HTTP_REQUEST_METHOD,
+    H2K_URL_SCHEME,
+    H2K_HTTP_RESPONSE_STATUS_CODE,
+    H2K_HTTP_REQUEST_MIME_TYPE,
+    H2K_HTTP_RESPONSE_MIME_TYPE,
+    H2K_USER_AGENT_ORIGINAL,
+    H2K_HTTP_REQUEST_BODY_BYTES,
+    H2K_HTTP_RESPONSE_BODY_BYTES,
+    H2K_RPC_SYSTEM,
+    H2K_RPC_SERVICE,
+    H2K_RPC_METHOD,
+    H2K_RPC_GRPC_STATUS_CODE,
+    H2K_NETSCOPE_GRPC_MESSAGE,
+    H2K_NETSCOPE_HTTP2_STREAM_ID,
+    H2K_NETSCOPE_HTTP2_COMPLETE,
+    H2K_NETSCOPE_HTTP2_RESET_CODE,
+    H2K_NETSCOPE_HTTP2_UPGRADE,
+    H2K_NETWORK_PROTOCOL,
+    H2K_N
+};
+static struct ns_key h2_keys[H2K_N] = {
+    [H2K_URL_DOMAIN] = {"url.domain", 0},
+    [H2K_URL_PORT] = {"url.port", 0},
+    [H2K_URL_ORIGINAL] = {"url.original", 0},
+    [H2K_URL_PATH] = {"url.path", 0},
+    [H2K_URL_QUERY] = {"url.query", 0},
+    [H2K_EVENT_START] = {"event.start", 0},
+    [H2K_EVENT_END] = {"event.end", 0},
+    [H2K_HTTP_VERSION] = {"http.version", 0},
+    [H2K_HTTP_REQUEST_METHOD] = {"http.request.method", 0},
+    [H2K_URL_SCHEME] = {"url.scheme", 0},
+    [H2K_HTTP_RESPONSE_STATUS_CODE] = {"http.response.status_code", 0},
+    [H2K_HTTP_REQUEST_MIME_TYPE] = {"http.request.mime_type", 0},
+    [H2K_HTTP_RESPONSE_MIME_TYPE] = {"http.response.mime_type", 0},
+    [H2K_USER_AGENT_ORIGINAL] = {"user_agent.original", 0},
+    [H2K_HTTP_REQUEST_BODY_BYTES] = {"http.request.body.bytes", 0},
+    [H2K_HTTP_RESPONSE_BODY_BYTES] = {"http.response.body.bytes", 0},
+    [H2K_RPC_SYSTEM] = {"rpc.system", 0},
+    [H2K_RPC_SERVICE] = {"rpc.service", 0},
+    [H2K_RPC_METHOD] = {"rpc.method", 0},
+    [H2K_RPC_GRPC_STATUS_CODE] = {"rpc.grpc.status_code", 0},
+    [H2K_NETSCOPE_GRPC_MESSAGE] = {"netscope.grpc.message", 0},
+    [H2K_NETSCOPE_HTTP2_STREAM_ID] = {"netscope.http2.stream_id", 0},
+    [H2K_NETSCOPE_HTTP2_COMPLETE] = {"netscope.http2.complete", 0},
+    [H2K_NETSCOPE_HTTP2_RESET_CODE] = {"netscope.http2.reset_code", 0},
+    [H2K_NETSCOPE_HTTP2_UPGRADE] = {"netscope.http2.upgrade", 0},
+    [H2K_NETWORK_PROTOCOL] = {"network.protocol", 0},
+};
+static int h2_keys_ready;
+#define H2K(x) (&h2_keys[H2K_##x])
+
 /* ---- record ------------------------------------------------------------------- */
 
 static void http2_add_url(struct http2_ctx *c, struct ns_record *r, const char *authority,
@@ -94,25 +155,25 @@ static void http2_add_url(struct http2_ctx *c, struct ns_record *r, const char *
             const char *rb = strchr(a, ']');
             if (rb != NULL) {
                 colon = rb[1] == ':' ? rb + 1 : NULL;
-                h->rec_add_str(r, "url.domain", a + 1, (size_t)(rb - a - 1));
+                ns_key_str(h, r, H2K(URL_DOMAIN), a + 1, (size_t)(rb - a - 1));
             }
         } else {
             colon = strrchr(a, ':');
-            h->rec_add_str(r, "url.domain", a, colon ? (size_t)(colon - a) : (size_t)(end - a));
+            ns_key_str(h, r, H2K(URL_DOMAIN), a, colon ? (size_t)(colon - a) : (size_t)(end - a));
         }
         if (colon != NULL && colon[1] != '\0') {
             char *e;
             unsigned long port = strtoul(colon + 1, &e, 10);
             if (*e == '\0' && port > 0 && port < 65536)
-                h->rec_add_uint(r, "url.port", port);
+                ns_key_uint(h, r, H2K(URL_PORT), port);
         }
     }
     if (path != NULL) {
-        h->rec_add_cstr(r, "url.original", path);
+        ns_key_cstr(h, r, H2K(URL_ORIGINAL), path);
         const char *q = strchr(path, '?');
-        h->rec_add_str(r, "url.path", path, q ? (size_t)(q - path) : strlen(path));
+        ns_key_str(h, r, H2K(URL_PATH), path, q ? (size_t)(q - path) : strlen(path));
         if (q != NULL && q[1] != '\0')
-            h->rec_add_cstr(r, "url.query", q + 1);
+            ns_key_cstr(h, r, H2K(URL_QUERY), q + 1);
     }
 }
 
@@ -130,53 +191,53 @@ static void http2_on_stream(void *arg, struct h2_conn *conn, struct h2_stream *s
     struct ns_record *r = ns_app_rec_new(c->ins, NS_REC_HTTP2, s->ts_end, c->c_rec_fail);
     if (r == NULL)
         return;
-    h->rec_add_time(r, "event.start", s->ts_start);
-    h->rec_add_time(r, "event.end", s->ts_end);
+    ns_key_time(h, r, H2K(EVENT_START), s->ts_start);
+    ns_key_time(h, r, H2K(EVENT_END), s->ts_end);
     /* source is the HTTP/2 client, whichever side the flow decoder saw first. */
     ns_app_rec_endpoints(h, r, f, fl->swap, grpc ? "grpc" : "http2");
-    h->rec_add_cstr(r, "http.version", "2");
+    ns_key_cstr(h, r, H2K(HTTP_VERSION), "2");
     if (s->f[H2_F_METHOD] != NULL)
-        h->rec_add_cstr(r, "http.request.method", s->f[H2_F_METHOD]);
+        ns_key_cstr(h, r, H2K(HTTP_REQUEST_METHOD), s->f[H2_F_METHOD]);
     http2_add_url(c, r, s->f[H2_F_AUTHORITY], s->f[H2_F_PATH]);
     if (s->f[H2_F_SCHEME] != NULL)
-        h->rec_add_cstr(r, "url.scheme", s->f[H2_F_SCHEME]);
+        ns_key_cstr(h, r, H2K(URL_SCHEME), s->f[H2_F_SCHEME]);
     if (s->f[H2_F_STATUS] != NULL) {
         char *e;
         unsigned long st = strtoul(s->f[H2_F_STATUS], &e, 10);
         if (*e == '\0' && e != s->f[H2_F_STATUS] && st < 1000)
-            h->rec_add_uint(r, "http.response.status_code", st);
+            ns_key_uint(h, r, H2K(HTTP_RESPONSE_STATUS_CODE), st);
     }
     if (ctype != NULL)
-        h->rec_add_cstr(r, "http.request.mime_type", ctype);
+        ns_key_cstr(h, r, H2K(HTTP_REQUEST_MIME_TYPE), ctype);
     if (s->f[H2_F_RESP_CTYPE] != NULL)
-        h->rec_add_cstr(r, "http.response.mime_type", s->f[H2_F_RESP_CTYPE]);
+        ns_key_cstr(h, r, H2K(HTTP_RESPONSE_MIME_TYPE), s->f[H2_F_RESP_CTYPE]);
     if (s->f[H2_F_USER_AGENT] != NULL)
-        h->rec_add_cstr(r, "user_agent.original", s->f[H2_F_USER_AGENT]);
-    h->rec_add_uint(r, "http.request.body.bytes", s->body_bytes[0]);
-    h->rec_add_uint(r, "http.response.body.bytes", s->body_bytes[1]);
+        ns_key_cstr(h, r, H2K(USER_AGENT_ORIGINAL), s->f[H2_F_USER_AGENT]);
+    ns_key_uint(h, r, H2K(HTTP_REQUEST_BODY_BYTES), s->body_bytes[0]);
+    ns_key_uint(h, r, H2K(HTTP_RESPONSE_BODY_BYTES), s->body_bytes[1]);
     if (grpc) {
         const char *svc, *m;
         size_t sl, ml;
-        h->rec_add_cstr(r, "rpc.system", "grpc");
+        ns_key_cstr(h, r, H2K(RPC_SYSTEM), "grpc");
         if (h2_grpc_split(s->f[H2_F_PATH], &svc, &sl, &m, &ml)) {
-            h->rec_add_str(r, "rpc.service", svc, sl);
-            h->rec_add_str(r, "rpc.method", m, ml);
+            ns_key_str(h, r, H2K(RPC_SERVICE), svc, sl);
+            ns_key_str(h, r, H2K(RPC_METHOD), m, ml);
         }
         if (s->f[H2_F_GRPC_STATUS] != NULL) {
             char *e;
             long gs = strtol(s->f[H2_F_GRPC_STATUS], &e, 10);
             if (*e == '\0' && e != s->f[H2_F_GRPC_STATUS] && gs >= 0)
-                h->rec_add_uint(r, "rpc.grpc.status_code", (uint64_t)gs);
+                ns_key_uint(h, r, H2K(RPC_GRPC_STATUS_CODE), (uint64_t)gs);
         }
         if (s->f[H2_F_GRPC_MESSAGE] != NULL)
-            h->rec_add_cstr(r, "netscope.grpc.message", s->f[H2_F_GRPC_MESSAGE]);
+            ns_key_cstr(h, r, H2K(NETSCOPE_GRPC_MESSAGE), s->f[H2_F_GRPC_MESSAGE]);
     }
-    h->rec_add_uint(r, "netscope.http2.stream_id", s->id);
-    h->rec_add_bool(r, "netscope.http2.complete", s->req_end && s->resp_end);
+    ns_key_uint(h, r, H2K(NETSCOPE_HTTP2_STREAM_ID), s->id);
+    ns_key_bool(h, r, H2K(NETSCOPE_HTTP2_COMPLETE), s->req_end && s->resp_end);
     if (s->reset)
-        h->rec_add_uint(r, "netscope.http2.reset_code", s->rst_code);
+        ns_key_uint(h, r, H2K(NETSCOPE_HTTP2_RESET_CODE), s->rst_code);
     if (fl->conn.upgrade)
-        h->rec_add_bool(r, "netscope.http2.upgrade", true);
+        ns_key_bool(h, r, H2K(NETSCOPE_HTTP2_UPGRADE), true);
     h->emit(c->ins, r);
     ns_counter_inc(c->c_records);
 }
@@ -260,11 +321,11 @@ static void http2_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_recor
         return;
     bool grpc = fl->closed ? fl->grpc : fl->conn.grpc;
     const char *auth = fl->closed ? fl->authority : fl->conn.first_authority;
-    c->h->rec_add_cstr(flow_rec, "network.protocol", grpc ? "grpc" : "http2");
+    ns_key_cstr(c->h, flow_rec, H2K(NETWORK_PROTOCOL), grpc ? "grpc" : "http2");
     if (auth != NULL) {
         const char *colon = auth[0] == '[' ? NULL : strrchr(auth, ':');
-        c->h->rec_add_str(flow_rec, "url.domain", auth,
-                          colon ? (size_t)(colon - auth) : strlen(auth));
+        ns_key_str(c->h, flow_rec, H2K(URL_DOMAIN), auth,
+                   colon ? (size_t)(colon - auth) : strlen(auth));
     }
 }
 
@@ -293,6 +354,7 @@ static int http2_init(struct ns_instance *ins, const void *config, void **ctx)
         return -ENOMEM;
     c->ins = ins;
     c->h = ins->host;
+    ns_keys_ready(c->h, h2_keys, H2K_N, &h2_keys_ready);
     memcpy(&c->cfg, config, sizeof(c->cfg));
     if (c->cfg.max_frame < 16384)
         c->cfg.max_frame = 16384;
