@@ -22,8 +22,9 @@
  * over and over. So the sort and the nesting walk run once per key list and
  * leave a plan (literal text between the values: braces, commas, quoted keys;
  * and which unit's value goes where), cached per thread by a hash of the key
- * list. A block whose keys equal a cached plan's (checked key by key, so a
- * hash collision only costs a rebuild) replays it: literal, value, literal,
+ * list. A block whose keys equal a cached plan's (checked key by key, by
+ * handle for interned keys, so a hash collision only costs a rebuild) replays
+ * it: literal, value, literal,
  * ..., tail. The pre-plan serialiser is kept in tests/record/json_oracle.c
  * and test_json_oracle.c proves the output byte-identical.
  */

@@ -6,7 +6,9 @@
  * fan-out. Any thread may call these on a record it owns; refcounting and the
  * return of a block to its home heap are the only cross-thread operations.
  * Layout, limits and the heap design are described in ns_rec.h; the runtime
- * (ns_rt.c) creates and binds one heap per producer thread.
+ * (ns_rt.c) creates and binds one heap per producer thread. The interned key
+ * table (ns_rec_key, host->rec_key) is process-wide: inserts under a mutex
+ * (plugin init), lookups by handle lock-free on any thread.
  */
 #include "ns_rec.h"
 

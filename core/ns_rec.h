@@ -4,7 +4,8 @@
  *
  * A record is one fixed header (type, time, sequence, atomic refcount) plus one
  * storage buffer holding an entry array that grows up from the start and a byte
- * arena (keys, string values) that grows down from the end. The buffer starts
+ * arena (copied keys, string values) that grows down from the end; an interned
+ * key (ns_rec_key) takes no arena bytes, its entry holds the handle. The buffer starts
  * inline in the header's own block, so a typical record costs one block (from
  * the producer thread's block heap, or one malloc without one); a bigger record moves its storage
  * to a separate heap block grown by realloc. Strings are addressed by their distance from the
