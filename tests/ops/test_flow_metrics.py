@@ -11,7 +11,11 @@ record's network.protocol when an app decoder of the pipeline is named so,
 "other" for another value, "unknown" when absent), and the deltas must add up to
 the flow_end records' totals (interim records are not counted twice).
 
-usage: test_flow_metrics.py NETSCOPE PLUGIN_DIR PCAP_DIR
+usage: test_flow_metrics.py NETSCOPE PLUGIN_DIR PCAP_DIR [FIXTURE_DIR]
+
+Each capture is taken from PCAP_DIR (../shared/pcaps) when it is there, else
+from FIXTURE_DIR (the repository's copies in tests/fixtures/pcaps), so the test
+runs without ../shared; the three captures that have no copy are then skipped.
 """
 import collections
 import json
@@ -22,6 +26,7 @@ import sys
 import tempfile
 
 NETSCOPE, PLUGINS, PCAPS = sys.argv[1:4]
+FIXTURES = sys.argv[4] if len(sys.argv) > 4 else PCAPS
 APPS = ("dns", "tls", "http", "http2")
 CAPTURES = ("tls12-curl-ntop.pcap", "dns-udp-cname-a-ns.pcap", "http-get.pcap",
             "grpc-bidi-streaming.pcapng", "icmp-echo.pcap", "http-tcp-retransmissions.pcap",
@@ -106,6 +111,8 @@ def main():
     try:
         for cap in CAPTURES:
             path = os.path.join(PCAPS, cap)
+            if not os.path.exists(path):
+                path = os.path.join(FIXTURES, cap)
             if not os.path.exists(path):
                 print("no %s: skipped" % cap)
                 continue
