@@ -854,10 +854,10 @@ static void inst_flush_out(struct ns_inst *in)
 
 /* ---- workers ------------------------------------------------------------ */
 
-static void worker_tick(struct ns_worker *wk, bool force)
+/* `wall`: wall_ns() read by the caller (the batch loop already has it). */
+static void worker_tick(struct ns_worker *wk, bool force, uint64_t wall)
 {
     struct ns_rt *rt = wk->rt;
-    uint64_t wall = wall_ns();
     /* Packet time while packets flow; wall time advances it when they stop,
      * except for packets read from a file: their time is the only clock, so a
      * capture gives the same records however fast or slowly it is read. */
@@ -937,19 +937,19 @@ static void *worker_main(void *arg)
                     wk->last_flush = wall;
                 }
                 if (b->n) {
-                    bool off = (b->pkts[b->n - 1].flags & NS_PKT_F_OFFLINE) != 0;
-                    wk->offline = off;
-                    if (!off)
+                    const struct ns_packet *last = &b->pkts[b->n - 1];
+                    wk->offline = (last->flags & NS_PKT_F_OFFLINE) != 0;
+                    if (!wk->offline)
                         atomic_store_explicit(&rt->live_pkts, 1, memory_order_relaxed);
-                }
-                if (b->n && b->pkts[b->n - 1].ts_ns >= wk->max_ts) {
-                    wk->max_ts = b->pkts[b->n - 1].ts_ns;
-                    wk->wall_at_max = wall;
+                    if (last->ts_ns >= wk->max_ts) {
+                        wk->max_ts = last->ts_ns;
+                        wk->wall_at_max = wall;
+                    }
                 }
                 /* Tick between batches, not after a burst of them: how many
                  * batches a burst holds depends on timing, and a file must
                  * give the same records (flows end at the same tick) each run. */
-                worker_tick(wk, false);
+                worker_tick(wk, false, wall);
                 /* Give the batch back; the ring is as large as the pool, so it fits. */
                 void *bp = b;
                 if (!ns_ring_spsc_enqueue_burst(&src->free_q[wk->idx]->ring, &bp, 1))
@@ -971,7 +971,7 @@ static void *worker_main(void *arg)
                 break;
             continue;
         }
-        worker_tick(wk, false);
+        worker_tick(wk, false, wall_ns());
         for (size_t d = 0; d < rt->ndec; d++) /* idle: nothing more is coming soon */
             inst_flush_out(wk->dec[d]);
         park_wait(&wk->park, &round, worker_ready, wk);
