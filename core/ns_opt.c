@@ -543,6 +543,20 @@ static void range_text(const struct ns_option *o, char *buf, size_t len)
         snprintf(buf, len, "<= %s", b);
 }
 
+/* One Markdown table cell's text: a '|' would end the cell (GFM), even inside
+ * backticks, so it is written as "\|"; a line break would end the row. */
+static void md_cell(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        if (*s == '|')
+            fputs("\\|", f);
+        else if (*s == '\n' || *s == '\r')
+            fputc(' ', f);
+        else
+            fputc(*s, f);
+    }
+}
+
 static const char *def_text(const struct ns_option *o)
 {
     if (o->flags & NS_OPT_REQUIRED)
@@ -615,11 +629,14 @@ void ns_opt_describe(FILE *f, const struct ns_plugin_desc *d, enum ns_doc_format
         fprintf(f, "| --- | --- | --- | --- | --- |\n");
         for (const struct ns_option *o = d->options; o && o->name; o++) {
             range_text(o, range, sizeof(range));
-            fprintf(f, "| `%s` | %s | %s%s%s | %s | %s%s |\n", o->name, ns_opt_type_name(o->type),
-                    o->def && !(o->flags & (NS_OPT_REQUIRED | NS_OPT_SECRET)) ? "`" : "",
-                    def_text(o),
-                    o->def && !(o->flags & (NS_OPT_REQUIRED | NS_OPT_SECRET)) ? "`" : "", range,
-                    o->doc ? o->doc : "", (o->flags & NS_OPT_DEPRECATED) ? " (deprecated)" : "");
+            bool tick = o->def && !(o->flags & (NS_OPT_REQUIRED | NS_OPT_SECRET));
+            fprintf(f, "| `%s` | %s | %s", o->name, ns_opt_type_name(o->type), tick ? "`" : "");
+            md_cell(f, def_text(o));
+            fprintf(f, "%s | ", tick ? "`" : "");
+            md_cell(f, range);
+            fputs(" | ", f);
+            md_cell(f, o->doc);
+            fprintf(f, "%s |\n", (o->flags & NS_OPT_DEPRECATED) ? " (deprecated)" : "");
         }
         return;
     }

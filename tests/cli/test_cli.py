@@ -178,8 +178,10 @@ def case_describe_md():
                              "| --- | --- | --- | --- | --- |\n"), "%r" % out[:200])
         rows = [l for l in out.splitlines() if l.startswith("| `")]
         check(len(rows) == 13, "%d option rows" % len(rows))
-        check("| `mode` | enum | `safe` | fast\\|safe\\|paranoid |" in out or
-              "| `mode` | enum | `safe` | fast|safe|paranoid |" in out, "mode row:\n" + out)
+        # A raw '|' would split the GFM cell: every row has exactly 6 unescaped pipes.
+        check("| `mode` | enum | `safe` | fast\\|safe\\|paranoid |" in out, "mode row:\n" + out)
+        for l in rows:
+            check(len(re.findall(r"(?<!\\)\|", l)) == 6, "unescaped | in row %r" % l)
         check("hunter2" not in out, "secret default printed")
 
 
