@@ -305,6 +305,14 @@ fallback:
  * page cache: same bytes, nothing lost. */
 #define PSRC_MAP_KEEP (64u << 20)
 #define PSRC_MAP_STEP (16u << 20)
+/* Page tables are filled ahead of the walk, PSRC_MAP_FILL bytes per call
+ * (MADV_POPULATE_READ, Linux 5.14+): one call maps 512 pages that would
+ * otherwise take ~32 faults of 16 pages each (fault-around). Older kernels
+ * answer EINVAL and the reader goes on faulting as before. */
+#define PSRC_MAP_FILL (2u << 20)
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
 
 /* The record at m->off failed: write libpcap's wording of the reason. */
 static void map_truncated(char *buf, size_t n, uint32_t caplen, uint32_t snap, size_t got)
@@ -332,6 +340,8 @@ static int psrc_run_mapped(struct psrc_ctx *c)
     size_t off = m->off;
     size_t pf = off & ~(size_t)63; /* next cache line to prefetch */
     size_t dropped = 0;            /* bytes released from the start (MADV_DONTNEED) */
+    size_t filled = off & ~(size_t)(PSRC_MAP_FILL - 1); /* page tables filled up to here */
+    bool fill = true;                                  /* MADV_POPULATE_READ works here */
     char why[160];
     int rc = 0;
     uint64_t n = 0;
@@ -346,6 +356,13 @@ static int psrc_run_mapped(struct psrc_ctx *c)
                     dropped = upto;
                 }
             }
+        }
+        /* Keep one to two PSRC_MAP_FILL windows ahead mapped. */
+        if (fill && off + PSRC_MAP_FILL > filled && filled < size) {
+            size_t len = size - filled < PSRC_MAP_FILL ? size - filled : PSRC_MAP_FILL;
+            if (madvise((void *)(base + filled), len, MADV_POPULATE_READ) != 0)
+                fill = false;
+            filled += len;
         }
         size_t left = size - off;
         if (left < 16) {
