@@ -341,7 +341,7 @@ static int psrc_run_mapped(struct psrc_ctx *c)
     size_t pf = off & ~(size_t)63; /* next cache line to prefetch */
     size_t dropped = 0;            /* bytes released from the start (MADV_DONTNEED) */
     size_t filled = off & ~(size_t)(PSRC_MAP_FILL - 1); /* page tables filled up to here */
-    bool fill = true;                                  /* MADV_POPULATE_READ works here */
+    bool fill = true;                                   /* MADV_POPULATE_READ works here */
     char why[160];
     int rc = 0;
     uint64_t n = 0;
