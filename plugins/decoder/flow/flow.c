@@ -272,13 +272,16 @@ static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event
         c->rec_failures++;
         return;
     }
-    static const char *const actions[] = {"flow_start", "flow_update", "flow_end"};
-    static const char *const types[] = {"start", NULL, "end"};
-    flow_rec_add_event(h, r, types[ev], actions[ev], f->first_ts, f->last_ts);
+    static const struct flow_str actions[] = {
+        {"flow_start", 10}, {"flow_update", 11}, {"flow_end", 8}};
+    static const struct flow_str types[] = {{"start", 5}, {NULL, 0}, {"end", 3}};
+    flow_rec_add_event_n(h, r, types[ev].s, types[ev].len, actions[ev].s, actions[ev].len,
+                         f->first_ts, f->last_ts);
 
     const struct flow_key *k = &f->key;
     int s = f->src_side, d = !s;
     bool icmp = k->proto == FLOW_IPPROTO_ICMP || k->proto == FLOW_IPPROTO_ICMPV6;
+    struct flow_str tr = flow_transport_str(k->proto);
     struct flow_rec_ends e = {
         .family = k->family,
         .proto = k->proto,
@@ -289,7 +292,8 @@ static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event
                 f->bits & (d ? FLOW_B_MAC1 : FLOW_B_MAC0) ? f->mac[d] : NULL},
         .bytes = {f->bytes[s], f->bytes[d]},
         .pkts = {f->pkts[s], f->pkts[d]},
-        .transport = flow_transport_name(k->proto),
+        .transport = tr.s,
+        .transport_len = tr.len,
     };
     flow_rec_add_ends(h, r, &e);
     flow_add_vlans(c, r, k->vlan_count, k->vlan);
@@ -307,11 +311,10 @@ static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event
 
     if (k->proto == FLOW_IPPROTO_TCP) {
         char fl[9];
-        flow_tcp_flags_str(f->tcp_flags[s], fl);
-        ns_key_cstr(h, r, FK(SRC_TCP_FLAGS), fl);
-        flow_tcp_flags_str(f->tcp_flags[d], fl);
-        ns_key_cstr(h, r, FK(DST_TCP_FLAGS), fl);
-        ns_key_cstr(h, r, FK(STATE), flow_tcp_state_name((enum flow_tcp_state)f->tcp_state));
+        ns_key_str(h, r, FK(SRC_TCP_FLAGS), fl, flow_tcp_flags_str(f->tcp_flags[s], fl));
+        ns_key_str(h, r, FK(DST_TCP_FLAGS), fl, flow_tcp_flags_str(f->tcp_flags[d], fl));
+        struct flow_str st = flow_tcp_state_str((enum flow_tcp_state)f->tcp_state);
+        ns_key_str(h, r, FK(STATE), st.s, st.len);
         if (f->bits & FLOW_B_RTT)
             ns_key_uint(h, r, FK(RTT), f->rtt_ns);
         ns_key_uint(h, r, FK(RETRANS), f->retrans);
@@ -332,9 +335,10 @@ static void flow_build(struct flow_ctx *c, const struct flow *f, enum flow_event
         ns_key_uint(h, r, FK(FRAGMENTS), f->frags);
     ns_key_uint(h, r, FK(INTERFACE), f->ifindex);
     if (ev != FLOW_EV_START) {
-        flow_rec_add_deltas(h, r, flow_reason_name(why), f->bytes[s] - f->rep_bytes[s],
-                            f->pkts[s] - f->rep_pkts[s], f->bytes[d] - f->rep_bytes[d],
-                            f->pkts[d] - f->rep_pkts[d]);
+        struct flow_str rs = flow_reason_str(why);
+        flow_rec_add_deltas_n(h, r, rs.s, rs.len, f->bytes[s] - f->rep_bytes[s],
+                              f->pkts[s] - f->rep_pkts[s], f->bytes[d] - f->rep_bytes[d],
+                              f->pkts[d] - f->rep_pkts[d]);
     }
     ns_key_uint(h, r, FK(UPDATES), f->updates);
     if (c->apps != NULL && f->app != 0 && ev != FLOW_EV_START)

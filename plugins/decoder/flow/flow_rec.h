@@ -88,7 +88,8 @@ struct flow_rec_ends {
     uint16_t port[2];
     const uint8_t *mac[2]; /* NULL: no .mac field */
     uint64_t bytes[2], pkts[2];
-    const char *transport; /* network.transport; NULL: left out */
+    const char *transport;  /* network.transport; NULL: left out */
+    uint32_t transport_len; /* its length; 0: strlen(transport)   */
 };
 
 /* A string literal value: its length is known, no strlen per field. */
@@ -124,11 +125,12 @@ static inline void flow_rec_add_ip_k(const struct ns_host *h, struct ns_record *
 /*
  * The head: event.kind "event", event.category "network", event.type
  * ["connection", type2 (if not NULL)], event.action, event.start, event.end
- * and event.duration (end - start, ns).
+ * and event.duration (end - start, ns). type2 and action with their lengths
+ * (a record per flow: no strlen per field).
  */
-static inline void flow_rec_add_event(const struct ns_host *h, struct ns_record *r,
-                                      const char *type2, const char *action, uint64_t start,
-                                      uint64_t end)
+static inline void flow_rec_add_event_n(const struct ns_host *h, struct ns_record *r,
+                                        const char *type2, size_t type2_len, const char *action,
+                                        size_t action_len, uint64_t start, uint64_t end)
 {
     struct ns_key *k = flow_rec_keys;
     ns_keys_ready(h, k, FRK_N, &flow_rec_keys_ready);
@@ -137,12 +139,21 @@ static inline void flow_rec_add_event(const struct ns_host *h, struct ns_record 
     ns_key_array(h, r, &k[FRK_EVENT_TYPE]);
     FLOW_REC_LIT(h, r, NULL, "connection");
     if (type2 != NULL)
-        h->rec_add_cstr(r, NULL, type2);
+        h->rec_add_str(r, NULL, type2, type2_len);
     h->rec_end(r);
-    ns_key_cstr(h, r, &k[FRK_EVENT_ACTION], action);
+    ns_key_str(h, r, &k[FRK_EVENT_ACTION], action, action_len);
     ns_key_time(h, r, &k[FRK_EVENT_START], start);
     ns_key_time(h, r, &k[FRK_EVENT_END], end);
     ns_key_uint(h, r, &k[FRK_EVENT_DURATION], end - start);
+}
+
+/* The same with NUL-terminated type2 (or NULL) and action. */
+static inline void flow_rec_add_event(const struct ns_host *h, struct ns_record *r,
+                                      const char *type2, const char *action, uint64_t start,
+                                      uint64_t end)
+{
+    flow_rec_add_event_n(h, r, type2, type2 != NULL ? strlen(type2) : 0, action, strlen(action),
+                         start, end);
 }
 
 /*
@@ -167,7 +178,8 @@ static inline void flow_rec_add_ends(const struct ns_host *h, struct ns_record *
     ns_key_uint(h, r, &k[FRK_NET_BYTES], e->bytes[0] + e->bytes[1]);
     ns_key_uint(h, r, &k[FRK_NET_PACKETS], e->pkts[0] + e->pkts[1]);
     if (e->transport != NULL)
-        ns_key_cstr(h, r, &k[FRK_NET_TRANSPORT], e->transport);
+        ns_key_str(h, r, &k[FRK_NET_TRANSPORT], e->transport,
+                   e->transport_len ? e->transport_len : strlen(e->transport));
     /* The protocol number as a string (ECS keyword), without snprintf: it
      * cost more than the rest of the field in the per-flow path. */
     char num[4], *p = num + sizeof(num);
@@ -182,21 +194,29 @@ static inline void flow_rec_add_ends(const struct ns_host *h, struct ns_record *
 }
 
 /*
- * netscope.flow.end_reason and the four netscope.flow.delta.* counts (what
- * the flow carried since its last record; the caller subtracts, as its
- * counter types differ).
+ * netscope.flow.end_reason (reason_len bytes) and the four
+ * netscope.flow.delta.* counts (what the flow carried since its last record;
+ * the caller subtracts, as its counter types differ).
  */
-static inline void flow_rec_add_deltas(const struct ns_host *h, struct ns_record *r,
-                                       const char *reason, uint64_t src_bytes, uint64_t src_pkts,
-                                       uint64_t dst_bytes, uint64_t dst_pkts)
+static inline void flow_rec_add_deltas_n(const struct ns_host *h, struct ns_record *r,
+                                         const char *reason, size_t reason_len, uint64_t src_bytes,
+                                         uint64_t src_pkts, uint64_t dst_bytes, uint64_t dst_pkts)
 {
     struct ns_key *k = flow_rec_keys;
     ns_keys_ready(h, k, FRK_N, &flow_rec_keys_ready);
-    ns_key_cstr(h, r, &k[FRK_END_REASON], reason);
+    ns_key_str(h, r, &k[FRK_END_REASON], reason, reason_len);
     ns_key_uint(h, r, &k[FRK_DELTA_SRC_BYTES], src_bytes);
     ns_key_uint(h, r, &k[FRK_DELTA_SRC_PACKETS], src_pkts);
     ns_key_uint(h, r, &k[FRK_DELTA_DST_BYTES], dst_bytes);
     ns_key_uint(h, r, &k[FRK_DELTA_DST_PACKETS], dst_pkts);
+}
+
+/* The same with a NUL-terminated reason. */
+static inline void flow_rec_add_deltas(const struct ns_host *h, struct ns_record *r,
+                                       const char *reason, uint64_t src_bytes, uint64_t src_pkts,
+                                       uint64_t dst_bytes, uint64_t dst_pkts)
+{
+    flow_rec_add_deltas_n(h, r, reason, strlen(reason), src_bytes, src_pkts, dst_bytes, dst_pkts);
 }
 
 #endif

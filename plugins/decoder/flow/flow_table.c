@@ -856,79 +856,97 @@ void flow_table_flush(struct flow_table *t, enum flow_reason why, uint64_t now)
 
 /* ---- names ---------------------------------------------------------------- */
 
-const char *flow_reason_name(enum flow_reason r)
+/* A string literal with its length. */
+#define FLOW_STR(lit) ((struct flow_str){(lit), sizeof(lit) - 1})
+
+struct flow_str flow_reason_str(enum flow_reason r)
 {
     switch (r) {
     case FLOW_REASON_FIN:
-        return "fin";
+        return FLOW_STR("fin");
     case FLOW_REASON_RST:
-        return "rst";
+        return FLOW_STR("rst");
     case FLOW_REASON_IDLE:
-        return "idle";
+        return FLOW_STR("idle");
     case FLOW_REASON_ACTIVE:
-        return "active";
+        return FLOW_STR("active");
     case FLOW_REASON_EVICTION:
-        return "eviction";
+        return FLOW_STR("eviction");
     case FLOW_REASON_SHUTDOWN:
-        return "shutdown";
+        return FLOW_STR("shutdown");
     default:
-        return "none";
+        return FLOW_STR("none");
     }
+}
+
+struct flow_str flow_tcp_state_str(enum flow_tcp_state s)
+{
+    switch (s) {
+    case FLOW_TCP_SYN_SENT:
+        return FLOW_STR("syn_sent");
+    case FLOW_TCP_SYN_RECEIVED:
+        return FLOW_STR("syn_received");
+    case FLOW_TCP_ESTABLISHED:
+        return FLOW_STR("established");
+    case FLOW_TCP_FIN_WAIT:
+        return FLOW_STR("fin_wait");
+    case FLOW_TCP_CLOSED:
+        return FLOW_STR("closed");
+    case FLOW_TCP_RESET:
+        return FLOW_STR("reset");
+    default:
+        return FLOW_STR("none");
+    }
+}
+
+struct flow_str flow_transport_str(uint8_t proto)
+{
+    switch (proto) {
+    case 1:
+        return FLOW_STR("icmp");
+    case 2:
+        return FLOW_STR("igmp");
+    case 6:
+        return FLOW_STR("tcp");
+    case 17:
+        return FLOW_STR("udp");
+    case 47:
+        return FLOW_STR("gre");
+    case 50:
+        return FLOW_STR("esp");
+    case 51:
+        return FLOW_STR("ah");
+    case 58:
+        return FLOW_STR("ipv6-icmp");
+    case 89:
+        return FLOW_STR("ospf");
+    case 103:
+        return FLOW_STR("pim");
+    case 112:
+        return FLOW_STR("vrrp");
+    case 132:
+        return FLOW_STR("sctp");
+    default:
+        return (struct flow_str){NULL, 0};
+    }
+}
+
+const char *flow_reason_name(enum flow_reason r)
+{
+    return flow_reason_str(r).s;
 }
 
 const char *flow_tcp_state_name(enum flow_tcp_state s)
 {
-    switch (s) {
-    case FLOW_TCP_SYN_SENT:
-        return "syn_sent";
-    case FLOW_TCP_SYN_RECEIVED:
-        return "syn_received";
-    case FLOW_TCP_ESTABLISHED:
-        return "established";
-    case FLOW_TCP_FIN_WAIT:
-        return "fin_wait";
-    case FLOW_TCP_CLOSED:
-        return "closed";
-    case FLOW_TCP_RESET:
-        return "reset";
-    default:
-        return "none";
-    }
+    return flow_tcp_state_str(s).s;
 }
 
 const char *flow_transport_name(uint8_t proto)
 {
-    switch (proto) {
-    case 1:
-        return "icmp";
-    case 2:
-        return "igmp";
-    case 6:
-        return "tcp";
-    case 17:
-        return "udp";
-    case 47:
-        return "gre";
-    case 50:
-        return "esp";
-    case 51:
-        return "ah";
-    case 58:
-        return "ipv6-icmp";
-    case 89:
-        return "ospf";
-    case 103:
-        return "pim";
-    case 112:
-        return "vrrp";
-    case 132:
-        return "sctp";
-    default:
-        return NULL;
-    }
+    return flow_transport_str(proto).s;
 }
 
-void flow_tcp_flags_str(uint8_t flags, char buf[9])
+size_t flow_tcp_flags_str(uint8_t flags, char buf[9])
 {
     /* Fixed order: SYN, ACK, PSH, FIN, RST, URG, ECE, CWR ("SAPF"). */
     static const struct {
@@ -942,4 +960,5 @@ void flow_tcp_flags_str(uint8_t flags, char buf[9])
         if (flags & order[i].bit)
             buf[n++] = order[i].c;
     buf[n] = '\0';
+    return (size_t)n;
 }

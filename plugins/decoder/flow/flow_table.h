@@ -238,7 +238,16 @@ const struct flow_stats *flow_table_stats(const struct flow_table *t);
 const char *flow_reason_name(enum flow_reason r);
 const char *flow_tcp_state_name(enum flow_tcp_state s);
 const char *flow_transport_name(uint8_t proto); /* "tcp", ...; NULL if unnamed */
-/* Render TCP flags as letters in a fixed order "FSRPAUEC" (e.g. "SAF"); buf >= 9. */
-void flow_tcp_flags_str(uint8_t flags, char buf[9]);
+/* The same names with their lengths, so a record field needs no strlen. */
+struct flow_str {
+    const char *s; /* NUL-terminated; NULL for an unnamed transport */
+    uint32_t len;
+};
+struct flow_str flow_reason_str(enum flow_reason r);
+struct flow_str flow_tcp_state_str(enum flow_tcp_state s);
+struct flow_str flow_transport_str(uint8_t proto);
+/* Render TCP flags as letters in a fixed order "SAPFRUEC" (e.g. "SAF"); buf >= 9.
+ * Returns the number of letters. */
+size_t flow_tcp_flags_str(uint8_t flags, char buf[9]);
 
 #endif
