@@ -513,6 +513,9 @@ uint32_t ns_rec_key(const char *name)
     kn->s = copy;
     kn->len = (uint16_t)len;
     kn->plain = rec_plain(copy, len);
+    struct ns__rec_ent head = {.key = (i + 1u) | NS__REC_KEY_ID, .klen = (uint16_t)len};
+    head.kplain = kn->plain;
+    memcpy(kn->head, &head, sizeof(kn->head));
     if (key_hash_put(i + 1u) < 0) {
         free(copy);
         memset(kn, 0, sizeof(*kn));
@@ -582,6 +585,121 @@ rec_start(struct ns_record *rec, const char *key, uint32_t kid, bool by_id, uint
     return e;
 }
 
+/* ---- the common case of an add --------------------------------------------
+ * Most adds are by interned key at the top level of a record whose inline
+ * block still has room (a flow record: ~39 of them). Those take rec_fast_k:
+ * one test for "top level, nothing failed" (open and skip both 0), the handle
+ * check, one room check, and the entry head copied from the key table; the
+ * adders are then leaf functions without a frame. Everything else (arrays,
+ * objects, a failed begin, growth, a bad handle) goes through rec_start in a
+ * separate, not inlined function, with the same results. */
+
+#define REC_LIKELY(x) __builtin_expect(!!(x), 1)
+
+/* The new entry with its head written (its value is the caller's), or NULL
+ * when the add needs the general path. `extra`: arena bytes besides the
+ * entry. */
+static inline __attribute__((always_inline)) struct ns__rec_ent *
+rec_fast_k(struct ns_record *rec, uint32_t kid, uint8_t type, uint32_t extra)
+{
+    if (!REC_LIKELY((rec->open | rec->skip) == 0))
+        return NULL;
+    if (!REC_LIKELY(kid - 1u < __atomic_load_n(&key_count, __ATOMIC_ACQUIRE)))
+        return NULL;
+    uint32_t n = rec->n;
+    /* rec_used() at the top level (no END owed), in 64 bits: extra is at
+     * most NS_REC_MAX_BYTES, so nothing wraps. */
+    if (!REC_LIKELY((uint64_t)n * ENT_SIZE + rec->arena + ENT_SIZE + extra <= rec->cap))
+        return NULL;
+    struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)rec->buf + n;
+    rec->n = n + 1;
+    memcpy(e, ns__rec_kname(kid)->head, 8);
+    e->type = type;
+    return e;
+}
+
+/* The general path of an add by handle: the value is `bits` for a scalar
+ * (bool, int, uint, double and time as their 64 bits), else vlen bytes at p
+ * (an IP or MAC copied to e->v, a string's bytes copied to the arena). Not
+ * inlined, and called as a tail call: the adders keep no frame. */
+static __attribute__((noinline)) int rec_add_k_slow(struct ns_record *rec, uint32_t kid,
+                                                    uint8_t type, uint64_t bits, const void *p,
+                                                    size_t vlen)
+{
+    int err;
+    uint32_t extra = type == NS_F_STR ? (uint32_t)vlen + 1 : 0;
+    struct ns__rec_ent *e = rec_start(rec, NULL, kid, true, type, extra, 0, &err);
+    if (!e)
+        return err;
+    switch (type) {
+    case NS_F_BOOL:
+        e->v.b = bits != 0;
+        break;
+    case NS_F_STR:
+        e->v.s.off = rec_put(rec, p, (uint32_t)vlen);
+        e->v.s.len = (uint32_t)vlen;
+        break;
+    case NS_F_IP:
+    case NS_F_MAC:
+        memcpy(&e->v, p, vlen);
+        break;
+    default:
+        e->v.u = bits;
+        break;
+    }
+    return 0;
+}
+
+/* Copy len bytes of s to d, then a NUL. Short values (most: "tcp", a port
+ * name, a community id) are copied in overlapping words rather than by a
+ * libc call; nothing outside s[0, len) is read. */
+static inline __attribute__((always_inline)) void rec_copy_str(uint8_t *d, const char *s,
+                                                               uint32_t len)
+{
+    if (len > 32) {
+        memcpy(d, s, len);
+    } else if (len >= 16) {
+        uint64_t a, b, c, x;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + 8, 8);
+        memcpy(&c, s + len - 16, 8);
+        memcpy(&x, s + len - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + 8, &b, 8);
+        memcpy(d + len - 16, &c, 8);
+        memcpy(d + len - 8, &x, 8);
+    } else if (len >= 8) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + len - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + len - 8, &b, 8);
+    } else if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + len - 4, &b, 4);
+    } else if (len) {
+        /* 1-3 bytes: first, middle and last cover them all. */
+        uint8_t a = (uint8_t)s[0], b = (uint8_t)s[len / 2], c = (uint8_t)s[len - 1];
+        d[0] = a;
+        d[len / 2] = b;
+        d[len - 1] = c;
+    }
+    d[len] = 0;
+}
+
+/* Copy a string value to the arena, room reserved; returns its offset. */
+static inline __attribute__((always_inline)) uint32_t rec_put_str(struct ns_record *rec,
+                                                                  const char *s, uint32_t len)
+{
+    uint32_t off = rec->arena + len + 1;
+    rec->arena = off;
+    rec_copy_str(rec->buf + rec->cap - off, s, len);
+    return off;
+}
+
 int ns_rec_add_bool(struct ns_record *rec, const char *key, bool v)
 {
     int err;
@@ -622,6 +740,29 @@ int ns_rec_add_double(struct ns_record *rec, const char *key, double v)
     return 0;
 }
 
+/* An array item (no key) in the common case: nothing failed, the innermost
+ * open container is an array and the buffer has room (the END markers owed
+ * to the open containers included, as rec_used counts them). NULL: take
+ * rec_start. Same entry as rec_start makes: key 0, kplain set. */
+static inline __attribute__((always_inline)) struct ns__rec_ent *
+rec_fast_item(struct ns_record *rec, uint8_t type, uint32_t extra)
+{
+    uint32_t open = rec->open;
+    if (!REC_LIKELY(rec->skip == 0 && open && ((rec->kinds >> (open - 1u)) & 1u)))
+        return NULL;
+    uint32_t n = rec->n;
+    if (!REC_LIKELY((uint64_t)(n + open + 1u) * ENT_SIZE + rec->arena + extra <= rec->cap))
+        return NULL;
+    struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)rec->buf + n;
+    rec->n = n + 1;
+    e->key = 0;
+    e->klen = 0;
+    e->type = type;
+    e->depth = open & 0x7f;
+    e->kplain = 1;
+    return e;
+}
+
 int ns_rec_add_str(struct ns_record *rec, const char *key, const char *s, size_t len)
 {
     if (len >= NS_REC_MAX_BYTES) {
@@ -632,6 +773,13 @@ int ns_rec_add_str(struct ns_record *rec, const char *key, const char *s, size_t
     }
     if (!s)
         len = 0;
+    struct ns__rec_ent *fe = rec_fast_item(rec, NS_F_STR, (uint32_t)len + 1);
+    if (fe) {
+        /* Array items ("event.type", "dns.header_flags"): no key to check. */
+        fe->v.s.off = rec_put_str(rec, s, (uint32_t)len);
+        fe->v.s.len = (uint32_t)len;
+        return 0;
+    }
     int err;
     struct ns__rec_ent *e = rec_start(rec, key, 0, false, NS_F_STR, (uint32_t)len + 1, 0, &err);
     if (!e)
@@ -726,40 +874,39 @@ int ns_rec_begin_object(struct ns_record *rec, const char *key)
 
 int ns_rec_add_bool_k(struct ns_record *rec, uint32_t key, bool v)
 {
-    int err;
-    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_BOOL, 0, 0, &err);
+    struct ns__rec_ent *e = rec_fast_k(rec, key, NS_F_BOOL, 0);
     if (!e)
-        return err;
+        return rec_add_k_slow(rec, key, NS_F_BOOL, v, NULL, 0);
     e->v.b = v;
     return 0;
 }
 
 int ns_rec_add_int_k(struct ns_record *rec, uint32_t key, int64_t v)
 {
-    int err;
-    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_INT, 0, 0, &err);
+    struct ns__rec_ent *e = rec_fast_k(rec, key, NS_F_INT, 0);
     if (!e)
-        return err;
+        return rec_add_k_slow(rec, key, NS_F_INT, (uint64_t)v, NULL, 0);
     e->v.i = v;
     return 0;
 }
 
 int ns_rec_add_uint_k(struct ns_record *rec, uint32_t key, uint64_t v)
 {
-    int err;
-    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_UINT, 0, 0, &err);
+    struct ns__rec_ent *e = rec_fast_k(rec, key, NS_F_UINT, 0);
     if (!e)
-        return err;
+        return rec_add_k_slow(rec, key, NS_F_UINT, v, NULL, 0);
     e->v.u = v;
     return 0;
 }
 
 int ns_rec_add_double_k(struct ns_record *rec, uint32_t key, double v)
 {
-    int err;
-    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_DOUBLE, 0, 0, &err);
-    if (!e)
-        return err;
+    struct ns__rec_ent *e = rec_fast_k(rec, key, NS_F_DOUBLE, 0);
+    if (!e) {
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof(bits));
+        return rec_add_k_slow(rec, key, NS_F_DOUBLE, bits, NULL, 0);
+    }
     e->v.d = v;
     return 0;
 }
@@ -772,12 +919,24 @@ int ns_rec_add_str_k(struct ns_record *rec, uint32_t key, const char *s, size_t 
     }
     if (!s)
         len = 0;
-    int err;
-    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_STR, (uint32_t)len + 1, 0, &err);
-    if (!e)
-        return err;
-    e->v.s.off = rec_put(rec, s, (uint32_t)len);
+    /* rec_fast_k spelled out with the header in locals: the entry and
+     * string stores go through byte pointers, which would otherwise force
+     * every header field to be reloaded after them. */
+    uint32_t n = rec->n, arena = rec->arena, cap = rec->cap;
+    if (!REC_LIKELY((rec->open | rec->skip) == 0 &&
+                    key - 1u < __atomic_load_n(&key_count, __ATOMIC_ACQUIRE) &&
+                    (uint64_t)n * ENT_SIZE + arena + ENT_SIZE + len + 1 <= cap))
+        return rec_add_k_slow(rec, key, NS_F_STR, 0, s, len);
+    uint8_t *buf = rec->buf;
+    uint32_t off = arena + (uint32_t)len + 1;
+    rec->n = n + 1;
+    rec->arena = off;
+    struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)buf + n;
+    memcpy(e, ns__rec_kname(key)->head, 8);
+    e->type = NS_F_STR;
+    e->v.s.off = off;
     e->v.s.len = (uint32_t)len;
+    rec_copy_str(buf + cap - off, s, (uint32_t)len);
     return 0;
 }
 
@@ -785,10 +944,9 @@ int ns_rec_add_ip_k(struct ns_record *rec, uint32_t key, const struct ns_ip *ip)
 {
     if (!ip || (ip->family != 4 && ip->family != 6))
         return -EINVAL;
-    int err;
-    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_IP, 0, 0, &err);
+    struct ns__rec_ent *e = rec_fast_k(rec, key, NS_F_IP, 0);
     if (!e)
-        return err;
+        return rec_add_k_slow(rec, key, NS_F_IP, 0, ip, sizeof(*ip));
     e->v.ip = *ip;
     return 0;
 }
@@ -797,32 +955,53 @@ int ns_rec_add_mac_k(struct ns_record *rec, uint32_t key, const uint8_t mac[6])
 {
     if (!mac)
         return -EINVAL;
-    int err;
-    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_MAC, 0, 0, &err);
+    struct ns__rec_ent *e = rec_fast_k(rec, key, NS_F_MAC, 0);
     if (!e)
-        return err;
+        return rec_add_k_slow(rec, key, NS_F_MAC, 0, mac, 6);
     memcpy(e->v.mac, mac, 6);
     return 0;
 }
 
 int ns_rec_add_time_k(struct ns_record *rec, uint32_t key, uint64_t ts_ns)
 {
-    int err;
-    struct ns__rec_ent *e = rec_start(rec, NULL, key, true, NS_F_TIME, 0, 0, &err);
+    struct ns__rec_ent *e = rec_fast_k(rec, key, NS_F_TIME, 0);
     if (!e)
-        return err;
+        return rec_add_k_slow(rec, key, NS_F_TIME, ts_ns, NULL, 0);
     e->v.u = ts_ns;
+    return 0;
+}
+
+static __attribute__((noinline)) int rec_begin_k_slow(struct ns_record *rec, uint32_t key,
+                                                      uint8_t type)
+{
+    return rec_begin(rec, NULL, key, true, type);
+}
+
+/* A top-level begin by handle (event.type, dns.answers): rec_fast_k with
+ * room for the END it reserves, then what rec_begin does at depth 0. */
+static inline __attribute__((always_inline)) int rec_begin_k(struct ns_record *rec, uint32_t key,
+                                                             uint8_t type)
+{
+    struct ns__rec_ent *e = rec_fast_k(rec, key, type, ENT_SIZE);
+    if (!e)
+        return rec_begin_k_slow(rec, key, type);
+    memset(&e->v, 0, sizeof(e->v));
+    if (type == NS_F_ARRAY)
+        rec->kinds |= 1u;
+    else
+        rec->kinds &= ~1u;
+    rec->open = 1;
     return 0;
 }
 
 int ns_rec_begin_array_k(struct ns_record *rec, uint32_t key)
 {
-    return rec_begin(rec, NULL, key, true, NS_F_ARRAY);
+    return rec_begin_k(rec, key, NS_F_ARRAY);
 }
 
 int ns_rec_begin_object_k(struct ns_record *rec, uint32_t key)
 {
-    return rec_begin(rec, NULL, key, true, NS_F_OBJECT);
+    return rec_begin_k(rec, key, NS_F_OBJECT);
 }
 
 int ns_rec_end(struct ns_record *rec)

@@ -422,6 +422,62 @@ Test(rec_key, dns_like_same_output)
                     sizeof(probe) / sizeof(probe[0]));
 }
 
+/* The adders' fast paths (room in the inline block, top level or an array
+ * item) and their fall-back at the edge: string values of every length 0..70
+ * (each copy branch, bytes of every kind, a NUL inside), top-level and as
+ * array items, until the record has grown out of its inline block twice;
+ * built by name and by handle, the same entries, bytes and JSON. */
+Test(rec_key, fast_path_edges)
+{
+    char val[80], key[32];
+    for (int i = 0; i < (int)sizeof(val); i++)
+        val[i] = (char)(i % 7 == 3 ? 0 : i % 5 == 1 ? 0xe9 : i % 11 == 2 ? '"' : 'a' + i % 26);
+    for (uint32_t len = 0; len <= 70; len++) {
+        struct ns_record *r[2];
+        for (int m = 0; m < 2; m++) {
+            r[m] = ns_rec_new(NS_REC_FLOW, 1704164645000000000ull);
+            cr_assert_not_null(r[m]);
+            for (int f = 0; f < 150; f++) {
+                snprintf(key, sizeof(key), "k%d.f%d", f % 9, f);
+                uint32_t kid = ns_rec_key(key);
+                int rc;
+                if (f % 10 == 9) {
+                    rc = m ? ns_rec_begin_array_k(r[m], kid) : ns_rec_begin_array(r[m], key);
+                    cr_assert_eq(rc, 0);
+                    for (int k = 0; k < 3; k++)
+                        cr_assert_eq(ns_rec_add_str(r[m], NULL, val + k, len), 0);
+                    cr_assert_eq(ns_rec_end(r[m]), 0);
+                } else if (f % 10 == 4) {
+                    rc = m ? ns_rec_add_uint_k(r[m], kid, (uint64_t)f * len)
+                           : ns_rec_add_uint(r[m], key, (uint64_t)f * len);
+                } else {
+                    rc = m ? ns_rec_add_str_k(r[m], kid, val + f % 5, len)
+                           : ns_rec_add_str(r[m], key, val + f % 5, len);
+                }
+                cr_assert_eq(rc, 0, "len %u field %d mode %d", len, f, m);
+            }
+        }
+        cr_assert_eq(ns_rec_field_count(r[1]), ns_rec_field_count(r[0]));
+        for (size_t i = 0; i < ns_rec_field_count(r[0]); i++) {
+            struct ns_field_view a, b;
+            cr_assert(ns_rec_field_at(r[0], i, &a));
+            cr_assert(ns_rec_field_at(r[1], i, &b));
+            cr_assert_eq(a.type, b.type);
+            cr_assert_eq(a.depth, b.depth);
+            if (a.type == NS_F_STR) {
+                cr_assert_eq(b.v.s.len, a.v.s.len);
+                cr_assert_eq(memcmp(b.v.s.ptr, a.v.s.ptr, a.v.s.len + 1), 0, "len %u", len);
+            }
+        }
+        char *j0 = json_of(r[0]), *j1 = json_of(r[1]);
+        cr_assert_str_eq(j1, j0);
+        free(j0);
+        free(j1);
+        ns_rec_release(r[0]);
+        ns_rec_release(r[1]);
+    }
+}
+
 /* Plans are cached per key list: a record with handles, then the same keys
  * copied, then handles again (same hash slot or not) all write the same. */
 Test(rec_key, plan_cache_across_kinds)
