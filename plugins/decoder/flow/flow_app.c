@@ -5,7 +5,13 @@
  * thread of every app decoder it feeds, so nothing here locks.
  *
  * Slots live outside struct flow (which stays 256 bytes): the flow holds a
- * 1-based index into `slots`, 0 when the flow has none. A slot is created for
+ * 1-based index into the slot chunks, 0 when the flow has none. Slots are
+ * carved from chunks of SLOT_CHUNK and reused through a stack of free indices
+ * rather than calloc'd/freed per flow: nearly every flow gets a slot, and
+ * glibc's malloc degrades (fragmentation, unlink/consolidate) with many live
+ * flows. The chunks are held until flow_apps_free, so slot memory is the peak
+ * number of concurrent app flows (at most the flow table's max_flows) times
+ * sizeof(struct app_slot). A slot is created for
  * a TCP flow at its first SYN or payload and for a UDP flow at its first
  * payload, and only when app decoders exist: without them flow.c never calls in
  * here, so the packet path pays one predictable branch.
@@ -21,6 +27,8 @@
 #include "flow_reasm.h"
 
 #define FLOW_APPS_MAX 16
+#define SLOT_CHUNK_SHIFT 8
+#define SLOT_CHUNK (1u << SLOT_CHUNK_SHIFT) /* slots per chunk */
 
 enum slot_state {
     SLOT_PROBING = 0, /* no owner yet: payloads go to app_probe           */
@@ -38,6 +46,7 @@ struct app_slot {
     uint8_t client_side; /* key side of the initiator        */
     bool tcp;
     bool flushed;
+    bool live; /* in use by a flow (false: on the free stack) */
     char cid[COMMUNITY_ID_LEN];
 };
 
@@ -47,9 +56,12 @@ struct flow_apps {
     struct flow_apps_cfg cfg;
     struct ns_app_peer peers[FLOW_APPS_MAX];
     size_t npeers;
-    struct app_slot **slots; /* index i+1 in struct flow.app          */
-    uint32_t nslots, cap;
-    uint32_t *free_idx; /* stack of free indices (1-based)      */
+    struct app_slot **chunks; /* slot idx (1-based, struct flow.app) is in
+                                 chunks[(idx-1) >> SLOT_CHUNK_SHIFT] */
+    uint32_t nchunks, chunks_cap;
+    uint32_t nslots;    /* indices handed out so far (the highest)   */
+    uint32_t *free_idx; /* stack of free indices (1-based); room for
+                           nchunks * SLOT_CHUNK                      */
     uint32_t nfree;
     struct reasm_ctx rc;
     uint64_t now; /* time of the packet being delivered */
@@ -144,14 +156,19 @@ void flow_apps_refresh(struct flow_apps *a)
     a->ready = true;
 }
 
+/* The slot of index idx (1-based, <= nslots), live or not. */
+static inline struct app_slot *slot_at(const struct flow_apps *a, uint32_t idx)
+{
+    return &a->chunks[(idx - 1) >> SLOT_CHUNK_SHIFT][(idx - 1) & (SLOT_CHUNK - 1)];
+}
+
 static void slot_release(struct flow_apps *a, uint32_t idx)
 {
-    struct app_slot *s = a->slots[idx - 1];
-    if (s == NULL)
+    struct app_slot *s = slot_at(a, idx);
+    if (!s->live)
         return;
     reasm_free(&a->rc, &s->rs);
-    free(s);
-    a->slots[idx - 1] = NULL;
+    s->live = false;
     a->free_idx[a->nfree++] = idx;
     a->n_slots--;
 }
@@ -160,14 +177,42 @@ void flow_apps_free(struct flow_apps *a)
 {
     if (a == NULL)
         return;
-    for (uint32_t i = 0; i < a->nslots; i++)
-        if (a->slots[i] != NULL) {
-            reasm_free(&a->rc, &a->slots[i]->rs);
-            free(a->slots[i]);
-        }
-    free(a->slots);
+    for (uint32_t i = 1; i <= a->nslots; i++) {
+        struct app_slot *s = slot_at(a, i);
+        if (s->live)
+            reasm_free(&a->rc, &s->rs);
+    }
+    for (uint32_t i = 0; i < a->nchunks; i++)
+        free(a->chunks[i]);
+    free(a->chunks);
     free(a->free_idx);
     free(a);
+}
+
+/* One more chunk of slots (nslots reached nchunks * SLOT_CHUNK). False when
+ * memory ran out. */
+static bool slot_grow(struct flow_apps *a)
+{
+    if (a->nchunks == a->chunks_cap) {
+        uint32_t nc = a->chunks_cap ? a->chunks_cap * 2 : 16;
+        struct app_slot **ch = realloc(a->chunks, nc * sizeof(*ch));
+        if (ch == NULL)
+            return false;
+        a->chunks = ch;
+        a->chunks_cap = nc;
+    }
+    /* The free stack can hold every index, so slot_release never fails. */
+    uint32_t *nf = realloc(a->free_idx, (size_t)(a->nchunks + 1) * SLOT_CHUNK * sizeof(*nf));
+    if (nf == NULL)
+        return false;
+    a->free_idx = nf;
+    struct app_slot *chunk = malloc(SLOT_CHUNK * sizeof(*chunk));
+    if (chunk == NULL)
+        return false;
+    for (uint32_t i = 0; i < SLOT_CHUNK; i++)
+        chunk[i].live = false;
+    a->chunks[a->nchunks++] = chunk;
+    return true;
 }
 
 /* A new slot for f; 0 when memory ran out (counted). */
@@ -177,31 +222,16 @@ static uint32_t slot_new(struct flow_apps *a, struct flow *f, int side)
     if (a->nfree > 0) {
         idx = a->free_idx[--a->nfree];
     } else {
-        if (a->nslots == a->cap) {
-            uint32_t nc = a->cap ? a->cap * 2 : 256;
-            struct app_slot **ns = realloc(a->slots, nc * sizeof(*ns));
-            if (ns == NULL) {
-                a->n_slot_fail++;
-                return 0;
-            }
-            a->slots = ns;
-            uint32_t *nf = realloc(a->free_idx, nc * sizeof(*nf));
-            if (nf == NULL) {
-                a->n_slot_fail++;
-                return 0;
-            }
-            a->free_idx = nf;
-            a->cap = nc;
+        if (a->nslots == a->nchunks * SLOT_CHUNK &&
+            (a->nslots >= UINT32_MAX - SLOT_CHUNK || !slot_grow(a))) {
+            a->n_slot_fail++;
+            return 0;
         }
         idx = ++a->nslots;
-        a->slots[idx - 1] = NULL;
     }
-    struct app_slot *s = calloc(1, sizeof(*s));
-    if (s == NULL) {
-        a->free_idx[a->nfree++] = idx;
-        a->n_slot_fail++;
-        return 0;
-    }
+    struct app_slot *s = slot_at(a, idx);
+    memset(s, 0, sizeof(*s));
+    s->live = true;
     (void)side;
     const struct flow_key *k = &f->key;
     int cs = f->src_side, ss = !cs;
@@ -220,7 +250,6 @@ static uint32_t slot_new(struct flow_apps *a, struct flow *f, int side)
                         k->port[ss], s->cid) == 0)
         s->af.community_id = s->cid;
     s->af.flow_ref = s;
-    a->slots[idx - 1] = s;
     a->n_slots++;
     return idx;
 }
@@ -278,7 +307,10 @@ static void slot_deliver(void *arg, int dir, const uint8_t *data, uint32_t len, 
 
 static inline struct app_slot *slot_of(const struct flow_apps *a, const struct flow *f)
 {
-    return f->app != 0 && f->app <= a->nslots ? a->slots[f->app - 1] : NULL;
+    if (f->app == 0 || f->app > a->nslots)
+        return NULL;
+    struct app_slot *s = slot_at(a, f->app);
+    return s->live ? s : NULL;
 }
 
 void flow_apps_packet(struct flow_apps *a, struct flow *f, int side, const struct flow_pkt *p,
@@ -293,7 +325,7 @@ void flow_apps_packet(struct flow_apps *a, struct flow *f, int side, const struc
         if (idx == 0)
             return;
         f->app = idx;
-        s = a->slots[idx - 1];
+        s = slot_at(a, idx);
     }
     if (s->state == SLOT_UNCLAIMED || s->state == SLOT_STOPPED)
         return;
