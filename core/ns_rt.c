@@ -163,6 +163,11 @@ struct ns_q {
     struct ns_ring ring;
     void **slots;
     struct ns_park *cons, *prod;
+    /* Items queued before the producer wakes a parked consumer (1 = every
+     * enqueue). A futex wake-up costs the waker an IPI (tens of µs in a VM),
+     * so a consumer that can wait gets woken for a burst, not for each item;
+     * its park timeout (1-5 ms) bounds how long fewer items wait. */
+    uint32_t wake_at;
 };
 
 struct ns_rt;
@@ -348,6 +353,14 @@ static void park_wait(struct ns_park *p, unsigned *round, bool (*ready)(void *),
         (*round)++;
 }
 
+/* Wake q's consumer if it is parked and at least q->wake_at items wait. */
+static inline void q_notify_cons(struct ns_q *q)
+{
+    if (q->wake_at > 1 && ns_ring_count(&q->ring) < q->wake_at)
+        return;
+    park_notify(q->cons);
+}
+
 static bool q_has_room(void *arg)
 {
     const struct ns_q *q = arg;
@@ -366,6 +379,7 @@ static struct ns_q *q_new(uint32_t cap)
     if (!q)
         return NULL;
     memset(q, 0, sizeof(*q));
+    q->wake_at = 1;
     q->slots = calloc(cap, sizeof(void *));
     if (!q->slots || ns_ring_init(&q->ring, q->slots, cap)) {
         free(q->slots);
@@ -421,7 +435,7 @@ static int q_push(struct ns_rt *rt, struct ns_q *q, void *p, int policy)
         park_wait(q->prod, &round, q_has_room, q);
         (void)rt;
     }
-    park_notify(q->cons);
+    q_notify_cons(q);
     return 0;
 }
 
@@ -955,7 +969,7 @@ static void *worker_main(void *arg)
                 if (!ns_ring_spsc_enqueue_burst(&src->free_q[wk->idx]->ring, &bp, 1))
                     free(b);
                 else
-                    park_notify(src->free_q[wk->idx]->cons);
+                    q_notify_cons(src->free_q[wk->idx]);
             }
         }
         if (got) {
@@ -1885,6 +1899,9 @@ static int rt_setup(struct ns_rt *rt)
             return -ENOMEM;
         wk->out->cons = &rt->ev_park;
         wk->out->prod = &wk->park;
+        /* The event thread's work per batch is small: let a few batches
+         * gather (or its 1-5 ms park time out) instead of a wake-up each. */
+        wk->out->wake_at = g->settings.queue_size >= 8 ? 4 : 1;
     }
 
     /* Instances in topological order, so a sink is initialised before anything
@@ -1953,6 +1970,11 @@ static int rt_setup(struct ns_rt *rt)
                         s->to_worker[w2]->cons = &rt->workers[w2].park;
                         s->to_worker[w2]->prod = &s->park;
                         s->free_q[w2]->cons = &s->park;
+                        /* A source out of batches sleeps until a quarter of
+                         * the pool is back: one wake-up per few batches, not
+                         * one per batch while it outruns the worker. */
+                        uint32_t wa = (uint32_t)g->settings.max_packet_batches / 4;
+                        s->free_q[w2]->wake_at = wa ? wa : 1;
                     }
                     char lab[300];
                     lab[0] = '\0';
