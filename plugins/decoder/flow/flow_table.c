@@ -3,15 +3,25 @@
  * flow_table.c - bidirectional flow table (see flow_table.h).
  *
  * Structure: flows in fixed-size chunks addressed by a uint32_t index; a chained
- * hash (bucket array of indices, chain through flow.hnext); one LRU list per
- * timeout class ordered by the second of the last packet (a flow moves to the
- * tail only when its last packet time enters a new second, not on every packet),
- * so idle expiry scans only the head of each list and eviction takes a head
- * (idle within one second as long as the least recent); one list ordered by the
- * time of the last record, so the
- * interim (active timeout) scan only looks at its head. A small direct-mapped
- * table remembers the ports of first IP fragments so that later fragments of the
- * same datagram are accounted to the same flow.
+ * hash (bucket array of indices, chain through flow.hnext); one idle queue per
+ * timeout class ordered by the second of the last packet (a flow is queued
+ * again only when its last packet time enters a new second, not on every
+ * packet), so idle expiry scans only the front of each queue and eviction
+ * takes a front (idle within one second as long as the least recent); one
+ * list ordered by the time of the last record, so the interim (active
+ * timeout) scan only looks at its head. A small direct-mapped table remembers
+ * the ports of first IP fragments so that later fragments of the same
+ * datagram are accounted to the same flow.
+ *
+ * An idle queue is a ring of (flow, sequence) entries in the order flows were
+ * queued; a flow's current entry is the one whose sequence equals its qseq,
+ * and any older entry of it is stale and skipped (lazy removal). The order of
+ * the current entries is what a doubly linked list kept before, but a walk
+ * reads an array it can prefetch far ahead of, where the list was a chain of
+ * dependent cache misses (expiry was a twentieth of the flow-only pipeline),
+ * and re-queueing a flow writes its own line 0 and the ring's tail instead of
+ * two neighbours. Stale entries leave at the front, or when a full ring is
+ * compacted in place (grown when still more than half full).
  * Used by one decoder instance on its worker thread.
  */
 #define _DEFAULT_SOURCE /* madvise */
@@ -38,6 +48,25 @@ struct frag_ent {
     uint64_t ts; /* 0 = empty */
 };
 
+/* One entry of an idle queue: flow idx as of its queueing number seq. */
+struct flow_qent {
+    uint32_t idx;
+    uint32_t seq;
+};
+
+/* An idle queue: a ring of cap (power of two) entries, positions run freely
+ * (head <= pos < tail, modulo 2^32). seq numbers the entries queued here, 0
+ * never used; it advances by less than 2 * cap between a stale entry's
+ * queueing and its removal (a full ring is compacted), so a stale entry can
+ * never look current. */
+struct flow_q {
+    struct flow_qent *ent;
+    uint32_t cap, head, tail;
+    uint32_t seq;
+};
+
+#define FLOW_Q_MIN 1024u
+
 struct flow_table {
     struct flow_table_cfg cfg;
     struct flow **chunks;
@@ -46,7 +75,7 @@ struct flow_table {
     uint32_t *buckets;
     uint32_t nbuckets;
     uint32_t free_head;
-    uint32_t head[FLOW_CLASS_COUNT], tail[FLOW_CLASS_COUNT];
+    struct flow_q q[FLOW_CLASS_COUNT];
     uint32_t ahead, atail;
     struct frag_ent *frags;
     struct flow_stats st;
@@ -153,31 +182,120 @@ static inline bool flow_key_eq(const struct flow_key *a, const struct flow_key *
 
 /* ---- lists ---------------------------------------------------------------- */
 
-static void list_unlink(struct flow_table *t, uint32_t idx)
+/* Is queue entry e the current entry of its flow (in queue c)? */
+static inline bool q_live(const struct flow_table *t, int c, struct flow_qent e)
 {
-    struct flow *f = F(t, idx);
-    if (f->prev != FLOW_NIL)
-        F(t, f->prev)->next = f->next;
-    else
-        t->head[f->cls] = f->next;
-    if (f->next != FLOW_NIL)
-        F(t, f->next)->prev = f->prev;
-    else
-        t->tail[f->cls] = f->prev;
-    f->prev = f->next = FLOW_NIL;
+    const struct flow *f = F(t, e.idx);
+    return f->qseq == e.seq && f->cls == c;
 }
 
-static void list_append(struct flow_table *t, uint32_t idx, uint8_t cls)
+static inline struct flow_qent *q_at(struct flow_q *q, uint32_t pos)
 {
+    return &q->ent[pos & (q->cap - 1)];
+}
+
+/* Prefetch the flow of the entry at pos (lines 0-1: qseq, cls, last_ts), a
+ * hint for a walk that reaches it a few entries later. */
+static inline void q_prefetch(const struct flow_table *t, struct flow_q *q, uint32_t pos)
+{
+    if (pos - q->head < q->tail - q->head) {
+        const char *f = (const char *)F(t, q_at(q, pos)->idx);
+        __builtin_prefetch(f);
+        __builtin_prefetch(f + 64);
+    }
+}
+
+#define FLOW_Q_AHEAD 8 /* entries a queue walk prefetches ahead */
+
+/* Drop the stale entries at the front of queue c. */
+static void q_trim(struct flow_table *t, int c)
+{
+    struct flow_q *q = &t->q[c];
+    while (q->head != q->tail) {
+        q_prefetch(t, q, q->head + FLOW_Q_AHEAD);
+        if (q_live(t, c, *q_at(q, q->head)))
+            break;
+        q->head++;
+    }
+}
+
+/* The flow at the front of queue c (the least recently active), or FLOW_NIL. */
+static uint32_t q_front(struct flow_table *t, int c)
+{
+    q_trim(t, c);
+    struct flow_q *q = &t->q[c];
+    return q->head != q->tail ? q_at(q, q->head)->idx : FLOW_NIL;
+}
+
+/* Make room in full queue c: drop its stale entries in place (order kept),
+ * then double it if still more than half full. False when it is still full
+ * (every entry current and no memory to grow). */
+static bool q_make_room(struct flow_table *t, int c)
+{
+    struct flow_q *q = &t->q[c];
+    uint32_t w = q->head;
+    for (uint32_t r = q->head; r != q->tail; r++) {
+        q_prefetch(t, q, r + FLOW_Q_AHEAD);
+        struct flow_qent e = *q_at(q, r);
+        if (q_live(t, c, e))
+            *q_at(q, w++) = e;
+    }
+    q->tail = w;
+    uint32_t n = q->tail - q->head;
+    if (n <= q->cap / 2 || q->cap >= (1u << 31))
+        return n < q->cap;
+    struct flow_qent *ne = malloc((size_t)q->cap * 2 * sizeof(*ne));
+    if (ne == NULL) {
+        t->st.alloc_failures++;
+        return n < q->cap;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        ne[i] = *q_at(q, q->head + i);
+    free(q->ent);
+    q->ent = ne;
+    q->cap *= 2;
+    q->head = 0;
+    q->tail = n;
+    return true;
+}
+
+static void flow_end(struct flow_table *t, uint32_t idx, enum flow_reason why, uint64_t now);
+
+/* Queue flow idx at the back of idle queue c (its class from now on); an
+ * entry it had before becomes stale. */
+static void q_push(struct flow_table *t, uint32_t idx, uint8_t c, uint64_t now)
+{
+    struct flow_q *q = &t->q[c];
+    if (q->tail - q->head == q->cap && !q_make_room(t, c)) {
+        /* Out of memory with every entry current: end the least recent
+         * flow of the queue to free its entry (counted as an eviction),
+         * unless that is this very flow, which then keeps its place. */
+        uint32_t h = q_front(t, c);
+        if (h == idx)
+            return;
+        struct flow *hf = F(t, h);
+        if (hf->cls != FLOW_CLASS_CLOSED)
+            t->st.evictions++;
+        flow_end(t, h,
+                 hf->cls == FLOW_CLASS_CLOSED ? (enum flow_reason)hf->close_reason
+                                              : FLOW_REASON_EVICTION,
+                 now);
+        q_trim(t, c);
+    }
+    if (++q->seq == 0)
+        q->seq = 1;
     struct flow *f = F(t, idx);
-    f->cls = cls;
-    f->next = FLOW_NIL;
-    f->prev = t->tail[cls];
-    if (t->tail[cls] != FLOW_NIL)
-        F(t, t->tail[cls])->next = idx;
-    else
-        t->head[cls] = idx;
-    t->tail[cls] = idx;
+    f->cls = c;
+    f->qseq = q->seq;
+    *q_at(q, q->tail++) = (struct flow_qent){idx, q->seq};
+}
+
+/* Is flow idx the last entry of its queue (re-queueing would not move it)? */
+static inline bool q_is_back(struct flow_table *t, uint32_t idx)
+{
+    const struct flow *f = F(t, idx);
+    struct flow_q *q = &t->q[f->cls];
+    return q->tail != q->head && q_at(q, q->tail - 1)->seq == f->qseq;
 }
 
 static void alist_unlink(struct flow_table *t, uint32_t idx)
@@ -222,7 +340,12 @@ struct flow_table *flow_table_new(const struct flow_table_cfg *cfg)
     for (int c = 0; c < FLOW_CLASS_COUNT; c++) {
         if (t->cfg.idle_ns[c] == 0)
             t->cfg.idle_ns[c] = def_idle[c];
-        t->head[c] = t->tail[c] = FLOW_NIL;
+        t->q[c].cap = FLOW_Q_MIN;
+        t->q[c].ent = malloc(FLOW_Q_MIN * sizeof(struct flow_qent));
+        if (t->q[c].ent == NULL) {
+            flow_table_free(t);
+            return NULL;
+        }
     }
     uint64_t maxf = cfg->max_flows ? cfg->max_flows : FLOW_DEFAULT_MAX_FLOWS;
     if (maxf > (1ull << 30))
@@ -254,6 +377,8 @@ void flow_table_free(struct flow_table *t)
         for (uint32_t i = 0; i < t->nchunks; i++)
             free(t->chunks[i]);
     free(t->chunks);
+    for (int c = 0; c < FLOW_CLASS_COUNT; c++)
+        free(t->q[c].ent);
     free(t->buckets);
     free(t->frags);
     free(t);
@@ -300,7 +425,7 @@ static void flow_end(struct flow_table *t, uint32_t idx, enum flow_reason why, u
 {
     struct flow *f = F(t, idx);
     t->cfg.on_event(t->cfg.arg, f, FLOW_EV_END, why, now);
-    list_unlink(t, idx);
+    f->qseq = 0; /* its queue entry is stale from now on */
     alist_unlink(t, idx);
     uint32_t *pp = &t->buckets[f->hash & (t->nbuckets - 1)];
     while (*pp != FLOW_NIL && *pp != idx)
@@ -328,7 +453,7 @@ static bool flow_evict_one(struct flow_table *t, uint64_t now)
 {
     uint32_t best = FLOW_NIL;
     for (int c = 0; c < FLOW_CLASS_COUNT; c++) {
-        uint32_t h = t->head[c];
+        uint32_t h = q_front(t, c);
         if (h != FLOW_NIL && (best == FLOW_NIL || F(t, h)->last_ts < F(t, best)->last_ts))
             best = h;
     }
@@ -380,14 +505,13 @@ static uint8_t flow_class_of(uint8_t proto)
     }
 }
 
-static void flow_close(struct flow_table *t, uint32_t idx, enum flow_reason why)
+static void flow_close(struct flow_table *t, uint32_t idx, enum flow_reason why, uint64_t now)
 {
     struct flow *f = F(t, idx);
     if (f->cls == FLOW_CLASS_CLOSED)
         return;
     f->close_reason = (uint8_t)why;
-    list_unlink(t, idx);
-    list_append(t, idx, FLOW_CLASS_CLOSED);
+    q_push(t, idx, FLOW_CLASS_CLOSED, now);
 }
 
 /* Sequence tracking for retransmission / out-of-order counts. One gap per side is
@@ -465,7 +589,7 @@ static void flow_tcp(struct flow_table *t, uint32_t idx, int s, const struct flo
     flow_tcp_seq(f, s, p);
     if (fl & FLOW_TCP_RST) {
         f->tcp_state = FLOW_TCP_RESET;
-        flow_close(t, idx, FLOW_REASON_RST);
+        flow_close(t, idx, FLOW_REASON_RST, ts);
         return;
     }
     if (fl & FLOW_TCP_FIN) {
@@ -473,7 +597,7 @@ static void flow_tcp(struct flow_table *t, uint32_t idx, int s, const struct flo
         if ((f->bits & (FLOW_B_FIN0 | FLOW_B_FIN1)) == (FLOW_B_FIN0 | FLOW_B_FIN1)) {
             if (f->tcp_state != FLOW_TCP_RESET)
                 f->tcp_state = FLOW_TCP_CLOSED;
-            flow_close(t, idx, FLOW_REASON_FIN);
+            flow_close(t, idx, FLOW_REASON_FIN, ts);
         } else if (f->tcp_state != FLOW_TCP_RESET) {
             f->tcp_state = FLOW_TCP_FIN_WAIT;
         }
@@ -504,14 +628,14 @@ static uint32_t flow_create(struct flow_table *t, const struct flow_key *k, uint
     f->icmp_type = p->icmp_type;
     f->icmp_code = p->icmp_code;
     f->dev[0] = f->dev[1] = FLOW_NIL;
-    f->prev = f->next = f->aprev = f->anext = FLOW_NIL;
+    f->aprev = f->anext = FLOW_NIL;
     f->hash = hash;
     /* The bucket is looked up after a possible eviction above (it may have
      * emptied the very bucket). */
     uint32_t bucket = hash & (t->nbuckets - 1);
     f->hnext = t->buckets[bucket];
     t->buckets[bucket] = idx;
-    list_append(t, idx, flow_class_of(k->proto));
+    q_push(t, idx, flow_class_of(k->proto), ts);
     alist_append(t, idx);
     if (t->cfg.devices != NULL) {
         f->dev[s] = flow_devices_ref(t->cfg.devices, p->family, p->src,
@@ -715,36 +839,32 @@ struct flow *flow_table_account(struct flow_table *t, const struct flow_pkt *p,
         flow_devices_packet(t->cfg.devices, f->dev[s], f->dev[!s], wirelen, ts);
     if (kp->proto == FLOW_IPPROTO_TCP && l4hdr)
         flow_tcp(t, idx, s, p, ts);
-    /* Keep the idle list ordered by the second of the last packet: move to the
-     * tail when that second changes. Moving on every packet touched the list
-     * neighbours (two random cache misses per packet) for no gain in order. */
-    if (f->last_ts / FLOW_SEC != prev_sec && t->tail[f->cls] != idx) {
-        uint8_t cls = f->cls;
-        list_unlink(t, idx);
-        list_append(t, idx, cls);
-    }
+    /* Keep the idle queue ordered by the second of the last packet: queue
+     * the flow again when that second changes. Doing so on every packet
+     * would fill the ring for no gain in order. */
+    if (f->last_ts / FLOW_SEC != prev_sec && !q_is_back(t, idx))
+        q_push(t, idx, f->cls, ts);
     if (created && t->cfg.emit_start)
         t->cfg.on_event(t->cfg.arg, f, FLOW_EV_START, FLOW_REASON_NONE, ts);
     t->last_side = s;
     return f;
 }
 
-/* Flush walks a list: while one flow is reported, fetch what the next ones
- * need. The flow after it was prefetched one step earlier, so reading its
- * links here rarely stalls; its device entries and the flow after it (all four
- * lines: the record reads them) are prefetched. */
-static inline void flow_prefetch_next(const struct flow_table *t, uint32_t next)
+/* Flush walks the queues: while one flow is reported, fetch what the next
+ * ones need: the whole flow (the record reads all four lines) a few entries
+ * ahead, and the device entries of one nearer (its lines were fetched by
+ * then). */
+static inline void flow_flush_prefetch(const struct flow_table *t, struct flow_q *q, uint32_t pos)
 {
-    if (next == FLOW_NIL)
-        return;
-    const struct flow *n = F(t, next);
-    if (t->cfg.devices != NULL)
+    if (pos + 2 - q->head < q->tail - q->head && t->cfg.devices != NULL) {
+        const struct flow *n = F(t, q_at(q, pos + 2)->idx);
         flow_devices_prefetch(t->cfg.devices, n->dev[0], n->dev[1]);
-    if (n->next == FLOW_NIL)
-        return;
-    const char *nn = (const char *)F(t, n->next);
-    for (int l = 0; l < 4; l++)
-        __builtin_prefetch(nn + 64 * l);
+    }
+    if (pos + FLOW_Q_AHEAD - q->head < q->tail - q->head) {
+        const char *nn = (const char *)F(t, q_at(q, pos + FLOW_Q_AHEAD)->idx);
+        for (int l = 0; l < 4; l++)
+            __builtin_prefetch(nn + 64 * l);
+    }
 }
 
 #define FLOW_END_GROUP 32
@@ -758,42 +878,40 @@ static void flow_end_group(struct flow_table *t, const uint32_t *grp, uint32_t n
 void flow_table_tick(struct flow_table *t, uint64_t now)
 {
     for (int c = 0; c < FLOW_CLASS_COUNT; c++) {
+        struct flow_q *q = &t->q[c];
         uint64_t to = t->cfg.idle_ns[c];
-        /* The list is ordered by whole seconds of last_ts: once a flow's second
-         * plus the timeout lies in the future, no later flow can have expired.
-         * Flows of the boundary second that are not idle long enough yet stay. */
+        /* The queue is ordered by whole seconds of last_ts: once a flow's
+         * second plus the timeout lies in the future, no later flow can have
+         * expired. Flows of the boundary second that are not idle long
+         * enough yet stay. */
         /* Expired flows are collected in groups and ended together: while
-         * the list is walked, each one's bucket and record lines are
+         * the queue is walked, each one's bucket and record lines are
          * prefetched, so ending them (unlinking from the bucket chain) does
-         * not wait for one miss after another. Ending a group only unlinks
-         * its members, all before `idx`: the walk goes on from `idx`. */
+         * not wait for one miss after another. Ending a flow only makes its
+         * entry stale: the walk goes on from `pos`. */
         uint32_t grp[FLOW_END_GROUP], n = 0;
-        uint32_t idx = t->head[c];
-        while (idx != FLOW_NIL) {
-            struct flow *f = F(t, idx);
+        for (uint32_t pos = q->head; pos != q->tail; pos++) {
+            q_prefetch(t, q, pos + FLOW_Q_AHEAD);
+            struct flow_qent e = *q_at(q, pos);
+            struct flow *f = F(t, e.idx);
+            if (f->qseq != e.seq || f->cls != c)
+                continue; /* stale: the flow was queued again or ended */
             if (sat_add(f->last_ts / FLOW_SEC * FLOW_SEC, to) > now)
                 break;
-            uint32_t next = f->next;
-            if (next != FLOW_NIL) {
-                const char *nf = (const char *)F(t, next);
-                __builtin_prefetch(nf);       /* hash */
-                __builtin_prefetch(nf + 64);  /* last_ts */
-                __builtin_prefetch(nf + 128); /* next */
-            }
             if (sat_add(f->last_ts, to) <= now) {
                 __builtin_prefetch(&t->buckets[f->hash & (t->nbuckets - 1)]);
                 __builtin_prefetch((const char *)f + 192);
                 if (t->cfg.devices != NULL) /* unreferenced when it ends */
                     flow_devices_prefetch(t->cfg.devices, f->dev[0], f->dev[1]);
-                grp[n++] = idx;
+                grp[n++] = e.idx;
                 if (n == FLOW_END_GROUP) {
                     flow_end_group(t, grp, n, now);
                     n = 0;
                 }
             }
-            idx = next;
         }
         flow_end_group(t, grp, n, now);
+        q_trim(t, c);
     }
     if (t->cfg.active_ns == 0)
         return;
@@ -820,14 +938,17 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
 
 void flow_table_flush(struct flow_table *t, enum flow_reason why, uint64_t now)
 {
-    /* Every flow goes: report them in list order, then reset the buckets,
-     * lists and free list wholesale instead of unlinking each flow (its
+    /* Every flow goes: report them in queue order, then reset the buckets,
+     * queues and free list wholesale instead of unlinking each flow (its
      * bucket walk was a cache miss per flow, the bulk of a shutdown). */
     for (int c = 0; c < FLOW_CLASS_COUNT; c++) {
-        for (uint32_t idx = t->head[c]; idx != FLOW_NIL;) {
-            struct flow *f = F(t, idx);
-            uint32_t next = f->next;
-            flow_prefetch_next(t, next);
+        struct flow_q *q = &t->q[c];
+        for (uint32_t pos = q->head; pos != q->tail; pos++) {
+            flow_flush_prefetch(t, q, pos);
+            struct flow_qent e = *q_at(q, pos);
+            struct flow *f = F(t, e.idx);
+            if (f->qseq != e.seq || f->cls != c)
+                continue; /* stale */
             t->cfg.on_event(t->cfg.arg, f, FLOW_EV_END, flow_final_reason(f, why), now);
             if (t->cfg.devices != NULL)
                 for (int s = 0; s < 2; s++)
@@ -835,9 +956,8 @@ void flow_table_flush(struct flow_table *t, enum flow_reason why, uint64_t now)
                         flow_devices_unref(t->cfg.devices, f->dev[s]);
             t->st.flows_active--;
             t->st.flows_ended++;
-            idx = next;
         }
-        t->head[c] = t->tail[c] = FLOW_NIL;
+        q->head = q->tail = 0;
     }
     t->ahead = t->atail = FLOW_NIL;
     memset(t->buckets, 0xff, (size_t)t->nbuckets * sizeof(uint32_t));

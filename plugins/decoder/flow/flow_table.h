@@ -24,7 +24,7 @@ struct flow_devices;
 
 #define FLOW_NIL UINT32_MAX
 
-/* Timeout classes: each has its own idle timeout and its own LRU list. */
+/* Timeout classes: each has its own idle timeout and its own idle queue. */
 enum flow_class {
     FLOW_CLASS_TCP = 0,
     FLOW_CLASS_UDP,
@@ -92,11 +92,12 @@ struct flow_key {
  *
  * Field order is by access frequency, in 64-byte lines (chunks are allocated
  * 64-byte aligned): line 0 is what the lookup and every packet read (key,
- * chain, state bits), line 1 the per-packet counters, TCP sequence end,
- * device links and app slot, line 2 what few packets touch (sequence holes,
- * LRU links once a second, retransmission counts, MACs until both are
- * known), line 3 what only records and rare packets touch. A packet thus
- * needs lines 0-1, and the batch path prefetches exactly those. */
+ * chain, state bits, idle queue entry), line 1 the per-packet counters, TCP
+ * sequence end, device links and app slot, line 2 what few packets touch
+ * (sequence holes, retransmission counts, MACs until both are known), line 3
+ * what only records and rare packets touch. A packet thus needs lines 0-1,
+ * and the batch path prefetches exactly those; moving a flow in its idle
+ * queue (once a second) writes line 0 only. */
 struct flow {
     /* line 0 */
     struct flow_key key;
@@ -106,8 +107,7 @@ struct flow {
     uint8_t bits;
     uint8_t src_side;
     uint8_t tcp_state;
-    uint16_t ifindex;
-    uint8_t icmp_type, icmp_code; /* first ICMP message of the flow */
+    uint32_t qseq; /* its entry in the idle queue of `cls` (table-private); 0 = none */
     /* line 1 */
     uint64_t last_ts;
     uint64_t pkts[2], bytes[2];
@@ -119,7 +119,9 @@ struct flow {
     uint8_t updates;      /* interim records so far (saturating) */
     /* line 2 */
     uint32_t hole_lo[2], hole_hi[2]; /* last gap seen per side           */
-    uint32_t prev, next;             /* idle list of `cls`        */
+    uint16_t ifindex;
+    uint8_t icmp_type, icmp_code; /* first ICMP message of the flow */
+    uint32_t spare;
     uint64_t first_ts, report_ts;
     uint32_t retrans, ooo;
     uint32_t frags; /* non-first IP fragments accounted  */
