@@ -233,61 +233,12 @@ static inline int block_bad(__m128i x)
 }
 #endif
 
-/* Quoted, escaped string; the caller reserved len * 6 + 2 bytes (the worst
- * case: 6 output bytes per input byte). */
-static void jw_str_raw(struct jw *w, const char *str, size_t len)
+/* The escaping loop of put_str: s[0, len) at o (after the opening quote),
+ * then the closing quote; returns the end. Clean words are still copied
+ * whole; the rest byte by byte. */
+static __attribute__((noinline)) char *put_str_slow(char *o, const uint8_t *s, size_t len)
 {
-    const uint8_t *s = (const uint8_t *)str;
-    char *o = w->b + w->len;
-    *o++ = '"';
     size_t i = 0;
-    /* Fast paths for the usual value, short and plain: whole words checked
-     * and copied, the last one overlapping, never a byte outside s[0, len). */
-#if defined(__SSE2__)
-    if (len >= 16) {
-        __m128i x;
-        for (; len - i > 16; i += 16) {
-            x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-            if (block_bad(x))
-                goto slow;
-            _mm_storeu_si128((__m128i *)(void *)(o + i), x);
-        }
-        x = _mm_loadu_si128((const __m128i *)(const void *)(s + len - 16));
-        if (block_bad(x))
-            goto slow;
-        _mm_storeu_si128((__m128i *)(void *)(o + len - 16), x);
-        o += len;
-        goto done;
-    }
-#endif
-    if (len >= 8) {
-        uint64_t x;
-        for (; len - i > 8; i += 8) {
-            memcpy(&x, s + i, 8);
-            if (word_bad(x))
-                goto slow;
-            memcpy(o + i, &x, 8);
-        }
-        memcpy(&x, s + len - 8, 8);
-        if (word_bad(x))
-            goto slow;
-        memcpy(o + len - 8, &x, 8);
-        o += len;
-        goto done;
-    }
-    if (len >= 4) {
-        uint32_t x, y;
-        memcpy(&x, s, 4);
-        memcpy(&y, s + len - 4, 4);
-        if (word_bad((uint64_t)x << 32 | y))
-            goto slow;
-        memcpy(o, &x, 4);
-        memcpy(o + len - 4, &y, 4);
-        o += len;
-        goto done;
-    }
-slow:
-    o += i;
     while (i < len) {
         /* Clean words in the middle of a string with an odd byte. */
         while (len - i >= 8) {
@@ -331,9 +282,82 @@ slow:
         o += 6;
         i++;
     }
-done:
     *o++ = '"';
-    w->len = (size_t)(o - w->b);
+    return o;
+}
+
+/* Quoted, escaped string at o; returns the end. The caller reserved
+ * len * 6 + 2 bytes (the worst case: 6 output bytes per input byte). The
+ * usual value, short and plain, is checked and copied a block at a time,
+ * the last block overlapping, never a byte outside s[0, len); a string with
+ * anything to escape or validate is redone by put_str_slow. Inlined into
+ * the plan replay, which keeps its output position in a register. */
+static inline __attribute__((always_inline)) char *put_str(char *o, const char *str, size_t len)
+{
+    const uint8_t *s = (const uint8_t *)str;
+    *o++ = '"';
+    if (len >= 16) {
+#if defined(__SSE2__)
+        __m128i x;
+        for (size_t i = 0; len - i > 16; i += 16) {
+            x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            if (block_bad(x))
+                return put_str_slow(o, s, len);
+            _mm_storeu_si128((__m128i *)(void *)(o + i), x);
+        }
+        x = _mm_loadu_si128((const __m128i *)(const void *)(s + len - 16));
+        if (block_bad(x))
+            return put_str_slow(o, s, len);
+        _mm_storeu_si128((__m128i *)(void *)(o + len - 16), x);
+#else
+        uint64_t x;
+        for (size_t i = 0; len - i > 8; i += 8) {
+            memcpy(&x, s + i, 8);
+            if (word_bad(x))
+                return put_str_slow(o, s, len);
+            memcpy(o + i, &x, 8);
+        }
+        memcpy(&x, s + len - 8, 8);
+        if (word_bad(x))
+            return put_str_slow(o, s, len);
+        memcpy(o + len - 8, &x, 8);
+#endif
+    } else if (len >= 8) {
+        /* 8-15 bytes: two overlapping words, one test. */
+        uint64_t x, y;
+        memcpy(&x, s, 8);
+        memcpy(&y, s + len - 8, 8);
+        if (word_bad(x) | word_bad(y))
+            return put_str_slow(o, s, len);
+        memcpy(o, &x, 8);
+        memcpy(o + len - 8, &y, 8);
+    } else if (len >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + len - 4, 4);
+        if (word_bad((uint64_t)x << 32 | y))
+            return put_str_slow(o, s, len);
+        memcpy(o, &x, 4);
+        memcpy(o + len - 4, &y, 4);
+    } else if (len) {
+        /* 1-3 bytes ("tcp", "IN", "A"): first, middle and last cover them;
+         * the filler bytes are plain. */
+        uint8_t a = s[0], b = s[len / 2], c = s[len - 1];
+        if (word_bad(0x6161616161000000ull | (uint64_t)c << 16 | (uint64_t)b << 8 | a))
+            return put_str_slow(o, s, len);
+        o[0] = (char)a;
+        o[len / 2] = (char)b;
+        o[len - 1] = (char)c;
+    }
+    o += len;
+    *o++ = '"';
+    return o;
+}
+
+/* put_str at the end of w, room reserved. */
+static inline void jw_str_raw(struct jw *w, const char *str, size_t len)
+{
+    w->len = (size_t)(put_str(w->b + w->len, str, len) - w->b);
 }
 
 static int jw_str(struct jw *w, const char *str, size_t len)
@@ -389,22 +413,6 @@ static inline size_t fmt_u64(char *out, uint64_t v)
     else
         o[-1] = (char)('0' + v);
     return n;
-}
-
-/* One IPv4 octet, 1-3 digits. */
-static inline size_t fmt_u8(char *out, unsigned v)
-{
-    if (v >= 100) {
-        out[0] = (char)('0' + v / 100);
-        memcpy(out + 1, digits2 + (v % 100) * 2, 2);
-        return 3;
-    }
-    if (v >= 10) {
-        memcpy(out, digits2 + v * 2, 2);
-        return 2;
-    }
-    out[0] = (char)('0' + v);
-    return 1;
 }
 
 static inline void put2(char *o, unsigned v)
@@ -483,47 +491,73 @@ size_t ns_json_format_time(char *out, uint64_t ts_ns)
     return NS_JSON_TIME_LEN;
 }
 
-/* A quoted time, NS_JSON_TIME_LEN + 2 bytes reserved. */
-static void jw_time(struct jw *w, uint64_t ts_ns)
+/* A quoted time at o, NS_JSON_TIME_LEN + 2 bytes reserved; returns the end. */
+static inline char *put_time(char *o, uint64_t ts_ns)
 {
-    char *o = w->b + w->len;
     o[0] = '"';
     format_time_raw(o + 1, ts_ns);
     o[NS_JSON_TIME_LEN + 1] = '"';
-    w->len += NS_JSON_TIME_LEN + 2;
+    return o + NS_JSON_TIME_LEN + 2;
 }
 
-static void jw_double(struct jw *w, double d)
+static inline void jw_time(struct jw *w, uint64_t ts_ns)
+{
+    w->len = (size_t)(put_time(w->b + w->len, ts_ns) - w->b);
+}
+
+/* A double at o (40 bytes reserved); returns the end. */
+static char *put_double(char *o, double d)
 {
     if (!isfinite(d)) {
-        jw_mem(w, "null", 4);
-        return;
+        memcpy(o, "null", 4);
+        return o + 4;
     }
     char t[40];
     int n = snprintf(t, sizeof(t), "%.17g", d);
     if (n <= 0 || (size_t)n >= sizeof(t)) {
-        jw_mem(w, "null", 4);
-        return;
+        memcpy(o, "null", 4);
+        return o + 4;
     }
     for (int i = 0; i < n; i++) {
         /* A locale with a decimal comma would break the number. */
         if (t[i] == ',')
             t[i] = '.';
     }
-    jw_mem(w, t, (size_t)n);
+    memcpy(o, t, (size_t)n);
+    return o + n;
 }
 
-/* Dotted quad of a[0..4) at out; returns the length. */
+/* Decimal text of every byte value, NUL-padded to 4 bytes, so an IPv4
+ * octet is one 4-byte copy (the bytes past its digits are overwritten next
+ * or lie in reserved room) and a length from two compares. */
+#define OCT_ROW(t) #t "0", #t "1", #t "2", #t "3", #t "4", #t "5", #t "6", #t "7", #t "8", #t "9"
+static const char oct_txt[256][4] = {
+    "0",         "1",         "2",         "3",         "4",         "5",         "6",
+    "7",         "8",         "9",         OCT_ROW(1),  OCT_ROW(2),  OCT_ROW(3),  OCT_ROW(4),
+    OCT_ROW(5),  OCT_ROW(6),  OCT_ROW(7),  OCT_ROW(8),  OCT_ROW(9),  OCT_ROW(10), OCT_ROW(11),
+    OCT_ROW(12), OCT_ROW(13), OCT_ROW(14), OCT_ROW(15), OCT_ROW(16), OCT_ROW(17), OCT_ROW(18),
+    OCT_ROW(19), OCT_ROW(20), OCT_ROW(21), OCT_ROW(22), OCT_ROW(23), OCT_ROW(24), "250",
+    "251",       "252",       "253",       "254",       "255"};
+#undef OCT_ROW
+
+/* One octet at o, 4 bytes writable; returns the end. */
+static inline char *put_u8(char *o, unsigned v)
+{
+    memcpy(o, oct_txt[v], 4);
+    return o + 1 + (v >= 10) + (v >= 100);
+}
+
+/* Dotted quad of a[0..4) at out (18 bytes writable); returns the length. */
 static inline size_t fmt_ip4(char *out, const uint8_t *a)
 {
-    size_t n = fmt_u8(out, a[0]);
-    out[n++] = '.';
-    n += fmt_u8(out + n, a[1]);
-    out[n++] = '.';
-    n += fmt_u8(out + n, a[2]);
-    out[n++] = '.';
-    n += fmt_u8(out + n, a[3]);
-    return n;
+    char *o = put_u8(out, a[0]);
+    *o++ = '.';
+    o = put_u8(o, a[1]);
+    *o++ = '.';
+    o = put_u8(o, a[2]);
+    *o++ = '.';
+    o = put_u8(o, a[3]);
+    return (size_t)(o - out);
 }
 
 /* IPv6 text at out (at most 45 bytes); returns the length. Exactly what
@@ -574,27 +608,26 @@ static size_t fmt_ip6(char *out, const uint8_t *a)
     return (size_t)(o - out);
 }
 
-/* An address value, 64 bytes reserved. */
-static void jw_ip(struct jw *w, const struct ns_ip *ip)
+/* A quoted address at o, 64 bytes reserved; returns the end. */
+static inline __attribute__((always_inline)) char *put_ip(char *o, const struct ns_ip *ip)
 {
-    char *o = w->b + w->len;
     size_t n;
     if (ip->family == 4)
         n = fmt_ip4(o + 1, ip->a);
     else if (ip->family == 6)
         n = fmt_ip6(o + 1, ip->a);
     else {
-        jw_mem(w, "null", 4);
-        return;
+        memcpy(o, "null", 4);
+        return o + 4;
     }
     o[0] = '"';
     o[n + 1] = '"';
-    w->len += n + 2;
+    return o + n + 2;
 }
 
-static void jw_mac(struct jw *w, const uint8_t *mac)
+/* A quoted MAC at o (19 bytes reserved); returns the end. */
+static inline char *put_mac(char *o, const uint8_t *mac)
 {
-    char *o = w->b + w->len;
     *o++ = '"';
     for (int i = 0; i < 6; i++) {
         if (i)
@@ -603,47 +636,46 @@ static void jw_mac(struct jw *w, const uint8_t *mac)
         *o++ = hexd[mac[i] & 15];
     }
     *o++ = '"';
-    w->len = (size_t)(o - w->b);
+    return o;
 }
 
-/* A non-container, non-string value; room for 64 bytes reserved (an IPv6
- * text is at most 45 + 2). */
-static inline void jw_scalar_raw(struct jw *w, const struct ns__rec_ent *e)
+/* A non-container, non-string value at o; room for 64 bytes reserved (an
+ * IPv6 text is at most 45 + 2). Returns the end. */
+static inline __attribute__((always_inline)) char *put_scalar(char *o, const struct ns__rec_ent *e)
 {
     switch (e->type) {
     case NS_F_BOOL:
-        if (e->v.b)
-            jw_mem(w, "true", 4);
-        else
-            jw_mem(w, "false", 5);
-        break;
+        if (e->v.b) {
+            memcpy(o, "true", 4);
+            return o + 4;
+        }
+        memcpy(o, "false", 5);
+        return o + 5;
     case NS_F_INT:
         if (e->v.i < 0) {
-            jw_c(w, '-');
-            w->len += fmt_u64(w->b + w->len, (uint64_t)0 - (uint64_t)e->v.i);
-        } else {
-            w->len += fmt_u64(w->b + w->len, (uint64_t)e->v.i);
+            *o++ = '-';
+            return o + fmt_u64(o, (uint64_t)0 - (uint64_t)e->v.i);
         }
-        break;
+        return o + fmt_u64(o, (uint64_t)e->v.i);
     case NS_F_UINT:
-        w->len += fmt_u64(w->b + w->len, e->v.u);
-        break;
+        return o + fmt_u64(o, e->v.u);
     case NS_F_DOUBLE:
-        jw_double(w, e->v.d);
-        break;
+        return put_double(o, e->v.d);
     case NS_F_IP:
-        jw_ip(w, &e->v.ip);
-        break;
+        return put_ip(o, &e->v.ip);
     case NS_F_MAC:
-        jw_mac(w, e->v.mac);
-        break;
+        return put_mac(o, e->v.mac);
     case NS_F_TIME:
-        jw_time(w, e->v.u);
-        break;
+        return put_time(o, e->v.u);
     default:
-        jw_mem(w, "null", 4);
-        break;
+        memcpy(o, "null", 4);
+        return o + 4;
     }
+}
+
+static inline void jw_scalar_raw(struct jw *w, const struct ns__rec_ent *e)
+{
+    w->len = (size_t)(put_scalar(w->b + w->len, e) - w->b);
 }
 
 /* A non-container value. */
@@ -1061,17 +1093,22 @@ static bool plan_match(const struct jplan *p, const struct ns_record *rec, const
     return true;
 }
 
-/* Copy a plan literal, room for len + JW_LIT_PAD reserved: 32 bytes (the
- * plan's literals are followed by JW_LIT_PAD readable bytes) and more only
- * if longer, so that the usual 5-30 byte literal costs no length branching. */
-static inline void jw_lit(struct jw *w, const char *s, uint32_t len)
+/* Copy a plan literal to o, room for len + JW_LIT_PAD reserved: 32 bytes
+ * (the plan's literals are followed by JW_LIT_PAD readable bytes) and more
+ * only if longer, so that the usual 5-30 byte literal costs no length
+ * branching. Returns the end. */
+static inline char *put_lit(char *o, const char *s, uint32_t len)
 {
-    char *o = w->b + w->len;
     memcpy(o, s, 16);
     memcpy(o + 16, s + 16, 16);
     for (uint32_t i = 32; i < len; i += 16)
         memcpy(o + i, s + i, 16);
-    w->len += len;
+    return o + len;
+}
+
+static inline void jw_lit(struct jw *w, const char *s, uint32_t len)
+{
+    w->len = (size_t)(put_lit(w->b + w->len, s, len) - w->b);
 }
 
 /* A value, 64 bytes reserved (enough for every scalar but a string). */
@@ -1089,46 +1126,59 @@ static inline int jw_value_reserved(struct jw *w, const struct ns_record *rec, u
 /* Replay a plan for the block whose member entries are idx[]. One
  * reservation covers every literal and every scalar (p->room); a string
  * reserves its own worst case plus what the rest of the plan still needs, and
- * a nested block renews the reservation afterwards. */
+ * a nested block renews the reservation afterwards. The output position
+ * lives in a local pointer, written back to w only around calls that grow
+ * the buffer (w->b may move): stores through char pointers may alias
+ * anything, so a position kept in *w would be reloaded after every byte. */
 static int plan_run(struct jw *w, const struct ns_record *rec, struct jplan *p, const uint32_t *idx)
 {
     size_t rest = p->room;
     if (jw_reserve(w, rest) < 0)
         return -ENOMEM;
-    /* Locals: the output is written through char pointers, which may alias
-     * anything reached through memory. */
     const struct ns__rec_ent *ents = ns__rec_ents(rec);
     const char *base = (const char *)rec->buf + rec->cap, *lit = p->lit;
     const struct jstep *st = p->steps, *send = st + p->nsteps;
+    char *o = w->b + w->len, *lim = w->b + w->cap;
     int rc = -ENOMEM;
     p->busy++; /* a nested block must not evict it */
     for (; st < send; st++) {
         uint32_t len = st->len, src = st->src;
         rest -= len + JW_STEP_ROOM;
-        jw_lit(w, lit + st->off, len);
+        o = put_lit(o, lit + st->off, len);
         if (src >= JU_TIMESTAMP) {
             /* @timestamp or event.sequence (the others are literal text). */
             if (src == JU_TIMESTAMP)
-                jw_time(w, rec->ts_ns);
+                o = put_time(o, rec->ts_ns);
             else
-                w->len += fmt_u64(w->b + w->len, rec->seq);
+                o += fmt_u64(o, rec->seq);
             continue;
         }
         const struct ns__rec_ent *e = ents + idx[src];
         if (e->type == NS_F_STR) {
-            if (jw_reserve(w, (size_t)e->v.s.len * 6 + 2 + rest) < 0)
-                goto out;
-            jw_str_raw(w, base - e->v.s.off, e->v.s.len);
+            size_t need = (size_t)e->v.s.len * 6 + 2 + rest;
+            if ((size_t)(lim - o) < need) {
+                w->len = (size_t)(o - w->b);
+                if (jw_reserve(w, need) < 0)
+                    goto out;
+                o = w->b + w->len;
+                lim = w->b + w->cap;
+            }
+            o = put_str(o, base - e->v.s.off, e->v.s.len);
         } else if (e->type == NS_F_ARRAY || e->type == NS_F_OBJECT) {
+            w->len = (size_t)(o - w->b);
             if (jw_value(w, rec, idx[src]) < 0 || jw_reserve(w, rest) < 0)
                 goto out;
+            o = w->b + w->len;
+            lim = w->b + w->cap;
         } else {
-            jw_scalar_raw(w, e);
+            o = put_scalar(o, e);
         }
     }
-    jw_lit(w, lit + p->tail_off, p->tail_len);
+    o = put_lit(o, lit + p->tail_off, p->tail_len);
     rc = 0;
 out:
+    if (rc == 0)
+        w->len = (size_t)(o - w->b);
     p->busy--;
     return rc;
 }
@@ -1195,9 +1245,10 @@ out:
 
 /* Member entries of a block: those at depth md from `from` up to the first
  * shallower one (the block's END, or the record's end). Stores the first
- * `max` indices and returns the count; *hash gets the key-list hash. */
+ * `max` indices in idx[] and their key words (ns__rec_ent.key) in kk[], and
+ * returns the count; *hash gets the key-list hash. */
 static uint32_t jw_collect(const struct ns_record *rec, uint32_t from, uint32_t md, uint32_t *idx,
-                           uint32_t max, uint64_t *hash)
+                           uint32_t *kk, uint32_t max, uint64_t *hash)
 {
     /* Locals, not rec->...: the stores to idx[] could alias them. */
     const struct ns__rec_ent *e = ns__rec_ents(rec), *end = e + rec->n;
@@ -1215,6 +1266,7 @@ static uint32_t jw_collect(const struct ns_record *rec, uint32_t from, uint32_t 
             continue;
         if (n < max) {
             idx[n] = (uint32_t)(x - e);
+            kk[n] = x->key;
             /* An interned key hashes by its handle: no read of the name. */
             uint64_t sig = x->key & NS__REC_KEY_ID ? x->key : key_sig(base - x->key, x->klen);
             h = (h ^ sig) * JH_MUL;
@@ -1294,15 +1346,15 @@ static int jw_block_slow(struct jw *w, const struct ns_record *rec, const uint32
 static inline __attribute__((always_inline)) int
 jw_block(struct jw *w, const struct ns_record *rec, uint32_t from, uint32_t md, uint64_t ident)
 {
-    uint32_t sidx[JW_PLAN_UNITS];
+    uint32_t sidx[JW_PLAN_UNITS], skk[JW_PLAN_UNITS];
     uint64_t hash;
-    uint32_t n = jw_collect(rec, from, md, sidx, JW_PLAN_UNITS, &hash);
+    uint32_t n = jw_collect(rec, from, md, sidx, skk, JW_PLAN_UNITS, &hash);
     if (n > JW_PLAN_UNITS) {
         /* Rare: a huge block, indexed on the heap and written directly. */
-        uint32_t *idx = malloc((size_t)n * sizeof(*idx));
+        uint32_t *idx = malloc(2 * (size_t)n * sizeof(*idx));
         if (!idx)
             return -ENOMEM;
-        jw_collect(rec, from, md, idx, n, &hash);
+        jw_collect(rec, from, md, idx, idx + n, n, &hash);
         int rc = jw_block_slow(w, rec, idx, n, ident, hash, NULL);
         free(idx);
         return rc;
@@ -1312,7 +1364,11 @@ jw_block(struct jw *w, const struct ns_record *rec, uint32_t from, uint32_t md, 
     struct jcache *c = jw_cache();
     if (c) {
         struct jplan *p = c->slot[hash % JW_PLAN_SLOTS];
-        if (p && p->hash == hash && p->nprod == n && p->ident == ident && plan_match(p, rec, sidx))
+        /* Keys interned on both sides (the usual case) match when the key
+         * words are equal, one compare for the list; a plan with a copied
+         * key, or a record mixing both kinds, takes the walk. */
+        if (p && p->hash == hash && p->nprod == n && p->ident == ident &&
+            (memcmp(skk, p->kid, (size_t)n * sizeof(*skk)) == 0 || plan_match(p, rec, sidx)))
             return plan_run(w, rec, p, sidx);
     }
     return jw_block_slow(w, rec, sidx, n, ident, hash, c);
