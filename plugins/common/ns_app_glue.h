@@ -3,8 +3,9 @@
  * ns_app_glue.h - glue shared by the application decoders hosted by
  * decoder/flow (decoder/dns, decoder/http, decoder/http2, decoder/tls): the
  * common head of their records (ECS event header, the flow's endpoints and
- * network fields) and the list of live per-flow states a decoder frees at
- * destroy.
+ * network fields), the list of live per-flow states a decoder frees at
+ * destroy, and a bounded pool of spare fixed-size objects (per-flow states,
+ * transactions) so the data path does not malloc/free them per flow.
  *
  * Header-only (static inline, public headers only), so every plugin .so
  * still exports nothing but `ns_plugin`. Called on the worker thread that
@@ -17,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "netscope/netscope.h"
 #include "ns_rec_keys.h"
@@ -141,6 +143,64 @@ static inline struct ns_app_state *ns_app_state_first(struct ns_app_state *list)
     if (list != NULL && list->af != NULL && list->af->state == list)
         list->af->state = NULL;
     return list;
+}
+
+/*
+ * Spare objects of one size, kept by one decoder instance (its ctx, so one
+ * worker thread) for reuse: glibc's malloc degrades with many live flows
+ * (fragmentation, unlink_chunk, malloc_consolidate), and a DNS or HTTP flow
+ * is often short. At most `cap` spares are held (memory stays bounded); a put
+ * beyond that frees. Objects come back uninitialised.
+ */
+struct ns_app_pool {
+    void *spare;  /* first spare; each spare's first word links the next */
+    uint32_t n;   /* spares held */
+    uint32_t cap; /* most spares held */
+    size_t size;  /* object size (>= sizeof(void *)) */
+};
+
+static inline void ns_app_pool_init(struct ns_app_pool *p, size_t size, uint32_t cap)
+{
+    p->spare = NULL;
+    p->n = 0;
+    p->cap = cap;
+    p->size = size < sizeof(void *) ? sizeof(void *) : size;
+}
+
+/* An object of p->size bytes (a spare, else malloc'd), or NULL. */
+static inline void *ns_app_pool_get(struct ns_app_pool *p)
+{
+    void *o = p->spare;
+    if (o == NULL)
+        return malloc(p->size);
+    p->spare = *(void **)o;
+    p->n--;
+    return o;
+}
+
+/* Give o (from ns_app_pool_get on p; NULL is fine) back. */
+static inline void ns_app_pool_put(struct ns_app_pool *p, void *o)
+{
+    if (o == NULL)
+        return;
+    if (p->n >= p->cap) {
+        free(o);
+        return;
+    }
+    *(void **)o = p->spare;
+    p->spare = o;
+    p->n++;
+}
+
+/* Free every spare (at destroy). */
+static inline void ns_app_pool_drain(struct ns_app_pool *p)
+{
+    while (p->spare != NULL) {
+        void *o = p->spare;
+        p->spare = *(void **)o;
+        free(o);
+    }
+    p->n = 0;
 }
 
 #endif /* NS_APP_GLUE_H */

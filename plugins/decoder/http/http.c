@@ -22,6 +22,11 @@
 #include "http_parse.h"
 #include "ns_app_glue.h"
 
+#define HTTP_TXN_POOL_DATA 512  /* pooled request: room for its strings        */
+#define HTTP_HOST_IN 64         /* the flow's first Host kept inline up to this */
+#define HTTP_FREE_MAX 4096      /* spare flow states / requests kept            */
+#define HTTP_STORE_FREE_MAX 256 /* spare message string blocks kept, per kind   */
+
 struct http_config {
     uint64_t max_pipeline;
 };
@@ -34,6 +39,7 @@ struct http_txn {
     uint64_t clen, body_bytes;
     uint8_t method, vmajor, vminor;
     bool has_clen, chunked, complete, cut, many, upgrade;
+    bool pooled; /* data[] has HTTP_TXN_POOL_DATA bytes: from http_ctx.txns */
     char *url, *host, *ua, *ctype, *referer; /* into data[] */
     uint32_t url_len, host_len, ua_len, ctype_len, referer_len;
     char data[];
@@ -49,8 +55,10 @@ struct http_flow {
     bool done;         /* the stream left HTTP/1 */
     bool swap;         /* the flow's initiator is the HTTP server (capture
                           began mid-connection with the server's bytes) */
-    char *host;        /* first Host: for the flow record */
+    char *host;        /* first Host: for the flow record (host_in or malloc'd) */
+    size_t host_len;
     struct http_ctx *c;
+    char host_in[HTTP_HOST_IN];
 };
 
 struct http_ctx {
@@ -58,6 +66,11 @@ struct http_ctx {
     const struct ns_host *h;
     struct http_config cfg;
     struct ns_app_state *flows; /* every live http_flow */
+    /* Spare flow states, requests and message string blocks: a flow is often
+     * one or two transactions, so malloc/free for each would cost more than
+     * its parsing on a busy heap. */
+    struct ns_app_pool fpool, txns;
+    struct http_pool stores;
     ns_counter *c_req, *c_resp, *c_trans, *c_noresp, *c_noreq, *c_err, *c_gaps, *c_upgrade;
     ns_counter *c_cut, *c_overflow, *c_alloc, *c_rec_fail, *c_incomplete;
 };
@@ -317,14 +330,16 @@ static char *pack(char **p, const char *s, size_t n)
     return at;
 }
 
-static struct http_txn *txn_new(const struct http_msg *m, uint64_t ts)
+static struct http_txn *txn_new(struct http_ctx *c, const struct http_msg *m, uint64_t ts)
 {
     size_t n = m->url_len + m->hdr_len[HH_HOST] + m->hdr_len[HH_UA] + m->hdr_len[HH_CTYPE] +
                m->hdr_len[HH_REFERER] + 5;
-    struct http_txn *t = malloc(sizeof(*t) + n);
+    bool pooled = n <= HTTP_TXN_POOL_DATA;
+    struct http_txn *t = pooled ? ns_app_pool_get(&c->txns) : malloc(sizeof(*t) + n);
     if (t == NULL)
         return NULL;
     memset(t, 0, sizeof(*t));
+    t->pooled = pooled;
     t->ts = ts;
     t->method = m->method;
     t->vmajor = m->vmajor;
@@ -349,6 +364,14 @@ static struct http_txn *txn_new(const struct http_msg *m, uint64_t ts)
     return t;
 }
 
+static void txn_free(struct http_ctx *c, struct http_txn *t)
+{
+    if (t != NULL && t->pooled)
+        ns_app_pool_put(&c->txns, t);
+    else
+        free(t);
+}
+
 static struct http_txn *txn_pop(struct http_flow *fl)
 {
     struct http_txn *t = fl->head;
@@ -371,15 +394,22 @@ static bool http_on_msg(void *arg, struct http_msg *m, enum http_event ev)
     if (m->request) {
         if (ev == HTTP_EV_HEADERS) {
             ns_counter_inc(c->c_req);
-            if (fl->host == NULL && m->hdr_len[HH_HOST] > 0)
-                fl->host = strndup(m->hdr[HH_HOST], m->hdr_len[HH_HOST]);
+            if (fl->host == NULL && m->hdr_len[HH_HOST] > 0) {
+                size_t hl = m->hdr_len[HH_HOST];
+                fl->host = hl < sizeof(fl->host_in) ? fl->host_in : malloc(hl + 1);
+                if (fl->host != NULL) {
+                    memcpy(fl->host, m->hdr[HH_HOST], hl);
+                    fl->host[hl] = '\0';
+                    fl->host_len = hl;
+                }
+            }
             if (fl->pending >= c->cfg.max_pipeline) {
                 struct http_txn *old = txn_pop(fl);
                 http_emit(c, fl, old, NULL, fl->now);
                 ns_counter_inc(c->c_overflow);
-                free(old);
+                txn_free(c, old);
             }
-            struct http_txn *t = txn_new(m, fl->now);
+            struct http_txn *t = txn_new(c, m, fl->now);
             if (t == NULL) {
                 ns_counter_inc(c->c_alloc);
                 return false;
@@ -419,7 +449,7 @@ static bool http_on_msg(void *arg, struct http_msg *m, enum http_event ev)
         ns_counter_inc(c->c_trans);
         if (t->method == HTTP_CONNECT && m->status / 100 == 2)
             fl->done = true;
-        free(t);
+        txn_free(c, t);
     } else {
         http_emit(c, fl, NULL, m, fl->now);
         ns_counter_inc(c->c_noreq);
@@ -470,15 +500,17 @@ static int http_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir,
     if (!req && !http_probe_response(data, len))
         return NS_DECLINED;
     bool swap = req == (dir == NS_APP_TO_CLIENT);
-    struct http_flow *fl = calloc(1, sizeof(*fl));
+    struct http_flow *fl = ns_app_pool_get(&c->fpool);
     if (fl == NULL) {
         ns_counter_inc(c->c_alloc);
         return NS_DECLINED;
     }
+    memset(fl, 0, offsetof(struct http_flow, host_in));
     fl->c = c;
     fl->swap = swap;
     http_dir_init(&fl->dir[0], true, http_on_msg, fl);
     http_dir_init(&fl->dir[1], false, http_on_msg, fl);
+    fl->dir[0].pool = fl->dir[1].pool = &c->stores;
     ns_app_state_attach(&c->flows, &fl->link, f);
     /* The probed payload is ours to consume (it is not delivered again). */
     (void)http_app_data(ctx, f, dir, data, len, ts, 0);
@@ -492,7 +524,7 @@ static void http_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record
     REC_LIT_K(c->h, rec, HTTPK(NETWORK_PROTOCOL), "http");
     if (fl != NULL && fl->host != NULL) {
         /* the Host without its port, as url.domain */
-        size_t n = strlen(fl->host);
+        size_t n = fl->host_len;
         const char *colon = fl->host[0] == '[' ? NULL : memchr(fl->host, ':', n);
         ns_key_str(c->h, rec, HTTPK(URL_DOMAIN), fl->host, colon ? (size_t)(colon - fl->host) : n);
     }
@@ -503,11 +535,12 @@ static void http_flow_free(struct http_ctx *c, struct http_flow *fl)
     ns_app_state_unlink(&c->flows, &fl->link);
     struct http_txn *t;
     while ((t = txn_pop(fl)) != NULL)
-        free(t);
+        txn_free(c, t);
     http_dir_free(&fl->dir[0]);
     http_dir_free(&fl->dir[1]);
-    free(fl->host);
-    free(fl);
+    if (fl->host != fl->host_in)
+        free(fl->host);
+    ns_app_pool_put(&c->fpool, fl);
 }
 
 static void http_app_close(void *ctx, struct ns_app_flow *f, uint64_t ts)
@@ -524,7 +557,7 @@ static void http_app_close(void *ctx, struct ns_app_flow *f, uint64_t ts)
     while ((t = txn_pop(fl)) != NULL) {
         http_emit(c, fl, t, NULL, ts);
         ns_counter_inc(c->c_noresp);
-        free(t);
+        txn_free(c, t);
     }
     http_flow_free(c, fl);
     f->state = NULL;
@@ -540,6 +573,9 @@ static void http_destroy(void *ctx)
     struct ns_app_state *st;
     while ((st = ns_app_state_first(c->flows)) != NULL)
         http_flow_free(c, (struct http_flow *)st); /* link is its first member */
+    ns_app_pool_drain(&c->fpool);
+    ns_app_pool_drain(&c->txns);
+    http_pool_free(&c->stores);
     free(c);
 }
 
@@ -551,6 +587,9 @@ static int http_init(struct ns_instance *ins, const void *config, void **ctxp)
     c->ins = ins;
     c->h = ins->host;
     ns_keys_ready(c->h, http_keys, HTTPK_N, &http_keys_ready);
+    ns_app_pool_init(&c->fpool, sizeof(struct http_flow), HTTP_FREE_MAX);
+    ns_app_pool_init(&c->txns, sizeof(struct http_txn) + HTTP_TXN_POOL_DATA, HTTP_FREE_MAX);
+    http_pool_init(&c->stores, HTTP_STORE_FREE_MAX);
     memcpy(&c->cfg, config, sizeof(c->cfg));
     if (c->cfg.max_pipeline == 0)
         c->cfg.max_pipeline = 1;

@@ -16,18 +16,70 @@ static const uint16_t req_caps[1 + HH_COUNT] = {HTTP_MAX_URL,   HTTP_MAX_FIELD, 
 static const uint16_t resp_caps[1 + HH_COUNT] = {0, 0, 0, HTTP_MAX_FIELD, 0, 64};
 static char empty_str[1];
 
+static size_t store_size(bool request)
+{
+    const uint16_t *caps = request ? req_caps : resp_caps;
+    size_t total = 0;
+    for (int i = 0; i <= HH_COUNT; i++)
+        total += caps[i];
+    return total;
+}
+
+void http_pool_init(struct http_pool *pl, uint32_t cap)
+{
+    memset(pl, 0, sizeof(*pl));
+    pl->cap = cap;
+}
+
+void http_pool_free(struct http_pool *pl)
+{
+    for (int k = 0; k < 2; k++) {
+        while (pl->spare[k] != NULL) {
+            void *b = pl->spare[k];
+            pl->spare[k] = *(void **)b;
+            free(b);
+        }
+        pl->n[k] = 0;
+    }
+}
+
+/* A string block for d's kind of message, or NULL. */
+static char *store_get(struct http_dir *d)
+{
+    struct http_pool *pl = d->pool;
+    int k = d->request ? 1 : 0;
+    if (pl != NULL && pl->spare[k] != NULL) {
+        char *b = pl->spare[k];
+        pl->spare[k] = *(void **)b;
+        pl->n[k]--;
+        return b;
+    }
+    return malloc(store_size(d->request));
+}
+
+static void store_put(struct http_dir *d, char *b)
+{
+    struct http_pool *pl = d->pool;
+    int k = d->request ? 1 : 0;
+    if (b == NULL)
+        return;
+    if (pl == NULL || pl->n[k] >= pl->cap) {
+        free(b);
+        return;
+    }
+    *(void **)b = pl->spare[k];
+    pl->spare[k] = b;
+    pl->n[k]++;
+}
+
 /* Point every string of m at d's block (allocated on first use), or at ""
  * when there is none. */
 static void msg_bind(struct http_dir *d)
 {
     struct http_msg *m = &d->m;
     const uint16_t *caps = d->request ? req_caps : resp_caps;
-    if (d->store == NULL) {
-        size_t total = 0;
-        for (int i = 0; i <= HH_COUNT; i++)
-            total += caps[i];
-        d->store = malloc(total);
-    }
+    if (d->store == NULL)
+        d->store = store_get(d);
     m->nomem = d->store == NULL;
     char *p = d->store;
     for (int i = 0; i <= HH_COUNT; i++) {
@@ -51,7 +103,7 @@ static void msg_bind(struct http_dir *d)
 /* The message ended: give its strings back. */
 static void msg_unbind(struct http_dir *d)
 {
-    free(d->store);
+    store_put(d, d->store);
     d->store = NULL;
     d->m.url = empty_str;
     d->m.url_cap = d->m.url_len = 0;

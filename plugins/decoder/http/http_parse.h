@@ -65,6 +65,24 @@ enum http_event { HTTP_EV_HEADERS = 0, HTTP_EV_COMPLETE };
  * HEAD). Other return values are ignored. */
 typedef bool (*http_msg_cb)(void *arg, struct http_msg *m, enum http_event ev);
 
+/*
+ * Spare string blocks shared by the directions of one decoder instance (one
+ * thread): a message then costs no malloc/free of its block (4.6 KiB for a
+ * request, too big for glibc's per-thread cache). At most `cap` spares of each
+ * kind are held; beyond that a block is freed.
+ */
+struct http_pool {
+    void *spare[2]; /* [0] response blocks, [1] request blocks; linked by their first word */
+    uint32_t n[2];
+    uint32_t cap;
+};
+
+/* An empty pool keeping up to cap spares of each kind. */
+void http_pool_init(struct http_pool *pl, uint32_t cap);
+
+/* Free the spares (no direction may use pl afterwards). */
+void http_pool_free(struct http_pool *pl);
+
 struct http_dir {
     http_parser p;
     struct http_msg m;
@@ -77,8 +95,10 @@ struct http_dir {
     uint8_t field_len;
     bool field_long;
     bool in_value;
-    char *store;     /* string block of the message in progress     */
-    uint64_t errors; /* parse errors (each followed by a resync)    */
+    char *store;            /* string block of the message in progress     */
+    struct http_pool *pool; /* where blocks come from and go (NULL: malloc/free);
+                               set after http_dir_init */
+    uint64_t errors;        /* parse errors (each followed by a resync)    */
     http_msg_cb cb;
     void *arg;
 };
