@@ -20,6 +20,10 @@
 #include "ns_app_glue.h"
 #include "tls_parse.h"
 
+#define TLS_SNI_IN 64          /* server name kept inline up to this           */
+#define TLS_FLOW_FREE_MAX 4096 /* spare flow states kept                       */
+#define TLS_SESS_FREE_MAX 256  /* spare handshake states kept (a few KiB each) */
+
 struct tls_config {
     uint64_t max_handshake;
     uint64_t max_certificates;
@@ -35,6 +39,10 @@ struct tls_ctx {
     ns_counter *g_cache_hits, *g_cache_misses;
     struct tls_x509_cache *cache; /* this worker's parsed certificates, or NULL */
     uint64_t active;
+    /* Spare flow and handshake states: every TLS flow needs both, and
+     * malloc/free of them on a heap with many live flows costs more than a
+     * ClientHello's parsing. */
+    struct ns_app_pool flows, sessions;
 };
 
 /* Per claimed flow. `s` is freed once the record is emitted. */
@@ -42,7 +50,9 @@ struct tls_flow {
     struct tls_session *s;
     bool reported;
     bool swap; /* the flow's initiator is the TLS server (capture began late) */
-    char *sni; /* kept for app_annotate after `s` is gone */
+    char *sni; /* kept for app_annotate after `s` is gone: sni_in or malloc'd */
+    size_t sni_len;
+    char sni_in[TLS_SNI_IN];
 };
 
 #define OFF(f) offsetof(struct tls_config, f)
@@ -359,8 +369,16 @@ static void tls_report(struct tls_ctx *c, struct ns_app_flow *f, struct tls_flow
     if (tf->reported || s == NULL)
         return;
     tf->reported = true;
-    if (s->have_ch && s->ch.sni_len > 0 && tf->sni == NULL)
-        tf->sni = strdup(s->ch.sni);
+    if (s->have_ch && s->ch.sni_len > 0 && tf->sni == NULL) {
+        /* Up to the first NUL (a name may carry one; the flow record has
+         * always shown the C string). */
+        size_t n = strlen(s->ch.sni);
+        tf->sni = n < sizeof(tf->sni_in) ? tf->sni_in : malloc(n + 1);
+        if (tf->sni != NULL) {
+            memcpy(tf->sni, s->ch.sni, n + 1);
+            tf->sni_len = n;
+        }
+    }
     tls_count_errors(c, s->errors);
     if (c->cache != NULL) {
         uint64_t hits, misses;
@@ -385,7 +403,7 @@ static void tls_report(struct tls_ctx *c, struct ns_app_flow *f, struct tls_flow
         }
     }
     tls_session_free(s);
-    free(s);
+    ns_app_pool_put(&c->sessions, s);
     tf->s = NULL;
 }
 
@@ -417,14 +435,15 @@ static int tls_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, 
     struct tls_ctx *c = ctx;
     if (f->transport != 6 || !tls_probe(data, len))
         return NS_DECLINED;
-    struct tls_flow *tf = calloc(1, sizeof(*tf));
-    struct tls_session *s = malloc(sizeof(*s));
+    struct tls_flow *tf = ns_app_pool_get(&c->flows);
+    struct tls_session *s = ns_app_pool_get(&c->sessions);
     if (tf == NULL || s == NULL) {
-        free(tf);
-        free(s);
+        ns_app_pool_put(&c->flows, tf);
+        ns_app_pool_put(&c->sessions, s);
         ns_counter_inc(c->c_alloc_fail);
         return NS_DECLINED;
     }
+    memset(tf, 0, offsetof(struct tls_flow, sni_in));
     tls_session_init(s, (uint32_t)c->cfg.max_handshake, (uint32_t)c->cfg.max_certificates);
     s->cache = c->cache;
     tf->s = s;
@@ -448,7 +467,7 @@ static void tls_app_annotate(void *ctx, struct ns_app_flow *f, struct ns_record 
         return;
     ns_key_cstr(c->h, flow_rec, TLSK(NETWORK_PROTOCOL), "tls");
     if (tf->sni != NULL)
-        ns_key_cstr(c->h, flow_rec, TLSK(TLS_CLIENT_SERVER_NAME), tf->sni);
+        ns_key_str(c->h, flow_rec, TLSK(TLS_CLIENT_SERVER_NAME), tf->sni, tf->sni_len);
     else if (tf->s != NULL && tf->s->have_ch && tf->s->ch.sni_len > 0)
         ns_key_str(c->h, flow_rec, TLSK(TLS_CLIENT_SERVER_NAME), tf->s->ch.sni, tf->s->ch.sni_len);
 }
@@ -460,8 +479,9 @@ static void tls_app_close(void *ctx, struct ns_app_flow *f, uint64_t ts_ns)
     if (tf == NULL)
         return;
     tls_report(c, f, tf, ts_ns);
-    free(tf->sni);
-    free(tf);
+    if (tf->sni != tf->sni_in)
+        free(tf->sni);
+    ns_app_pool_put(&c->flows, tf);
     f->state = NULL;
     if (c->active > 0)
         c->active--;
@@ -478,6 +498,8 @@ static int tls_init(struct ns_instance *ins, const void *config, void **ctx)
     c->ins = ins;
     c->h = ins->host;
     ns_keys_ready(c->h, tls_keys, TLSK_N, &tls_keys_ready);
+    ns_app_pool_init(&c->flows, sizeof(struct tls_flow), TLS_FLOW_FREE_MAX);
+    ns_app_pool_init(&c->sessions, sizeof(struct tls_session), TLS_SESS_FREE_MAX);
     memcpy(&c->cfg, config, sizeof(c->cfg));
     if (c->cfg.max_handshake < 1024)
         c->cfg.max_handshake = 1024;
@@ -512,6 +534,8 @@ static int tls_init(struct ns_instance *ins, const void *config, void **ctx)
 static void tls_destroy(void *ctx)
 {
     struct tls_ctx *c = ctx;
+    ns_app_pool_drain(&c->flows);
+    ns_app_pool_drain(&c->sessions);
     tls_x509_cache_free(c->cache);
     free(c);
 }
