@@ -1111,18 +1111,6 @@ static inline void jw_lit(struct jw *w, const char *s, uint32_t len)
     w->len = (size_t)(put_lit(w->b + w->len, s, len) - w->b);
 }
 
-/* A value, 64 bytes reserved (enough for every scalar but a string). */
-static inline int jw_value_reserved(struct jw *w, const struct ns_record *rec, uint32_t i)
-{
-    const struct ns__rec_ent *e = ns__rec_ents(rec) + i;
-    if (e->type == NS_F_STR)
-        return jw_str(w, ns__rec_str(rec, e->v.s.off), e->v.s.len);
-    if (e->type == NS_F_ARRAY || e->type == NS_F_OBJECT)
-        return jw_value(w, rec, i);
-    jw_scalar_raw(w, e);
-    return 0;
-}
-
 /* Replay a plan for the block whose member entries are idx[]. One
  * reservation covers every literal and every scalar (p->room); a string
  * reserves its own worst case plus what the rest of the plan still needs, and
@@ -1387,13 +1375,23 @@ static int jw_array(struct jw *w, const struct ns_record *rec, uint32_t i)
     for (uint32_t j = i + 1; j < rec->n && e[j].depth > d; j++) {
         if (e[j].depth != d + 1 || e[j].type == NS_F_END)
             continue;
-        if (jw_reserve(w, 65) < 0)
+        /* Scalars and strings (the usual items: "event.type", flags) are
+         * written here with one reservation each; blocks recurse. */
+        uint8_t t = e[j].type;
+        size_t need = t == NS_F_STR ? (size_t)e[j].v.s.len * 6 + 3 : 65;
+        if (jw_reserve(w, need) < 0)
             return -ENOMEM;
         if (some)
             jw_c(w, ',');
         some = true;
-        if (jw_value_reserved(w, rec, j) < 0)
-            return -ENOMEM;
+        if (t == NS_F_STR) {
+            jw_str_raw(w, ns__rec_str(rec, e[j].v.s.off), e[j].v.s.len);
+        } else if (t == NS_F_ARRAY || t == NS_F_OBJECT) {
+            if (jw_value(w, rec, j) < 0)
+                return -ENOMEM;
+        } else {
+            jw_scalar_raw(w, &e[j]);
+        }
     }
     if (jw_reserve(w, 1) < 0)
         return -ENOMEM;

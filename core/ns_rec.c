@@ -270,9 +270,14 @@ void ns_rec_release(struct ns_record *rec)
 {
     if (!rec)
         return;
-    /* acq_rel: the thread that frees must see every write made by the
-     * threads that released before it. */
-    if (__atomic_sub_fetch(&rec->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
+    /* The usual record has one reference, ours: then nobody else can hold
+     * one (a ref needs a reference), so a plain acquire load proves we are
+     * last and the locked decrement is skipped. Otherwise acq_rel: the
+     * thread that frees must see every write made by the threads that
+     * released before it (the acquire load gives the same for the first
+     * path: those releases were release operations on refcnt). */
+    if (__atomic_load_n(&rec->refcnt, __ATOMIC_ACQUIRE) == 1 ||
+        __atomic_sub_fetch(&rec->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
         void (*fin)(void *, uint64_t) = rec->fin;
         void *arg = rec->fin_arg;
         uint64_t tag = rec->fin_tag;
@@ -650,15 +655,24 @@ static __attribute__((noinline)) int rec_add_k_slow(struct ns_record *rec, uint3
     return 0;
 }
 
-/* Copy len bytes of s to d, then a NUL. Short values (most: "tcp", a port
- * name, a community id) are copied in overlapping words rather than by a
- * libc call; nothing outside s[0, len) is read. */
-static inline __attribute__((always_inline)) void rec_copy_str(uint8_t *d, const char *s,
-                                                               uint32_t len)
+/* rec_copy_str's long case, out of line and returning 0, so that adders
+ * reach it as a tail call and keep no frame for the rare long value. */
+static __attribute__((noinline)) int rec_copy_long(uint8_t *d, const char *s, uint32_t len)
 {
-    if (len > 32) {
-        memcpy(d, s, len);
-    } else if (len >= 16) {
+    memcpy(d, s, len);
+    d[len] = 0;
+    return 0;
+}
+
+/* Copy len bytes of s to d, then a NUL; returns 0. Short values (most:
+ * "tcp", a port name, a community id) are copied in overlapping words
+ * rather than by a libc call; nothing outside s[0, len) is read. */
+static inline __attribute__((always_inline)) int rec_copy_str(uint8_t *d, const char *s,
+                                                              uint32_t len)
+{
+    if (len > 32)
+        return rec_copy_long(d, s, len);
+    if (len >= 16) {
         uint64_t a, b, c, x;
         memcpy(&a, s, 8);
         memcpy(&b, s + 8, 8);
@@ -688,6 +702,7 @@ static inline __attribute__((always_inline)) void rec_copy_str(uint8_t *d, const
         d[len - 1] = c;
     }
     d[len] = 0;
+    return 0;
 }
 
 /* Copy a string value to the arena, room reserved; returns its offset. */
@@ -740,27 +755,17 @@ int ns_rec_add_double(struct ns_record *rec, const char *key, double v)
     return 0;
 }
 
-/* An array item (no key) in the common case: nothing failed, the innermost
- * open container is an array and the buffer has room (the END markers owed
- * to the open containers included, as rec_used counts them). NULL: take
- * rec_start. Same entry as rec_start makes: key 0, kplain set. */
-static inline __attribute__((always_inline)) struct ns__rec_ent *
-rec_fast_item(struct ns_record *rec, uint8_t type, uint32_t extra)
+/* ns_rec_add_str's general path (a key, a failed container, growth). */
+static __attribute__((noinline)) int rec_add_str_slow(struct ns_record *rec, const char *key,
+                                                      const char *s, size_t len)
 {
-    uint32_t open = rec->open;
-    if (!REC_LIKELY(rec->skip == 0 && open && ((rec->kinds >> (open - 1u)) & 1u)))
-        return NULL;
-    uint32_t n = rec->n;
-    if (!REC_LIKELY((uint64_t)(n + open + 1u) * ENT_SIZE + rec->arena + extra <= rec->cap))
-        return NULL;
-    struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)rec->buf + n;
-    rec->n = n + 1;
-    e->key = 0;
-    e->klen = 0;
-    e->type = type;
-    e->depth = open & 0x7f;
-    e->kplain = 1;
-    return e;
+    int err;
+    struct ns__rec_ent *e = rec_start(rec, key, 0, false, NS_F_STR, (uint32_t)len + 1, 0, &err);
+    if (!e)
+        return err;
+    e->v.s.off = rec_put(rec, s, (uint32_t)len);
+    e->v.s.len = (uint32_t)len;
+    return 0;
 }
 
 int ns_rec_add_str(struct ns_record *rec, const char *key, const char *s, size_t len)
@@ -773,20 +778,29 @@ int ns_rec_add_str(struct ns_record *rec, const char *key, const char *s, size_t
     }
     if (!s)
         len = 0;
-    struct ns__rec_ent *fe = rec_fast_item(rec, NS_F_STR, (uint32_t)len + 1);
-    if (fe) {
-        /* Array items ("event.type", "dns.header_flags"): no key to check. */
-        fe->v.s.off = rec_put_str(rec, s, (uint32_t)len);
-        fe->v.s.len = (uint32_t)len;
-        return 0;
-    }
-    int err;
-    struct ns__rec_ent *e = rec_start(rec, key, 0, false, NS_F_STR, (uint32_t)len + 1, 0, &err);
-    if (!e)
-        return err;
-    e->v.s.off = rec_put(rec, s, (uint32_t)len);
+    /* The common case here is an array item ("event.type", "dns.header_flags"):
+     * nothing failed, the innermost open container is an array (no key to
+     * check) and the buffer has room, the END markers owed to the open
+     * containers included (as rec_used counts them). The header is read into
+     * locals once, as in ns_rec_add_str_k. The entry is what rec_start makes:
+     * key 0, kplain set. */
+    uint32_t open = rec->open, n = rec->n, arena = rec->arena, cap = rec->cap;
+    if (!REC_LIKELY(rec->skip == 0 && open && ((rec->kinds >> (open - 1u)) & 1u) &&
+                    (uint64_t)(n + open + 1u) * ENT_SIZE + arena + len + 1 <= cap))
+        return rec_add_str_slow(rec, key, s, len);
+    uint8_t *buf = rec->buf;
+    uint32_t off = arena + (uint32_t)len + 1;
+    rec->n = n + 1;
+    rec->arena = off;
+    struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)buf + n;
+    e->key = 0;
+    e->klen = 0;
+    e->type = NS_F_STR;
+    e->depth = open & 0x7f;
+    e->kplain = 1;
+    e->v.s.off = off;
     e->v.s.len = (uint32_t)len;
-    return 0;
+    return rec_copy_str(buf + cap - off, s, (uint32_t)len);
 }
 
 int ns_rec_add_cstr(struct ns_record *rec, const char *key, const char *s)
@@ -936,8 +950,7 @@ int ns_rec_add_str_k(struct ns_record *rec, uint32_t key, const char *s, size_t 
     e->type = NS_F_STR;
     e->v.s.off = off;
     e->v.s.len = (uint32_t)len;
-    rec_copy_str(buf + cap - off, s, (uint32_t)len);
-    return 0;
+    return rec_copy_str(buf + cap - off, s, (uint32_t)len);
 }
 
 int ns_rec_add_ip_k(struct ns_record *rec, uint32_t key, const struct ns_ip *ip)
@@ -1096,9 +1109,15 @@ bool ns_rec_get(const struct ns_record *rec, const char *key, struct ns_field_vi
     if (!key)
         return false;
     size_t klen = strlen(key);
+    if (klen > UINT16_MAX)
+        return false; /* no entry has a key that long */
     const struct ns__rec_ent *e = ns__rec_ents(rec);
-    for (uint32_t i = 0; i < rec->n; i++) {
-        if (e[i].depth == 0 && e[i].type != NS_F_END && rec_key_eq(rec, &e[i], key, klen)) {
+    for (uint32_t i = 0, n = rec->n; i < n; i++) {
+        /* The key length first: one compare rejects almost every entry
+         * (flow_build looks up ~1 of ~40 keys per record). */
+        if (e[i].klen != klen || e[i].depth != 0)
+            continue;
+        if (e[i].type != NS_F_END && rec_key_eq(rec, &e[i], key, klen)) {
             if (out)
                 rec_view(rec, &e[i], out);
             return true;
