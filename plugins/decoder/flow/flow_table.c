@@ -13,15 +13,16 @@
  * the ports of first IP fragments so that later fragments of the same
  * datagram are accounted to the same flow.
  *
- * An idle queue is a ring of (flow, sequence) entries in the order flows were
- * queued; a flow's current entry is the one whose sequence equals its qseq,
- * and any older entry of it is stale and skipped (lazy removal). The order of
- * the current entries is what a doubly linked list kept before, but a walk
- * reads an array it can prefetch far ahead of, where the list was a chain of
- * dependent cache misses (expiry was a twentieth of the flow-only pipeline),
- * and re-queueing a flow writes its own line 0 and the ring's tail instead of
- * two neighbours. Stale entries leave at the front, or when a full ring is
- * compacted in place (grown when still more than half full).
+ * An idle queue is a ring of flow indices in the order flows were queued; a
+ * flow knows where its entry is, and queueing it again or ending it leaves a
+ * hole there (lazy removal). The order of the entries is what a doubly
+ * linked list kept before, but a walk reads an array, skips the holes
+ * without touching a flow and prefetches the flows ahead, where the list was
+ * a chain of dependent cache misses (expiry was a twentieth of the flow-only
+ * pipeline); and re-queueing a flow writes its own line 0, its old slot and
+ * the ring's tail instead of two neighbours. Holes leave at the front, or
+ * when a full ring is compacted in place (grown when still more than half
+ * full).
  * Used by one decoder instance on its worker thread.
  */
 #define _DEFAULT_SOURCE /* madvise */
@@ -48,21 +49,14 @@ struct frag_ent {
     uint64_t ts; /* 0 = empty */
 };
 
-/* One entry of an idle queue: flow idx as of its queueing number seq. */
-struct flow_qent {
-    uint32_t idx;
-    uint32_t seq;
-};
-
-/* An idle queue: a ring of cap (power of two) entries, positions run freely
- * (head <= pos < tail, modulo 2^32). seq numbers the entries queued here, 0
- * never used; it advances by less than 2 * cap between a stale entry's
- * queueing and its removal (a full ring is compacted), so a stale entry can
- * never look current. */
+/* An idle queue: a ring of cap (a power of two) flow indices in the order
+ * they were queued; positions run freely (head <= pos < tail, modulo 2^32)
+ * and name slot pos & (cap - 1). A flow knows the position of its entry
+ * (qpos): queueing it again or ending it leaves a hole (FLOW_NIL) there, so a
+ * walk skips it without reading the flow. */
 struct flow_q {
-    struct flow_qent *ent;
+    uint32_t *ent;
     uint32_t cap, head, tail;
-    uint32_t seq;
 };
 
 #define FLOW_Q_MIN 1024u
@@ -180,43 +174,50 @@ static inline bool flow_key_eq(const struct flow_key *a, const struct flow_key *
     return d == 0;
 }
 
-/* ---- lists ---------------------------------------------------------------- */
+/* ---- idle queues ---------------------------------------------------------- */
 
-/* Is queue entry e the current entry of its flow (in queue c)? */
-static inline bool q_live(const struct flow_table *t, int c, struct flow_qent e)
-{
-    const struct flow *f = F(t, e.idx);
-    return f->qseq == e.seq && f->cls == c;
-}
-
-static inline struct flow_qent *q_at(struct flow_q *q, uint32_t pos)
+static inline uint32_t *q_at(struct flow_q *q, uint32_t pos)
 {
     return &q->ent[pos & (q->cap - 1)];
 }
 
-/* Prefetch the flow of the entry at pos (lines 0-1: qseq, cls, last_ts), a
- * hint for a walk that reaches it a few entries later. */
-static inline void q_prefetch(const struct flow_table *t, struct flow_q *q, uint32_t pos)
+/* A walk's prefetch cursor: it runs ahead of the walk over the same entries
+ * and keeps lines 0-1 (qpos, last_ts) of the next FLOW_Q_AHEAD flows on
+ * their way, counting flows, not entries (holes may outnumber flows). */
+struct q_pf {
+    uint32_t pos;   /* next entry to look at */
+    uint32_t ahead; /* flows prefetched the walk has not reached */
+};
+
+#define FLOW_Q_AHEAD 12
+
+static inline void q_pf_fill(const struct flow_table *t, struct flow_q *q, struct q_pf *pf)
 {
-    if (pos - q->head < q->tail - q->head) {
-        const char *f = (const char *)F(t, q_at(q, pos)->idx);
-        __builtin_prefetch(f);
-        __builtin_prefetch(f + 64);
+    while (pf->ahead < FLOW_Q_AHEAD && pf->pos != q->tail) {
+        uint32_t idx = *q_at(q, pf->pos++);
+        if (idx != FLOW_NIL) {
+            const char *f = (const char *)F(t, idx);
+            __builtin_prefetch(f);
+            __builtin_prefetch(f + 64);
+            pf->ahead++;
+        }
     }
 }
 
-#define FLOW_Q_AHEAD 8 /* entries a queue walk prefetches ahead */
+/* The walk reached a flow: fetch one more. */
+static inline void q_pf_next(const struct flow_table *t, struct flow_q *q, struct q_pf *pf)
+{
+    if (pf->ahead > 0)
+        pf->ahead--;
+    q_pf_fill(t, q, pf);
+}
 
-/* Drop the stale entries at the front of queue c. */
+/* Drop the holes at the front of queue c (no flow is read). */
 static void q_trim(struct flow_table *t, int c)
 {
     struct flow_q *q = &t->q[c];
-    while (q->head != q->tail) {
-        q_prefetch(t, q, q->head + FLOW_Q_AHEAD);
-        if (q_live(t, c, *q_at(q, q->head)))
-            break;
+    while (q->head != q->tail && *q_at(q, q->head) == FLOW_NIL)
         q->head++;
-    }
 }
 
 /* The flow at the front of queue c (the least recently active), or FLOW_NIL. */
@@ -224,55 +225,68 @@ static uint32_t q_front(struct flow_table *t, int c)
 {
     q_trim(t, c);
     struct flow_q *q = &t->q[c];
-    return q->head != q->tail ? q_at(q, q->head)->idx : FLOW_NIL;
+    return q->head != q->tail ? *q_at(q, q->head) : FLOW_NIL;
 }
 
-/* Make room in full queue c: drop its stale entries in place (order kept),
- * then double it if still more than half full. False when it is still full
- * (every entry current and no memory to grow). */
+/* Take flow idx's entry out of its queue: a hole, dropped at the front or
+ * by the next compaction. */
+static inline void q_remove(struct flow_table *t, const struct flow *f)
+{
+    *q_at(&t->q[f->cls], f->qpos) = FLOW_NIL;
+}
+
+/* Make room in full queue c: close its holes in place (order kept, each
+ * moved flow told its new position), then double it if still more than half
+ * full (positions keep their values: a slot is pos modulo the size). False
+ * when it is still full (every entry a flow and no memory to grow). */
 static bool q_make_room(struct flow_table *t, int c)
 {
     struct flow_q *q = &t->q[c];
     uint32_t w = q->head;
+    struct q_pf pf = {q->head, 0};
+    q_pf_fill(t, q, &pf);
     for (uint32_t r = q->head; r != q->tail; r++) {
-        q_prefetch(t, q, r + FLOW_Q_AHEAD);
-        struct flow_qent e = *q_at(q, r);
-        if (q_live(t, c, e))
-            *q_at(q, w++) = e;
+        uint32_t idx = *q_at(q, r);
+        if (idx == FLOW_NIL)
+            continue;
+        q_pf_next(t, q, &pf);
+        *q_at(q, w) = idx;
+        F(t, idx)->qpos = w++;
     }
     q->tail = w;
     uint32_t n = q->tail - q->head;
-    if (n <= q->cap / 2 || q->cap >= (1u << 31))
+    if (n <= q->cap / 2 || q->cap >= (1u << 30))
         return n < q->cap;
-    struct flow_qent *ne = malloc((size_t)q->cap * 2 * sizeof(*ne));
+    uint32_t ncap = q->cap * 2;
+    uint32_t *ne = malloc((size_t)ncap * sizeof(*ne));
     if (ne == NULL) {
         t->st.alloc_failures++;
         return n < q->cap;
     }
-    for (uint32_t i = 0; i < n; i++)
-        ne[i] = *q_at(q, q->head + i);
+    for (uint32_t pos = q->head; pos != q->tail; pos++)
+        ne[pos & (ncap - 1)] = *q_at(q, pos);
     free(q->ent);
     q->ent = ne;
-    q->cap *= 2;
-    q->head = 0;
-    q->tail = n;
+    q->cap = ncap;
     return true;
 }
 
 static void flow_end(struct flow_table *t, uint32_t idx, enum flow_reason why, uint64_t now);
 
-/* Queue flow idx at the back of idle queue c (its class from now on); an
- * entry it had before becomes stale. */
-static void q_push(struct flow_table *t, uint32_t idx, uint8_t c, uint64_t now)
+/* Queue flow idx at the back of idle queue c (its class from now on); with
+ * `queued` its entry so far (in the queue of its class until now) becomes a
+ * hole. */
+static void q_push(struct flow_table *t, uint32_t idx, uint8_t c, bool queued, uint64_t now)
 {
+    struct flow *f = F(t, idx);
+    if (queued)
+        q_remove(t, f);
     struct flow_q *q = &t->q[c];
     if (q->tail - q->head == q->cap && !q_make_room(t, c)) {
-        /* Out of memory with every entry current: end the least recent
-         * flow of the queue to free its entry (counted as an eviction),
-         * unless that is this very flow, which then keeps its place. */
+        /* Out of memory with every entry a flow (not this one: its old
+         * entry, if in this queue, was a hole): end the least recent flow
+         * of the queue to free its entry (counted as an eviction). */
         uint32_t h = q_front(t, c);
-        if (h == idx)
-            return;
         struct flow *hf = F(t, h);
         if (hf->cls != FLOW_CLASS_CLOSED)
             t->st.evictions++;
@@ -282,20 +296,15 @@ static void q_push(struct flow_table *t, uint32_t idx, uint8_t c, uint64_t now)
                  now);
         q_trim(t, c);
     }
-    if (++q->seq == 0)
-        q->seq = 1;
-    struct flow *f = F(t, idx);
     f->cls = c;
-    f->qseq = q->seq;
-    *q_at(q, q->tail++) = (struct flow_qent){idx, q->seq};
+    f->qpos = q->tail;
+    *q_at(q, q->tail++) = idx;
 }
 
-/* Is flow idx the last entry of its queue (re-queueing would not move it)? */
-static inline bool q_is_back(struct flow_table *t, uint32_t idx)
+/* Is flow f the last entry of its queue (queueing it again would not move it)? */
+static inline bool q_is_back(struct flow_table *t, const struct flow *f)
 {
-    const struct flow *f = F(t, idx);
-    struct flow_q *q = &t->q[f->cls];
-    return q->tail != q->head && q_at(q, q->tail - 1)->seq == f->qseq;
+    return f->qpos + 1 == t->q[f->cls].tail;
 }
 
 static void alist_unlink(struct flow_table *t, uint32_t idx)
@@ -341,7 +350,7 @@ struct flow_table *flow_table_new(const struct flow_table_cfg *cfg)
         if (t->cfg.idle_ns[c] == 0)
             t->cfg.idle_ns[c] = def_idle[c];
         t->q[c].cap = FLOW_Q_MIN;
-        t->q[c].ent = malloc(FLOW_Q_MIN * sizeof(struct flow_qent));
+        t->q[c].ent = malloc(FLOW_Q_MIN * sizeof(uint32_t));
         if (t->q[c].ent == NULL) {
             flow_table_free(t);
             return NULL;
@@ -425,7 +434,7 @@ static void flow_end(struct flow_table *t, uint32_t idx, enum flow_reason why, u
 {
     struct flow *f = F(t, idx);
     t->cfg.on_event(t->cfg.arg, f, FLOW_EV_END, why, now);
-    f->qseq = 0; /* its queue entry is stale from now on */
+    q_remove(t, f);
     alist_unlink(t, idx);
     uint32_t *pp = &t->buckets[f->hash & (t->nbuckets - 1)];
     while (*pp != FLOW_NIL && *pp != idx)
@@ -511,7 +520,7 @@ static void flow_close(struct flow_table *t, uint32_t idx, enum flow_reason why,
     if (f->cls == FLOW_CLASS_CLOSED)
         return;
     f->close_reason = (uint8_t)why;
-    q_push(t, idx, FLOW_CLASS_CLOSED, now);
+    q_push(t, idx, FLOW_CLASS_CLOSED, true, now);
 }
 
 /* Sequence tracking for retransmission / out-of-order counts. One gap per side is
@@ -635,7 +644,7 @@ static uint32_t flow_create(struct flow_table *t, const struct flow_key *k, uint
     uint32_t bucket = hash & (t->nbuckets - 1);
     f->hnext = t->buckets[bucket];
     t->buckets[bucket] = idx;
-    q_push(t, idx, flow_class_of(k->proto), ts);
+    q_push(t, idx, flow_class_of(k->proto), false, ts);
     alist_append(t, idx);
     if (t->cfg.devices != NULL) {
         f->dev[s] = flow_devices_ref(t->cfg.devices, p->family, p->src,
@@ -842,8 +851,8 @@ struct flow *flow_table_account(struct flow_table *t, const struct flow_pkt *p,
     /* Keep the idle queue ordered by the second of the last packet: queue
      * the flow again when that second changes. Doing so on every packet
      * would fill the ring for no gain in order. */
-    if (f->last_ts / FLOW_SEC != prev_sec && !q_is_back(t, idx))
-        q_push(t, idx, f->cls, ts);
+    if (f->last_ts / FLOW_SEC != prev_sec && !q_is_back(t, f))
+        q_push(t, idx, f->cls, true, ts);
     if (created && t->cfg.emit_start)
         t->cfg.on_event(t->cfg.arg, f, FLOW_EV_START, FLOW_REASON_NONE, ts);
     t->last_side = s;
@@ -856,12 +865,14 @@ struct flow *flow_table_account(struct flow_table *t, const struct flow_pkt *p,
  * then). */
 static inline void flow_flush_prefetch(const struct flow_table *t, struct flow_q *q, uint32_t pos)
 {
-    if (pos + 2 - q->head < q->tail - q->head && t->cfg.devices != NULL) {
-        const struct flow *n = F(t, q_at(q, pos + 2)->idx);
+    if (pos + 2 - q->head < q->tail - q->head && t->cfg.devices != NULL &&
+        *q_at(q, pos + 2) != FLOW_NIL) {
+        const struct flow *n = F(t, *q_at(q, pos + 2));
         flow_devices_prefetch(t->cfg.devices, n->dev[0], n->dev[1]);
     }
-    if (pos + FLOW_Q_AHEAD - q->head < q->tail - q->head) {
-        const char *nn = (const char *)F(t, q_at(q, pos + FLOW_Q_AHEAD)->idx);
+    if (pos + FLOW_Q_AHEAD - q->head < q->tail - q->head &&
+        *q_at(q, pos + FLOW_Q_AHEAD) != FLOW_NIL) {
+        const char *nn = (const char *)F(t, *q_at(q, pos + FLOW_Q_AHEAD));
         for (int l = 0; l < 4; l++)
             __builtin_prefetch(nn + 64 * l);
     }
@@ -890,12 +901,14 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
          * not wait for one miss after another. Ending a flow only makes its
          * entry stale: the walk goes on from `pos`. */
         uint32_t grp[FLOW_END_GROUP], n = 0;
+        struct q_pf pf = {q->head, 0};
+        q_pf_fill(t, q, &pf);
         for (uint32_t pos = q->head; pos != q->tail; pos++) {
-            q_prefetch(t, q, pos + FLOW_Q_AHEAD);
-            struct flow_qent e = *q_at(q, pos);
-            struct flow *f = F(t, e.idx);
-            if (f->qseq != e.seq || f->cls != c)
-                continue; /* stale: the flow was queued again or ended */
+            uint32_t idx = *q_at(q, pos);
+            if (idx == FLOW_NIL)
+                continue; /* the flow was queued again or ended */
+            q_pf_next(t, q, &pf);
+            struct flow *f = F(t, idx);
             if (sat_add(f->last_ts / FLOW_SEC * FLOW_SEC, to) > now)
                 break;
             if (sat_add(f->last_ts, to) <= now) {
@@ -903,7 +916,7 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
                 __builtin_prefetch((const char *)f + 192);
                 if (t->cfg.devices != NULL) /* unreferenced when it ends */
                     flow_devices_prefetch(t->cfg.devices, f->dev[0], f->dev[1]);
-                grp[n++] = e.idx;
+                grp[n++] = idx;
                 if (n == FLOW_END_GROUP) {
                     flow_end_group(t, grp, n, now);
                     n = 0;
@@ -945,10 +958,10 @@ void flow_table_flush(struct flow_table *t, enum flow_reason why, uint64_t now)
         struct flow_q *q = &t->q[c];
         for (uint32_t pos = q->head; pos != q->tail; pos++) {
             flow_flush_prefetch(t, q, pos);
-            struct flow_qent e = *q_at(q, pos);
-            struct flow *f = F(t, e.idx);
-            if (f->qseq != e.seq || f->cls != c)
-                continue; /* stale */
+            uint32_t idx = *q_at(q, pos);
+            if (idx == FLOW_NIL)
+                continue;
+            struct flow *f = F(t, idx);
             t->cfg.on_event(t->cfg.arg, f, FLOW_EV_END, flow_final_reason(f, why), now);
             if (t->cfg.devices != NULL)
                 for (int s = 0; s < 2; s++)

@@ -107,7 +107,7 @@ struct flow {
     uint8_t bits;
     uint8_t src_side;
     uint8_t tcp_state;
-    uint32_t qseq; /* its entry in the idle queue of `cls` (table-private); 0 = none */
+    uint32_t qpos; /* position of its entry in the idle queue of `cls` (table-private) */
     /* line 1 */
     uint64_t last_ts;
     uint64_t pkts[2], bytes[2];
