@@ -43,6 +43,7 @@ struct tls_ctx {
      * malloc/free of them on a heap with many live flows costs more than a
      * ClientHello's parsing. */
     struct ns_app_pool flows, sessions;
+    EVP_MD_CTX *mdctx; /* reused by every digest (NULL: one per digest) */
 };
 
 /* Per claimed flow. `s` is freed once the record is emitted. */
@@ -409,8 +410,9 @@ static void tls_report(struct tls_ctx *c, struct ns_app_flow *f, struct tls_flow
 
 /* ---- app callbacks ---------------------------------------------------------- */
 
-static int tls_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, const uint8_t *data,
-                        size_t len, uint64_t ts_ns, uint64_t gap)
+/* app_data's work; the caller has set the digest context (tls_digest_ctx). */
+static int tls_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, const uint8_t *data,
+                    size_t len, uint64_t ts_ns, uint64_t gap)
 {
     struct tls_ctx *c = ctx;
     struct tls_flow *tf = f->state;
@@ -427,6 +429,19 @@ static int tls_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, c
         return NS_DECLINED;
     }
     return NS_OK;
+}
+
+/* Each callback that may hash (JA3/JA4, certificate keys) lends the
+ * instance's digest context to tls_parse for its duration: a context per
+ * digest (EVP_Digest) cost as much as the hashing. */
+static int tls_app_data(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, const uint8_t *data,
+                        size_t len, uint64_t ts_ns, uint64_t gap)
+{
+    struct tls_ctx *c = ctx;
+    tls_digest_ctx(c->mdctx);
+    int rc = tls_data(ctx, f, dir, data, len, ts_ns, gap);
+    tls_digest_ctx(NULL);
+    return rc;
 }
 
 static int tls_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, const uint8_t *data,
@@ -478,7 +493,9 @@ static void tls_app_close(void *ctx, struct ns_app_flow *f, uint64_t ts_ns)
     struct tls_flow *tf = f->state;
     if (tf == NULL)
         return;
+    tls_digest_ctx(c->mdctx);
     tls_report(c, f, tf, ts_ns);
+    tls_digest_ctx(NULL);
     if (tf->sni != tf->sni_in)
         free(tf->sni);
     ns_app_pool_put(&c->flows, tf);
@@ -500,6 +517,7 @@ static int tls_init(struct ns_instance *ins, const void *config, void **ctx)
     ns_keys_ready(c->h, tls_keys, TLSK_N, &tls_keys_ready);
     ns_app_pool_init(&c->flows, sizeof(struct tls_flow), TLS_FLOW_FREE_MAX);
     ns_app_pool_init(&c->sessions, sizeof(struct tls_session), TLS_SESS_FREE_MAX);
+    c->mdctx = EVP_MD_CTX_new(); /* NULL: tls_digest falls back to EVP_Digest */
     memcpy(&c->cfg, config, sizeof(c->cfg));
     if (c->cfg.max_handshake < 1024)
         c->cfg.max_handshake = 1024;
@@ -536,6 +554,7 @@ static void tls_destroy(void *ctx)
     struct tls_ctx *c = ctx;
     ns_app_pool_drain(&c->flows);
     ns_app_pool_drain(&c->sessions);
+    EVP_MD_CTX_free(c->mdctx);
     tls_x509_cache_free(c->cache);
     free(c);
 }

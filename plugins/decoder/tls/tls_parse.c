@@ -338,9 +338,30 @@ static void tls_hex(const uint8_t *d, size_t n, char *out, bool upper)
     out[2 * n] = '\0';
 }
 
-static void tls_digest(const EVP_MD *md, const char *s, size_t n, uint8_t *out, unsigned *olen)
+/* Not owned: the plugin's per-instance context while it runs on this thread. */
+static _Thread_local EVP_MD_CTX *tls_tl_mdctx;
+
+/* Contract in tls_parse.h. */
+void tls_digest_ctx(EVP_MD_CTX *c)
 {
-    if (md == NULL || EVP_Digest(s, n, out, olen, md, NULL) != 1)
+    tls_tl_mdctx = c;
+}
+
+/* Contract in tls_parse.h. */
+void tls_digest(const EVP_MD *md, const void *p, size_t n, uint8_t *out, unsigned *olen)
+{
+    EVP_MD_CTX *c = tls_tl_mdctx;
+    if (md == NULL) {
+        *olen = 0;
+        return;
+    }
+    if (c != NULL) {
+        if (EVP_DigestInit_ex2(c, md, NULL) != 1 || EVP_DigestUpdate(c, p, n) != 1 ||
+            EVP_DigestFinal_ex(c, out, olen) != 1)
+            *olen = 0;
+        return;
+    }
+    if (EVP_Digest(p, n, out, olen, md, NULL) != 1)
         *olen = 0;
 }
 

@@ -192,6 +192,18 @@ const EVP_MD *tls_md(int which);
 #define TLS_MD_MD5 0
 #define TLS_MD_SHA256 1
 
+/* The md digest of p[0..n) into out (EVP_MAX_MD_SIZE bytes); *olen its length,
+ * 0 on failure. Uses the calling thread's context set by tls_digest_ctx, else
+ * EVP_Digest (which allocates, initialises and frees a context per call: about
+ * half the cost of hashing a ClientHello's strings). */
+void tls_digest(const EVP_MD *md, const void *p, size_t n, uint8_t *out, unsigned *olen);
+
+/* Make c (owned by the caller, e.g. one per decoder instance; NULL = none) the
+ * context tls_digest reuses on the calling thread. Set it before each batch of
+ * calls that may hash (the plugin does at every app callback), and never leave
+ * a freed context set on a thread that will hash again. */
+void tls_digest_ctx(EVP_MD_CTX *c);
+
 /* GREASE values (RFC 8701): 0x0a0a, 0x1a1a, ... 0xfafa. */
 static inline bool tls_is_grease(uint16_t v)
 {

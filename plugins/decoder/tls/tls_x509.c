@@ -181,7 +181,8 @@ int tls_x509_parse(const uint8_t *der, size_t len, struct tls_x509 *o)
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned ml = 0;
     const EVP_MD *sha = tls_md(TLS_MD_SHA256);
-    if (sha != NULL && EVP_Digest(der, len, md, &ml, sha, NULL) == 1 && ml == 32) {
+    tls_digest(sha, der, len, md, &ml);
+    if (ml == 32) {
         static const char hx[] = "0123456789ABCDEF";
         for (unsigned k = 0; k < 32; k++) {
             o->sha256[2 * k] = hx[md[k] >> 4];
@@ -307,7 +308,9 @@ int tls_x509_parse_cached(struct tls_x509_cache *c, const uint8_t *der, size_t l
     uint8_t key[EVP_MAX_MD_SIZE];
     unsigned kl = 0;
     const EVP_MD *sha = tls_md(TLS_MD_SHA256);
-    if (c == NULL || sha == NULL || EVP_Digest(der, len, key, &kl, sha, NULL) != 1 || kl != 32)
+    if (c != NULL)
+        tls_digest(sha, der, len, key, &kl);
+    if (c == NULL || kl != 32)
         return tls_x509_parse(der, len, x);
     struct tls_x509_slot *victim = &c->slots[0];
     for (uint32_t i = 0; i < c->cap; i++) {
