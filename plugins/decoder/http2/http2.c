@@ -28,6 +28,8 @@ struct http2_config {
     uint64_t max_streams;
 };
 
+#define HTTP2_FREE_MAX 4096 /* spare flow states kept */
+
 struct http2_ctx {
     struct ns_instance *ins;
     const struct ns_host *h;
@@ -35,6 +37,7 @@ struct http2_ctx {
     ns_counter *c_flows, *c_records, *c_dropped, *c_rec_fail, *c_alloc_fail, *g_active;
     ns_counter *c_err[7];
     uint64_t active;
+    struct ns_app_pool flows; /* spare flow states (bounded): no calloc/free per flow */
 };
 
 /* Per claimed flow. `conn` is closed (and its streams reported) when both
@@ -247,8 +250,11 @@ static void http2_close_conn(struct http2_ctx *c, struct http2_flow *fl, uint64_
     if (fl->closed)
         return;
     fl->closed = true;
-    if (fl->conn.first_authority != NULL && fl->authority == NULL)
-        fl->authority = strdup(fl->conn.first_authority);
+    if (fl->conn.first_authority != NULL && fl->authority == NULL) {
+        /* Taken over (h2_conn_close would free it): no copy. */
+        fl->authority = fl->conn.first_authority;
+        fl->conn.first_authority = NULL;
+    }
     fl->grpc = fl->conn.grpc;
     uint32_t e = fl->conn.errors;
     h2_conn_close(&fl->conn, ts);
@@ -295,11 +301,12 @@ static int http2_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir
     } else {
         return NS_DECLINED;
     }
-    struct http2_flow *fl = calloc(1, sizeof(*fl));
+    struct http2_flow *fl = ns_app_pool_get(&c->flows);
     if (fl == NULL) {
         ns_counter_inc(c->c_alloc_fail);
         return NS_DECLINED;
     }
+    memset(fl, 0, sizeof(*fl));
     fl->c = c;
     fl->swap = swap;
     h2_conn_init(&fl->conn, (uint32_t)c->cfg.max_frame, (uint32_t)c->cfg.max_header_block,
@@ -338,7 +345,7 @@ static void http2_app_close(void *ctx, struct ns_app_flow *f, uint64_t ts_ns)
     fl->f = f;
     http2_close_conn(c, fl, ts_ns);
     free(fl->authority);
-    free(fl);
+    ns_app_pool_put(&c->flows, fl);
     f->state = NULL;
     if (c->active > 0)
         c->active--;
@@ -355,6 +362,7 @@ static int http2_init(struct ns_instance *ins, const void *config, void **ctx)
     c->ins = ins;
     c->h = ins->host;
     ns_keys_ready(c->h, h2_keys, H2K_N, &h2_keys_ready);
+    ns_app_pool_init(&c->flows, sizeof(struct http2_flow), HTTP2_FREE_MAX);
     memcpy(&c->cfg, config, sizeof(c->cfg));
     if (c->cfg.max_frame < 16384)
         c->cfg.max_frame = 16384;
@@ -384,7 +392,11 @@ static int http2_init(struct ns_instance *ins, const void *config, void **ctx)
 
 static void http2_destroy(void *ctx)
 {
-    free(ctx);
+    struct http2_ctx *c = ctx;
+    if (c == NULL)
+        return;
+    ns_app_pool_drain(&c->flows);
+    free(c);
 }
 
 NS_PLUGIN_DEFINE(.kind = NS_KIND_DECODER, .name = "http2", .version = "0.1.0",
