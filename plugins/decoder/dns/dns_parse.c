@@ -446,17 +446,43 @@ static void rr_data(const uint8_t *msg, size_t len, size_t off, size_t rdlen, st
     rr->data_cut = b.cut;
 }
 
-/* Skip (or keep into rr, when not NULL) one resource record at *off. */
-static enum dns_err rr_read(const uint8_t *msg, size_t len, size_t *off, struct dns_rr *rr,
-                            struct dns_msg *m)
+/* Is the question name at DNS_HEADER_LEN labels only (no compression
+ * pointer)? Called once the question was read without error. */
+static bool question_plain(const uint8_t *msg, size_t len)
 {
-    struct sb b =
-        rr ? (struct sb){rr->name, 0, sizeof(rr->name), false} : (struct sb){NULL, 0, 0, false};
-    if (b.p != NULL)
-        b.p[0] = '\0';
-    enum dns_err e = name_walk(msg, len, off, &b);
-    if (rr != NULL)
-        rr->name_len = (uint16_t)b.n;
+    size_t p = DNS_HEADER_LEN;
+    while (p < len && msg[p] != 0) {
+        if ((msg[p] & 0xc0) != 0)
+            return false;
+        p += 1 + (size_t)msg[p];
+    }
+    return p < len;
+}
+
+/* Skip (or keep into rr, when not NULL) one resource record at *off.
+ * q_plain: the question name (m->qname) is labels only, so an owner name that
+ * is just a pointer to it (0xc00c, the common answer) reads as its text
+ * without walking it again: name_walk would produce the same text and end. */
+static enum dns_err rr_read(const uint8_t *msg, size_t len, size_t *off, struct dns_rr *rr,
+                            struct dns_msg *m, bool q_plain)
+{
+    enum dns_err e;
+    if (q_plain && *off + 1 < len && msg[*off] == 0xc0 && msg[*off + 1] == DNS_HEADER_LEN) {
+        if (rr != NULL) {
+            memcpy(rr->name, m->qname, (size_t)m->qname_len + 1);
+            rr->name_len = m->qname_len;
+        }
+        *off += 2;
+        e = DNS_OK;
+    } else {
+        struct sb b =
+            rr ? (struct sb){rr->name, 0, sizeof(rr->name), false} : (struct sb){NULL, 0, 0, false};
+        if (b.p != NULL)
+            b.p[0] = '\0';
+        e = name_walk(msg, len, off, &b);
+        if (rr != NULL)
+            rr->name_len = (uint16_t)b.n;
+    }
     bool long_owner = e == DNS_ERR_NAME_TOO_LONG;
     if (e != DNS_OK && !long_owner)
         return e;
@@ -537,13 +563,14 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
         }
         off += 4;
     }
+    bool q_plain = m->has_question && question_plain(buf, len);
     for (uint32_t i = 0; i < m->ancount; i++) {
         struct dns_rr *rr = NULL;
         if (m->nanswers < DNS_MAX_ANSWERS)
             rr = &m->an[m->nanswers];
         else
             m->answers_cut = true;
-        e = rr_read(buf, len, &off, rr, m);
+        e = rr_read(buf, len, &off, rr, m, q_plain);
         if (e != DNS_OK)
             return m->err = e;
         if (rr != NULL)
@@ -552,7 +579,7 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
     /* Authority and additional: walked for bounds and EDNS (OPT), not kept. */
     uint32_t rest = (uint32_t)m->nscount + m->arcount;
     for (uint32_t i = 0; i < rest; i++) {
-        e = rr_read(buf, len, &off, NULL, m);
+        e = rr_read(buf, len, &off, NULL, m, q_plain);
         if (e != DNS_OK)
             return m->err = e;
     }
