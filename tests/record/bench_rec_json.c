@@ -5,9 +5,10 @@
  * thread; prints records/s for build+release and for build+JSON+release, the
  * serialiser alone on one record, and the serialiser alone on a rotation of
  * record shapes (TCP and UDP flows, DNS with an array of answer objects, IPv6)
- * as a sink sees them. CPU time, so a busy machine matters less; for stable
- * numbers count instructions (valgrind --tool=callgrind, or perf stat where
- * the CPU exposes counters).
+ * as a sink sees them, and a flow record built with interned keys (as
+ * decoder/flow does) alone and with its JSON. CPU time, so a busy machine
+ * matters less; for stable numbers count instructions (valgrind
+ * --tool=callgrind, or perf stat where the CPU exposes counters).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,84 @@ static struct ns_record *build(uint64_t i)
     ns_rec_add_cstr(r, NULL, "SYN");
     ns_rec_add_cstr(r, NULL, "ACK");
     ns_rec_add_cstr(r, NULL, "FIN");
+    ns_rec_end(r);
+    return r;
+}
+
+/* The same flow record with interned keys (ns_rec_key handles), as
+ * decoder/flow builds it (plugins/decoder/flow/flow_rec.h). */
+static const char *const flow_keys[] = {
+    "event.kind",
+    "event.category",
+    "event.type",
+    "event.action",
+    "event.start",
+    "event.end",
+    "event.duration",
+    "source.ip",
+    "source.port",
+    "source.mac",
+    "source.bytes",
+    "source.packets",
+    "destination.ip",
+    "destination.port",
+    "destination.mac",
+    "destination.bytes",
+    "destination.packets",
+    "network.bytes",
+    "network.packets",
+    "network.transport",
+    "network.iana_number",
+    "network.type",
+    "network.protocol",
+    "network.community_id",
+    "netscope.flow.end_reason",
+    "netscope.flow.tcp.rtt_us",
+    "netscope.flow.tcp.flags",
+};
+enum { NFK = sizeof(flow_keys) / sizeof(flow_keys[0]) };
+static uint32_t fk[NFK];
+
+static struct ns_record *build_k(uint64_t i)
+{
+    struct ns_record *r = ns_rec_new(NS_REC_FLOW, 1704164645123456789ull + i * 1000);
+    struct ns_ip s = {.family = 4, .a = {10, 0, (uint8_t)(i >> 8), (uint8_t)i}};
+    struct ns_ip d = {.family = 4, .a = {192, 168, 1, 1}};
+    const uint8_t mac[6] = {0, 1, 2, 3, 4, 5};
+    ns_rec_set_seq(r, i + 1);
+    ns_rec_add_str_k(r, fk[0], "event", 5);
+    ns_rec_add_str_k(r, fk[1], "network", 7);
+    ns_rec_begin_array_k(r, fk[2]);
+    ns_rec_add_str(r, NULL, "connection", 10);
+    ns_rec_add_str(r, NULL, "end", 3);
+    ns_rec_end(r);
+    ns_rec_add_str_k(r, fk[3], "flow_end", 8);
+    ns_rec_add_time_k(r, fk[4], 1704164645000000000ull);
+    ns_rec_add_time_k(r, fk[5], 1704164645123456789ull);
+    ns_rec_add_uint_k(r, fk[6], 123456789);
+    ns_rec_add_ip_k(r, fk[7], &s);
+    ns_rec_add_uint_k(r, fk[8], 40000 + i % 20000);
+    ns_rec_add_mac_k(r, fk[9], mac);
+    ns_rec_add_uint_k(r, fk[10], 1234);
+    ns_rec_add_uint_k(r, fk[11], 12);
+    ns_rec_add_ip_k(r, fk[12], &d);
+    ns_rec_add_uint_k(r, fk[13], 443);
+    ns_rec_add_mac_k(r, fk[14], mac);
+    ns_rec_add_uint_k(r, fk[15], 56789);
+    ns_rec_add_uint_k(r, fk[16], 40);
+    ns_rec_add_uint_k(r, fk[17], 58023);
+    ns_rec_add_uint_k(r, fk[18], 52);
+    ns_rec_add_str_k(r, fk[19], "tcp", 3);
+    ns_rec_add_str_k(r, fk[20], "6", 1);
+    ns_rec_add_str_k(r, fk[21], "ipv4", 4);
+    ns_rec_add_str_k(r, fk[22], "tls", 3);
+    ns_rec_add_str_k(r, fk[23], "1:LQU9qZlK+B5F3KDmev6m5PMibrg=", 30);
+    ns_rec_add_str_k(r, fk[24], "fin", 3);
+    ns_rec_add_uint_k(r, fk[25], 1234);
+    ns_rec_begin_array_k(r, fk[26]);
+    ns_rec_add_str(r, NULL, "SYN", 3);
+    ns_rec_add_str(r, NULL, "ACK", 3);
+    ns_rec_add_str(r, NULL, "FIN", 3);
     ns_rec_end(r);
     return r;
 }
@@ -201,6 +280,21 @@ int main(int argc, char **argv)
     double t6 = now_s();
     for (int k = 0; k < NMIX; k++)
         ns_rec_release(mix[k]);
+    /* Interned keys: build alone, then build + JSON. */
+    for (int k = 0; k < NFK; k++)
+        fk[k] = ns_rec_key(flow_keys[k]);
+    double t7 = now_s();
+    for (uint64_t i = 0; i < n; i++)
+        ns_rec_release(build_k(i));
+    double t8 = now_s();
+    for (uint64_t i = 0; i < n; i++) {
+        struct ns_record *r = build_k(i);
+        len = 0;
+        if (ns_rec_to_json(r, &buf, &cap, &len) != 0)
+            return 1;
+        ns_rec_release(r);
+    }
+    double t9 = now_s();
     printf("build+release:      %.0f records/s\n", (double)n / (t1 - t0));
     printf("build+json+release: %.0f records/s (%.0f MB/s of JSON, %zu bytes/record)\n",
            (double)n / (t2 - t1), (double)total / (t2 - t1) / 1e6, total / (size_t)n);
@@ -209,6 +303,8 @@ int main(int argc, char **argv)
     printf("small record (9 fields), build+json+release: %.0f records/s\n", (double)n / (t4 - t3));
     printf("json only, 4 shapes:  %.0f records/s (%.0f ns/record, %zu bytes/record)\n",
            (double)n / (t6 - t5), (t6 - t5) / (double)n * 1e9, mix_total / (size_t)n);
+    printf("interned keys, build+release:      %.0f records/s\n", (double)n / (t8 - t7));
+    printf("interned keys, build+json+release: %.0f records/s\n", (double)n / (t9 - t8));
     fwrite(buf, 1, one_len, stdout);
     putchar('\n');
     free(buf);
