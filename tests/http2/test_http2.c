@@ -312,6 +312,39 @@ Test(h2_parse, hostile_input)
     nghttp2_hd_deflate_del(dc);
 }
 
+/* Stream slots grow past H2_STREAMS_FIRST as streams open (no drops below
+ * max_streams); streams still open at close are reported in id order. */
+Test(h2_parse, stream_slots_grow)
+{
+    struct seen seen = {0};
+    static struct buf b;
+    struct h2_conn c;
+    nghttp2_hd_deflater *dc;
+    nghttp2_hd_deflate_new(&dc, 4096);
+    putn(&b, H2_PREFACE, H2_PREFACE_LEN);
+    uint8_t blk[256];
+    const nghttp2_nv req[] = {NV(":method", "GET"), NV(":path", "/")};
+    /* Streams 1..21 (11) open, requests complete, no responses. */
+    for (uint32_t sid = 1; sid < 22; sid += 2) {
+        size_t bn = deflate(dc, req, 2, blk, sizeof(blk));
+        frame(&b, 1, 0x05, sid, blk, bn);
+    }
+    h2_conn_init(&c, 16384, 65536, 16, on_stream, &seen);
+    h2_conn_feed(&c, 0, b.d, b.n, 1, 0);
+    cr_assert_eq(c.errors & H2_E_STREAMS, 0);
+    cr_assert_eq(c.streams_dropped, 0);
+    cr_assert_eq(c.n_open, 11);
+    cr_assert_leq(c.streams_cap, 16);
+    cr_assert_geq(c.streams_cap, 11);
+    h2_conn_close(&c, 2);
+    cr_assert_eq(seen.n, 11);
+    for (int i = 0; i < 11; i++)
+        cr_assert_eq(seen.s[i].id, (uint32_t)(2 * i + 1), "stream %d id %u", i, seen.s[i].id);
+    cr_assert_null(c.streams);
+    seen_free(&seen);
+    nghttp2_hd_deflate_del(dc);
+}
+
 /* ---- plugin --------------------------------------------------------------------------- */
 
 struct http2_cfg_mirror {

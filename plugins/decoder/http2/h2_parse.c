@@ -40,7 +40,7 @@ static struct h2_stream *h2_stream_find(struct h2_conn *c, uint32_t id)
 {
     if (c->streams == NULL)
         return NULL;
-    for (uint32_t i = 0; i < c->max_streams; i++)
+    for (uint32_t i = 0; i < c->streams_cap; i++)
         if (c->streams[i].in_use && c->streams[i].id == id)
             return &c->streams[i];
     return NULL;
@@ -48,19 +48,29 @@ static struct h2_stream *h2_stream_find(struct h2_conn *c, uint32_t id)
 
 static struct h2_stream *h2_stream_new(struct h2_conn *c, uint32_t id)
 {
-    if (c->streams == NULL) {
-        c->streams = calloc(c->max_streams, sizeof(*c->streams));
-        if (c->streams == NULL) {
-            c->errors |= H2_E_STREAMS;
-            return NULL;
-        }
-    }
     if (c->n_open >= c->max_streams) {
         c->errors |= H2_E_STREAMS;
         c->streams_dropped++;
         return NULL;
     }
-    for (uint32_t i = 0; i < c->max_streams; i++) {
+    if (c->n_open >= c->streams_cap) {
+        /* Every slot is open: grow (H2_STREAMS_FIRST first, doubling up to
+         * max_streams). Most connections keep a few streams open, so
+         * max_streams slots up front (18 KiB by default) were mostly a large
+         * calloc and longer scans. No stream pointer is held across this. */
+        uint32_t nc = c->streams_cap ? c->streams_cap * 2 : H2_STREAMS_FIRST;
+        if (nc > c->max_streams)
+            nc = c->max_streams;
+        struct h2_stream *ns = realloc(c->streams, nc * sizeof(*ns));
+        if (ns == NULL) {
+            c->errors |= H2_E_STREAMS;
+            return NULL;
+        }
+        memset(ns + c->streams_cap, 0, (nc - c->streams_cap) * sizeof(*ns));
+        c->streams = ns;
+        c->streams_cap = nc;
+    }
+    for (uint32_t i = 0; i < c->streams_cap; i++) {
         struct h2_stream *s = &c->streams[i];
         if (!s->in_use) {
             memset(s, 0, sizeof(*s));
@@ -646,7 +656,7 @@ void h2_conn_close(struct h2_conn *c, uint64_t ts)
         /* Report in stream-id order: streams are slots, pick the lowest each time. */
         for (;;) {
             struct h2_stream *lo = NULL;
-            for (uint32_t i = 0; i < c->max_streams; i++)
+            for (uint32_t i = 0; i < c->streams_cap; i++)
                 if (c->streams[i].in_use && (lo == NULL || c->streams[i].id < lo->id))
                     lo = &c->streams[i];
             if (lo == NULL)
@@ -655,6 +665,7 @@ void h2_conn_close(struct h2_conn *c, uint64_t ts)
         }
         free(c->streams);
         c->streams = NULL;
+        c->streams_cap = 0;
     }
     for (int i = 0; i < 2; i++) {
         struct h2_dir *d = &c->dir[i];

@@ -27,8 +27,9 @@
 
 #define H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define H2_PREFACE_LEN 24
-#define H2_MAX_VALUE 2048 /* longer header values are cut */
-#define H2_H1_MAX 8192    /* HTTP/1.1 upgrade request/response head */
+#define H2_MAX_VALUE 2048  /* longer header values are cut */
+#define H2_STREAMS_FIRST 4 /* stream slots allocated first (grown by doubling) */
+#define H2_H1_MAX 8192     /* HTTP/1.1 upgrade request/response head */
 
 /* Error bits (struct h2_conn.errors). */
 #define H2_E_PREFACE (1u << 0) /* client did not send the preface          */
@@ -108,7 +109,8 @@ struct h2_conn {
     char *first_authority;
     uint64_t now;
     uint32_t n_open;
-    struct h2_stream *streams; /* max_streams slots, allocated on first use */
+    struct h2_stream *streams; /* streams_cap slots (<= max_streams), grown when all are open */
+    uint32_t streams_cap;
     uint64_t streams_done, streams_dropped;
     h2_stream_cb cb;
     void *cb_arg;
