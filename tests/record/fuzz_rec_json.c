@@ -4,8 +4,10 @@
  * operations (adds of every type, begin/end in any order, removes, clones)
  * with keys drawn from an alphabet rich in '.', prefixes and bytes that need
  * escaping. The record is then serialised; the output must be strict JSON
- * without duplicate keys (ns_fake_json_check), and a clone must serialise to
- * the same bytes. Built with -DNS_FUZZ=ON (clang):
+ * without duplicate keys (ns_fake_json_check), and a clone, a second run (the
+ * cached plan) and a copy with every key by name must serialise to the same
+ * bytes. Ops with the top bit set add by interned key (ns_rec_key). Built
+ * with -DNS_FUZZ=ON (clang):
  *   build-fuzz/tests/record/fuzz_rec_json -max_total_time=60
  */
 #include <stdint.h>
@@ -55,12 +57,89 @@ static const char *key(struct in *in, char *buf, size_t cap)
     return buf;
 }
 
+/* r again with every key copied by name (r may use handles): the same
+ * entries, so the same JSON. */
+static struct ns_record *named_copy(const struct ns_record *r)
+{
+    struct ns_record *c = ns_rec_new(ns_rec_type(r), ns_rec_time(r));
+    if (!c)
+        abort();
+    ns_rec_set_seq(c, ns_rec_seq(r));
+    for (size_t i = 0; i < ns_rec_field_count(r); i++) {
+        struct ns_field_view v;
+        if (!ns_rec_field_at(r, i, &v))
+            abort();
+        switch (v.type) {
+        case NS_F_BOOL:
+            ns_rec_add_bool(c, v.key, v.v.b);
+            break;
+        case NS_F_INT:
+            ns_rec_add_int(c, v.key, v.v.i);
+            break;
+        case NS_F_UINT:
+            ns_rec_add_uint(c, v.key, v.v.u);
+            break;
+        case NS_F_DOUBLE:
+            ns_rec_add_double(c, v.key, v.v.d);
+            break;
+        case NS_F_STR:
+            ns_rec_add_str(c, v.key, v.v.s.ptr, v.v.s.len);
+            break;
+        case NS_F_IP:
+            ns_rec_add_ip(c, v.key, &v.v.ip);
+            break;
+        case NS_F_MAC:
+            ns_rec_add_mac(c, v.key, v.v.mac);
+            break;
+        case NS_F_TIME:
+            ns_rec_add_time(c, v.key, v.v.u);
+            break;
+        case NS_F_ARRAY:
+            ns_rec_begin_array(c, v.key);
+            break;
+        case NS_F_OBJECT:
+            ns_rec_begin_object(c, v.key);
+            break;
+        case NS_F_END:
+            ns_rec_end(c);
+            break;
+        default:
+            break;
+        }
+    }
+    return c;
+}
+
+/* Serialise r into a fresh buffer; abort on failure. */
+static char *json(const struct ns_record *r, size_t *len)
+{
+    char *b = NULL;
+    size_t cap = 0;
+    *len = 0;
+    if (ns_rec_to_json(r, &b, &cap, len) != 0)
+        abort();
+    return b;
+}
+
 static void check(const struct ns_record *r)
 {
     char *a = NULL, *b = NULL;
     size_t ca = 0, la = 0, cb = 0, lb = 0;
     if (ns_rec_to_json(r, &a, &ca, &la) != 0)
         abort();
+    /* Again (the plan is now cached and replayed), and from a copy with
+     * copied keys: the same bytes. */
+    size_t l2, l3;
+    char *a2 = json(r, &l2);
+    struct ns_record *nc = named_copy(r);
+    char *a3 = json(nc, &l3);
+    if (l2 != la || memcmp(a2, a, la) != 0 || l3 != la || memcmp(a3, a, la) != 0) {
+        fprintf(stderr, "differ:\n%.*s\n%.*s\n%.*s\n", (int)la, a, (int)l2, a2, (int)l3, a3);
+        abort();
+    }
+    free(a2);
+    free(a3);
+    ns_rec_release(nc);
     const char *err = ns_fake_json_check(a, la);
     if (err) {
         fprintf(stderr, "invalid JSON: %s\n%.*s\n", err, (int)la, a);
@@ -88,6 +167,57 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (in.n) {
         uint8_t op = take(&in);
         const char *k = key(&in, kb, sizeof(kb));
+        /* op >= 0x80: the add by interned key (a handle; 0 for a key that
+         * has none, which such an add refuses unless in an array). */
+        uint32_t kid = op >= 0x80 && k ? ns_rec_key(k) : 0;
+        if (op >= 0x80 && op % 14 <= 10) {
+            switch (op % 14) {
+            case 0:
+                ns_rec_add_uint_k(r, kid, (uint64_t)take(&in) << (take(&in) % 57));
+                break;
+            case 1: {
+                size_t l = take(&in) % sizeof(sb);
+                for (size_t i = 0; i < l; i++)
+                    sb[i] = (char)take(&in);
+                ns_rec_add_str_k(r, kid, sb, l);
+                break;
+            }
+            case 2:
+                ns_rec_add_int_k(r, kid, -(int64_t)take(&in) * 1000003);
+                break;
+            case 3:
+                ns_rec_add_double_k(r, kid, (double)take(&in) / 3.0);
+                break;
+            case 4:
+                ns_rec_add_bool_k(r, kid, take(&in) & 1);
+                break;
+            case 5: {
+                struct ns_ip ip = {.family = (uint8_t)(take(&in) % 8)};
+                for (int i = 0; i < 16; i++)
+                    ip.a[i] = take(&in);
+                ns_rec_add_ip_k(r, kid, &ip);
+                break;
+            }
+            case 6: {
+                uint8_t mac[6];
+                for (int i = 0; i < 6; i++)
+                    mac[i] = take(&in);
+                ns_rec_add_mac_k(r, kid, mac);
+                break;
+            }
+            case 7:
+                ns_rec_add_time_k(r, kid, (uint64_t)take(&in) << (take(&in) % 60));
+                break;
+            case 8:
+            case 9:
+                ns_rec_begin_array_k(r, kid);
+                break;
+            default:
+                ns_rec_begin_object_k(r, kid);
+                break;
+            }
+            continue;
+        }
         switch (op % 14) {
         case 0:
             ns_rec_add_uint(r, k, (uint64_t)take(&in) << (take(&in) % 57));
