@@ -921,6 +921,8 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
                 break;
             if (sat_add(f->last_ts, to) <= now) {
                 __builtin_prefetch(&t->buckets[f->hash & (t->nbuckets - 1)]);
+                /* Lines 2-3: the END record reads them (times, MACs, counts). */
+                __builtin_prefetch((const char *)f + 128);
                 __builtin_prefetch((const char *)f + 192);
                 if (t->cfg.devices != NULL) /* unreferenced when it ends */
                     flow_devices_prefetch(t->cfg.devices, f->dev[0], f->dev[1]);
