@@ -312,6 +312,46 @@ Test(h2_parse, hostile_input)
     nghttp2_hd_deflate_del(dc);
 }
 
+/* The inflaters on an h2_mem allocator: small and large (> 4 KiB) header
+ * values, blocks reused across connections, all freed at the end (ASan). */
+Test(h2_parse, hpack_on_pool_allocator)
+{
+    struct h2_mem *mem = h2_mem_new();
+    cr_assert_not_null(mem);
+    static char big[6000];
+    memset(big, 'a', sizeof(big) - 1);
+    big[0] = '/';
+    for (int round = 0; round < 3; round++) {
+        struct seen seen = {0};
+        static struct buf b;
+        b.n = 0;
+        struct h2_conn c;
+        nghttp2_hd_deflater *dc;
+        nghttp2_hd_deflate_new(&dc, 4096);
+        putn(&b, H2_PREFACE, H2_PREFACE_LEN);
+        static uint8_t blk[16384];
+        const nghttp2_nv small[] = {NV(":method", "GET"), NV(":path", "/x"),
+                                    NV(":authority", "example.test")};
+        const nghttp2_nv large[] = {NV(":method", "GET"), NV(":path", big),
+                                    NV("user-agent", "pool-test")};
+        size_t bn = deflate(dc, small, 3, blk, sizeof(blk));
+        frame(&b, 1, 0x05, 1, blk, bn);
+        bn = deflate(dc, large, 3, blk, sizeof(blk));
+        frame(&b, 1, 0x05, 3, blk, bn);
+        h2_conn_init(&c, 16384, 65536, 16, on_stream, &seen);
+        c.mem = mem;
+        h2_conn_feed(&c, 0, b.d, b.n, 1, 0);
+        cr_assert_eq(c.errors & H2_E_HPACK, 0);
+        h2_conn_close(&c, 2);
+        cr_assert_eq(seen.n, 2);
+        cr_assert_str_eq(fld(&seen, 0, H2_F_PATH), "/x");
+        cr_assert_eq(strlen(fld(&seen, 1, H2_F_PATH)), H2_MAX_VALUE);
+        seen_free(&seen);
+        nghttp2_hd_deflate_del(dc);
+    }
+    h2_mem_free(mem);
+}
+
 /* Stream slots grow past H2_STREAMS_FIRST as streams open (no drops below
  * max_streams); streams still open at close are reported in id order. */
 Test(h2_parse, stream_slots_grow)

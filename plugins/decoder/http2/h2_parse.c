@@ -34,6 +34,126 @@
 /* Bits kept in struct h2_dir.frames' neighbour: HPACK state unusable. */
 #define H2_HPACK_BROKEN(d) ((d)->block_bytes == UINT32_MAX)
 
+/* ---- HPACK memory -------------------------------------------------------------- */
+
+#define H2_MEM_CLASSES 8 /* 32, 64, ... 4096 bytes */
+
+/* In front of every block handed to nghttp2 (16 bytes keep its alignment). */
+struct h2_mem_hdr {
+    uint32_t cls; /* size class, or H2_MEM_CLASSES: malloc'd as is */
+    uint32_t pad;
+    uint64_t size; /* usable bytes after the header */
+};
+
+struct h2_mem {
+    nghttp2_mem m;
+    void *spare[H2_MEM_CLASSES]; /* free blocks (headers), linked by their first word */
+    uint32_t n[H2_MEM_CLASSES];
+};
+
+static void *h2_mem_malloc(size_t size, void *ud)
+{
+    struct h2_mem *hm = ud;
+    uint32_t cls = 0;
+    while (cls < H2_MEM_CLASSES && ((size_t)32 << cls) < size)
+        cls++;
+    struct h2_mem_hdr *h;
+    if (cls < H2_MEM_CLASSES && hm->spare[cls] != NULL) {
+        h = hm->spare[cls];
+        hm->spare[cls] = *(void **)h;
+        hm->n[cls]--;
+    } else {
+        size_t usable = cls < H2_MEM_CLASSES ? (size_t)32 << cls : size;
+        if (usable > SIZE_MAX - sizeof(*h))
+            return NULL;
+        h = malloc(sizeof(*h) + usable);
+        if (h == NULL)
+            return NULL;
+        h->size = usable;
+    }
+    h->cls = cls;
+    return h + 1;
+}
+
+static void h2_mem_dealloc(void *ptr, void *ud)
+{
+    struct h2_mem *hm = ud;
+    if (ptr == NULL)
+        return;
+    struct h2_mem_hdr *h = (struct h2_mem_hdr *)ptr - 1;
+    uint32_t cls = h->cls;
+    if (cls >= H2_MEM_CLASSES || (uint64_t)hm->n[cls] * h->size >= H2_MEM_SPARE) {
+        free(h);
+        return;
+    }
+    *(void **)h = hm->spare[cls];
+    hm->spare[cls] = h;
+    hm->n[cls]++;
+}
+
+static void *h2_mem_calloc(size_t nmemb, size_t size, void *ud)
+{
+    if (size != 0 && nmemb > SIZE_MAX / size)
+        return NULL;
+    void *p = h2_mem_malloc(nmemb * size, ud);
+    if (p != NULL)
+        memset(p, 0, nmemb * size);
+    return p;
+}
+
+static void *h2_mem_realloc(void *ptr, size_t size, void *ud)
+{
+    if (ptr == NULL)
+        return h2_mem_malloc(size, ud);
+    if (size == 0) {
+        h2_mem_dealloc(ptr, ud);
+        return NULL;
+    }
+    struct h2_mem_hdr *h = (struct h2_mem_hdr *)ptr - 1;
+    if (size <= h->size)
+        return ptr;
+    void *np = h2_mem_malloc(size, ud);
+    if (np == NULL)
+        return NULL;
+    memcpy(np, ptr, h->size);
+    h2_mem_dealloc(ptr, ud);
+    return np;
+}
+
+/* Contract in h2_parse.h. */
+struct h2_mem *h2_mem_new(void)
+{
+    struct h2_mem *hm = calloc(1, sizeof(*hm));
+    if (hm == NULL)
+        return NULL;
+    hm->m.mem_user_data = hm;
+    hm->m.malloc = h2_mem_malloc;
+    hm->m.free = h2_mem_dealloc;
+    hm->m.calloc = h2_mem_calloc;
+    hm->m.realloc = h2_mem_realloc;
+    return hm;
+}
+
+/* Contract in h2_parse.h. */
+void h2_mem_free(struct h2_mem *hm)
+{
+    if (hm == NULL)
+        return;
+    for (int i = 0; i < H2_MEM_CLASSES; i++)
+        while (hm->spare[i] != NULL) {
+            void *b = hm->spare[i];
+            hm->spare[i] = *(void **)b;
+            free(b);
+        }
+    free(hm);
+}
+
+/* A new inflater for c (its allocator when it has one); 0 or an nghttp2 error. */
+static int h2_inflater_new(struct h2_conn *c, nghttp2_hd_inflater **inf)
+{
+    return nghttp2_hd_inflate_new2(inf, c->mem != NULL ? &c->mem->m : NULL);
+}
+
 /* ---- streams ---------------------------------------------------------------- */
 
 static struct h2_stream *h2_stream_find(struct h2_conn *c, uint32_t id)
@@ -191,7 +311,7 @@ static void h2_inflate(struct h2_conn *c, int dir, uint32_t sid, const uint8_t *
         p = empty;
     if (d->inflater == NULL) {
         nghttp2_hd_inflater *inf = NULL;
-        if (nghttp2_hd_inflate_new(&inf) != 0) {
+        if (h2_inflater_new(c, &inf) != 0) {
             h2_hpack_break(c, d);
             return;
         }
@@ -330,7 +450,7 @@ static void h2_frame_settings(struct h2_conn *c, int dir, const uint8_t *p, size
             v = H2_TABLE_MAX;
         if (o->inflater == NULL) {
             nghttp2_hd_inflater *inf = NULL;
-            if (nghttp2_hd_inflate_new(&inf) != 0) {
+            if (h2_inflater_new(c, &inf) != 0) {
                 h2_hpack_break(c, o);
                 continue;
             }

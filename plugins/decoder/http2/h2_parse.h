@@ -95,6 +95,24 @@ struct h2_dir {
     uint64_t frames;
 };
 
+/*
+ * Memory for the HPACK inflaters of one decoder instance (one thread): each
+ * connection creates two inflaters and each header block allocates its
+ * names and values, and on a heap with many live flows glibc's malloc/free of
+ * those was most of HTTP/2's cost. Blocks up to 4 KiB come from per-size
+ * spare lists (at most H2_MEM_SPARE bytes of spares per size class; beyond
+ * that they are freed); larger ones go to malloc.
+ */
+#define H2_MEM_SPARE (256u * 1024u)
+struct h2_mem;
+
+/* A new allocator, or NULL when out of memory (then leave h2_conn.mem NULL). */
+struct h2_mem *h2_mem_new(void);
+
+/* Free the allocator and its spares. Every connection that used it must
+ * have been closed (h2_conn_close) first. NULL is fine. */
+void h2_mem_free(struct h2_mem *m);
+
 struct h2_conn;
 /* Called once per finished stream; the stream's strings are freed after it
  * returns (take copies if needed). */
@@ -114,6 +132,7 @@ struct h2_conn {
     uint64_t streams_done, streams_dropped;
     h2_stream_cb cb;
     void *cb_arg;
+    struct h2_mem *mem; /* the inflaters' allocator (NULL: libc); set after h2_conn_init */
 };
 
 /* Prepare a connection (no allocation until data arrives). */

@@ -38,6 +38,7 @@ struct http2_ctx {
     ns_counter *c_err[7];
     uint64_t active;
     struct ns_app_pool flows; /* spare flow states (bounded): no calloc/free per flow */
+    struct h2_mem *mem;       /* HPACK inflaters' memory (NULL: libc's)             */
 };
 
 /* Per claimed flow. `conn` is closed (and its streams reported) when both
@@ -311,6 +312,7 @@ static int http2_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir
     fl->swap = swap;
     h2_conn_init(&fl->conn, (uint32_t)c->cfg.max_frame, (uint32_t)c->cfg.max_header_block,
                  (uint32_t)c->cfg.max_streams, http2_on_stream, fl);
+    fl->conn.mem = c->mem;
     if (kind == 2)
         h2_conn_upgrade(&fl->conn);
     f->state = fl;
@@ -363,6 +365,7 @@ static int http2_init(struct ns_instance *ins, const void *config, void **ctx)
     c->h = ins->host;
     ns_keys_ready(c->h, h2_keys, H2K_N, &h2_keys_ready);
     ns_app_pool_init(&c->flows, sizeof(struct http2_flow), HTTP2_FREE_MAX);
+    c->mem = h2_mem_new(); /* NULL: the inflaters use libc's malloc */
     memcpy(&c->cfg, config, sizeof(c->cfg));
     if (c->cfg.max_frame < 16384)
         c->cfg.max_frame = 16384;
@@ -396,6 +399,7 @@ static void http2_destroy(void *ctx)
     if (c == NULL)
         return;
     ns_app_pool_drain(&c->flows);
+    h2_mem_free(c->mem); /* decoder/flow closed every connection (app_close) */
     free(c);
 }
 
