@@ -439,6 +439,16 @@ static inline uint32_t rec_put_key(struct ns_record *rec, const char *key, uint3
 
 struct ns__rec_kname *ns__rec_kchunk[NS__REC_KCHUNKS];
 static uint32_t key_count; /* atomic: handles 1..key_count are valid */
+/* Per handle, the first 8 bytes of a top-level entry with that key (key,
+ * klen, kplain; type 0, depth 0), so that an add by handle (rec_fast_k)
+ * checks the handle and gets its entry head with one load from a flat
+ * array. 0 = no such handle (every head has NS__REC_KEY_ID set), which
+ * sends the add to the general path and its checks. Stored (release) once
+ * the name's table entry is complete, loaded with acquire (a plain load on
+ * x86): as the acquire load of key_count did, it makes the entry visible to
+ * whoever later reads the record's keys. 512 KiB of zero pages, touched as
+ * keys come. */
+static uint64_t key_head[NS_REC_MAX_KEYS + 1];
 /* Name -> handle, open addressing (0 = empty), under key_lock. */
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t *key_hash, key_hcap;
@@ -518,15 +528,17 @@ uint32_t ns_rec_key(const char *name)
     kn->s = copy;
     kn->len = (uint16_t)len;
     kn->plain = rec_plain(copy, len);
-    struct ns__rec_ent head = {.key = (i + 1u) | NS__REC_KEY_ID, .klen = (uint16_t)len};
-    head.kplain = kn->plain;
-    memcpy(kn->head, &head, sizeof(kn->head));
     if (key_hash_put(i + 1u) < 0) {
         free(copy);
         memset(kn, 0, sizeof(*kn));
         goto out;
     }
     id = i + 1u;
+    struct ns__rec_ent head = {.key = id | NS__REC_KEY_ID, .klen = (uint16_t)len};
+    head.kplain = kn->plain;
+    uint64_t hw;
+    memcpy(&hw, &head, sizeof(hw));
+    __atomic_store_n(&key_head[id], hw, __ATOMIC_RELEASE);
     /* Release: the entry is complete before its handle is valid. */
     __atomic_store_n(&key_count, id, __ATOMIC_RELEASE);
 out:
@@ -593,9 +605,9 @@ rec_start(struct ns_record *rec, const char *key, uint32_t kid, bool by_id, uint
 /* ---- the common case of an add --------------------------------------------
  * Most adds are by interned key at the top level of a record whose inline
  * block still has room (a flow record: ~39 of them). Those take rec_fast_k:
- * one test for "top level, nothing failed" (open and skip both 0), the handle
- * check, one room check, and the entry head copied from the key table; the
- * adders are then leaf functions without a frame. Everything else (arrays,
+ * one test for "top level, nothing failed" (open and skip both 0), one load
+ * that checks the handle and gives the entry head (key_head), one room
+ * check; the adders are then leaf functions without a frame. Everything else (arrays,
  * objects, a failed begin, growth, a bad handle) goes through rec_start in a
  * separate, not inlined function, with the same results. */
 
@@ -607,9 +619,10 @@ rec_start(struct ns_record *rec, const char *key, uint32_t kid, bool by_id, uint
 static inline __attribute__((always_inline)) struct ns__rec_ent *
 rec_fast_k(struct ns_record *rec, uint32_t kid, uint8_t type, uint32_t extra)
 {
-    if (!REC_LIKELY((rec->open | rec->skip) == 0))
+    if (!REC_LIKELY((rec->open | rec->skip) == 0 && kid <= NS_REC_MAX_KEYS))
         return NULL;
-    if (!REC_LIKELY(kid - 1u < __atomic_load_n(&key_count, __ATOMIC_ACQUIRE)))
+    uint64_t head = __atomic_load_n(&key_head[kid], __ATOMIC_ACQUIRE);
+    if (!REC_LIKELY(head != 0))
         return NULL;
     uint32_t n = rec->n;
     /* rec_used() at the top level (no END owed), in 64 bits: extra is at
@@ -618,7 +631,7 @@ rec_fast_k(struct ns_record *rec, uint32_t kid, uint8_t type, uint32_t extra)
         return NULL;
     struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)rec->buf + n;
     rec->n = n + 1;
-    memcpy(e, ns__rec_kname(kid)->head, 8);
+    memcpy(e, &head, 8);
     e->type = type;
     return e;
 }
@@ -937,16 +950,17 @@ int ns_rec_add_str_k(struct ns_record *rec, uint32_t key, const char *s, size_t 
      * string stores go through byte pointers, which would otherwise force
      * every header field to be reloaded after them. */
     uint32_t n = rec->n, arena = rec->arena, cap = rec->cap;
-    if (!REC_LIKELY((rec->open | rec->skip) == 0 &&
-                    key - 1u < __atomic_load_n(&key_count, __ATOMIC_ACQUIRE) &&
-                    (uint64_t)n * ENT_SIZE + arena + ENT_SIZE + len + 1 <= cap))
+    uint64_t head = 0;
+    if (REC_LIKELY((rec->open | rec->skip) == 0 && key <= NS_REC_MAX_KEYS))
+        head = __atomic_load_n(&key_head[key], __ATOMIC_ACQUIRE);
+    if (!REC_LIKELY(head != 0 && (uint64_t)n * ENT_SIZE + arena + ENT_SIZE + len + 1 <= cap))
         return rec_add_k_slow(rec, key, NS_F_STR, 0, s, len);
     uint8_t *buf = rec->buf;
     uint32_t off = arena + (uint32_t)len + 1;
     rec->n = n + 1;
     rec->arena = off;
     struct ns__rec_ent *e = (struct ns__rec_ent *)(void *)buf + n;
-    memcpy(e, ns__rec_kname(key)->head, 8);
+    memcpy(e, &head, 8);
     e->type = NS_F_STR;
     e->v.s.off = off;
     e->v.s.len = (uint32_t)len;

@@ -126,10 +126,6 @@ static inline const char *ns__rec_str(const struct ns_record *rec, uint32_t off)
 
 struct ns__rec_kname {
     const char *s; /* NUL-terminated, never freed */
-    /* The first 8 bytes of a top-level entry with this key (key, klen,
-     * kplain; type 0, depth 0), made once at intern time, so that an add by
-     * handle writes its entry head with one copy (ns_rec.c, rec_fast_k). */
-    uint8_t head[8];
     uint16_t len;
     bool plain; /* needs no JSON escaping (as ns__rec_ent.kplain) */
 };
