@@ -1250,7 +1250,9 @@ static uint32_t jw_collect(const struct ns_record *rec, uint32_t from, uint32_t 
                 break; /* the block's END */
             continue;  /* inside a member array/object */
         }
-        if (x->type == NS_F_END || !x->key)
+        /* END markers have no key (ns_rec_end zeroes the entry), so one
+         * test skips them and keyless entries alike. */
+        if (!x->key)
             continue;
         if (n < max) {
             idx[n] = (uint32_t)(x - e);
