@@ -145,42 +145,52 @@ __attribute__((constructor)) static void sha1_detect(void)
 #define SHA1_BLOCK(h, blk) sha1_block(h, blk)
 #endif
 
-/* SHA-1 of a message of at most 55 bytes (one padded block). */
-static void sha1_short(const uint8_t *msg, size_t len, uint8_t md[20])
-{
-    uint32_t h[5] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u, 0xc3d2e1f0u};
-    uint8_t blk[64];
-    memset(blk, 0, sizeof(blk));
-    memcpy(blk, msg, len);
-    blk[len] = 0x80;
-    uint64_t bits = (uint64_t)len * 8u;
-    for (int i = 0; i < 8; i++)
-        blk[63 - i] = (uint8_t)(bits >> (8 * i));
-    SHA1_BLOCK(h, blk);
-    for (int i = 0; i < 5; i++) {
-        md[4 * i] = (uint8_t)(h[i] >> 24);
-        md[4 * i + 1] = (uint8_t)(h[i] >> 16);
-        md[4 * i + 2] = (uint8_t)(h[i] >> 8);
-        md[4 * i + 3] = (uint8_t)h[i];
-    }
-}
-
-static void cid_base64(const uint8_t *in, size_t len, char *out)
+/* base64 of the 20-byte digest: six whole 3-byte groups and a 2-byte tail
+ * ("=" padded), 28 characters and a NUL. */
+static void cid_base64_20(const uint8_t md[20], char *out)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? tab[v & 63] : '=';
+    for (int i = 0; i < 6; i++) {
+        uint32_t v = (uint32_t)md[3 * i] << 16 | (uint32_t)md[3 * i + 1] << 8 | md[3 * i + 2];
+        out[4 * i] = tab[(v >> 18) & 63];
+        out[4 * i + 1] = tab[(v >> 12) & 63];
+        out[4 * i + 2] = tab[(v >> 6) & 63];
+        out[4 * i + 3] = tab[v & 63];
     }
-    out[o] = '\0';
+    uint32_t v = (uint32_t)md[18] << 16 | (uint32_t)md[19] << 8;
+    out[24] = tab[(v >> 18) & 63];
+    out[25] = tab[(v >> 12) & 63];
+    out[26] = tab[(v >> 6) & 63];
+    out[27] = '=';
+    out[28] = '\0';
+}
+
+/* Big-endian loads, written portably (compilers make them a load and a
+ * byte swap). */
+static inline uint32_t cid_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t cid_be64(const uint8_t *p)
+{
+    return (uint64_t)cid_be32(p) << 32 | cid_be32(p + 4);
+}
+
+/* The sign of memcmp(a, b, alen) for alen 4 or 16, as big-endian words (no
+ * library call per record). */
+static inline int cid_addr_cmp(const uint8_t *a, const uint8_t *b, size_t alen)
+{
+    if (alen == 4) {
+        uint32_t x = cid_be32(a), y = cid_be32(b);
+        return x < y ? -1 : x > y;
+    }
+    for (int i = 0; i < 16; i += 8) {
+        uint64_t x = cid_be64(a + i), y = cid_be64(b + i);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    return 0;
 }
 
 int community_id_v1(uint16_t seed, uint8_t family, const uint8_t *saddr, const uint8_t *daddr,
@@ -195,7 +205,7 @@ int community_id_v1(uint16_t seed, uint8_t family, const uint8_t *saddr, const u
     if (proto == 1 || proto == 58)
         community_id_icmp_ports(proto, (uint8_t)sport, (uint8_t)dport, &sport, &dport, &one_way);
     /* Order the endpoints so both directions produce the same input. */
-    int c = memcmp(saddr, daddr, alen);
+    int c = cid_addr_cmp(saddr, daddr, alen);
     if (!one_way && (c > 0 || (c == 0 && has_ports && sport > dport))) {
         const uint8_t *ta = saddr;
         saddr = daddr;
@@ -204,27 +214,44 @@ int community_id_v1(uint16_t seed, uint8_t family, const uint8_t *saddr, const u
         sport = dport;
         dport = tp;
     }
-    uint8_t buf[2 + 16 + 16 + 2 + 4];
+    /* The input (seed, addresses, protocol, pad, ports: at most 40 bytes)
+     * is written straight into the one padded SHA-1 block. */
+    uint8_t blk[64] = {0};
     size_t n = 0;
-    buf[n++] = (uint8_t)(seed >> 8);
-    buf[n++] = (uint8_t)seed;
-    memcpy(buf + n, saddr, alen);
-    n += alen;
-    memcpy(buf + n, daddr, alen);
-    n += alen;
-    buf[n++] = proto;
-    buf[n++] = 0;
-    if (has_ports) {
-        buf[n++] = (uint8_t)(sport >> 8);
-        buf[n++] = (uint8_t)sport;
-        buf[n++] = (uint8_t)(dport >> 8);
-        buf[n++] = (uint8_t)dport;
+    blk[n++] = (uint8_t)(seed >> 8);
+    blk[n++] = (uint8_t)seed;
+    if (alen == 4) {
+        memcpy(blk + n, saddr, 4);
+        memcpy(blk + n + 4, daddr, 4);
+        n += 8;
+    } else {
+        memcpy(blk + n, saddr, 16);
+        memcpy(blk + n + 16, daddr, 16);
+        n += 32;
     }
-    _Static_assert(sizeof(buf) <= 55, "the Community ID input fits one SHA-1 block");
+    blk[n++] = proto;
+    blk[n++] = 0;
+    if (has_ports) {
+        blk[n++] = (uint8_t)(sport >> 8);
+        blk[n++] = (uint8_t)sport;
+        blk[n++] = (uint8_t)(dport >> 8);
+        blk[n++] = (uint8_t)dport;
+    }
+    _Static_assert(2 + 16 + 16 + 2 + 4 <= 55, "the Community ID input fits one SHA-1 block");
+    blk[n] = 0x80;
+    blk[62] = (uint8_t)((n * 8u) >> 8); /* message length in bits, < 2^16 */
+    blk[63] = (uint8_t)(n * 8u);
+    uint32_t h[5] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u, 0xc3d2e1f0u};
+    SHA1_BLOCK(h, blk);
     uint8_t md[20];
-    sha1_short(buf, n, md);
+    for (int i = 0; i < 5; i++) {
+        md[4 * i] = (uint8_t)(h[i] >> 24);
+        md[4 * i + 1] = (uint8_t)(h[i] >> 16);
+        md[4 * i + 2] = (uint8_t)(h[i] >> 8);
+        md[4 * i + 3] = (uint8_t)h[i];
+    }
     out[0] = '1';
     out[1] = ':';
-    cid_base64(md, sizeof(md), out + 2);
+    cid_base64_20(md, out + 2);
     return 0;
 }
