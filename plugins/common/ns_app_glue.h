@@ -149,14 +149,23 @@ static inline struct ns_app_state *ns_app_state_first(struct ns_app_state *list)
  * Spare objects of one size, kept by one decoder instance (its ctx, so one
  * worker thread) for reuse: glibc's malloc degrades with many live flows
  * (fragmentation, unlink_chunk, malloc_consolidate), and a DNS or HTTP flow
- * is often short. At most `cap` spares are held (memory stays bounded); a put
- * beyond that frees. Objects come back uninitialised.
+ * is often short. Objects come back uninitialised. Two modes:
+ *  - ns_app_pool_init: objects malloc'd one by one; at most `cap` spares are
+ *    held (memory stays bounded), a put beyond that frees;
+ *  - ns_app_pool_init_chunked: objects carved `chunk` at a time from one
+ *    malloc and never freed before ns_app_pool_drain, so the memory held is
+ *    the peak number of live objects. For per-flow states whose flows mostly
+ *    live until the flow table expires or flushes them (UDP: DNS), where a
+ *    bounded spare list is empty when they are created and overflows when
+ *    they end; their number is bounded by the flow table's.
  */
 struct ns_app_pool {
-    void *spare;  /* first spare; each spare's first word links the next */
-    uint32_t n;   /* spares held */
-    uint32_t cap; /* most spares held */
-    size_t size;  /* object size (>= sizeof(void *)) */
+    void *spare;    /* first spare; each spare's first word links the next */
+    uint32_t n;     /* spares held */
+    uint32_t cap;   /* most spares held (one-by-one mode) */
+    size_t size;    /* object size (>= sizeof(void *); chunked: multiple of 16) */
+    uint32_t chunk; /* > 0: objects per chunk (chunked mode) */
+    void *chunks;   /* chunked: every chunk, linked by its first word */
 };
 
 static inline void ns_app_pool_init(struct ns_app_pool *p, size_t size, uint32_t cap)
@@ -165,14 +174,42 @@ static inline void ns_app_pool_init(struct ns_app_pool *p, size_t size, uint32_t
     p->n = 0;
     p->cap = cap;
     p->size = size < sizeof(void *) ? sizeof(void *) : size;
+    p->chunk = 0;
+    p->chunks = NULL;
 }
 
-/* An object of p->size bytes (a spare, else malloc'd), or NULL. */
+static inline void ns_app_pool_init_chunked(struct ns_app_pool *p, size_t size, uint32_t chunk)
+{
+    ns_app_pool_init(p, (size + 15) & ~(size_t)15, UINT32_MAX);
+    p->chunk = chunk > 0 ? chunk : 1;
+}
+
+/* Chunked: a new chunk; its objects but the first become spares. */
+static inline void *ns_app_pool_grow(struct ns_app_pool *p)
+{
+    if (p->size > (SIZE_MAX - 16) / p->chunk)
+        return NULL;
+    char *c = malloc(16 + (size_t)p->chunk * p->size); /* 16: the link, keeps alignment */
+    if (c == NULL)
+        return NULL;
+    *(void **)c = p->chunks;
+    p->chunks = c;
+    char *o = c + 16;
+    for (uint32_t i = p->chunk - 1; i >= 1; i--) {
+        void *s = o + (size_t)i * p->size;
+        *(void **)s = p->spare;
+        p->spare = s;
+        p->n++;
+    }
+    return o;
+}
+
+/* An object of p->size bytes (a spare, else a new one), or NULL. */
 static inline void *ns_app_pool_get(struct ns_app_pool *p)
 {
     void *o = p->spare;
     if (o == NULL)
-        return malloc(p->size);
+        return p->chunk > 0 ? ns_app_pool_grow(p) : malloc(p->size);
     p->spare = *(void **)o;
     p->n--;
     return o;
@@ -183,7 +220,7 @@ static inline void ns_app_pool_put(struct ns_app_pool *p, void *o)
 {
     if (o == NULL)
         return;
-    if (p->n >= p->cap) {
+    if (p->n >= p->cap && p->chunk == 0) {
         free(o);
         return;
     }
@@ -192,9 +229,18 @@ static inline void ns_app_pool_put(struct ns_app_pool *p, void *o)
     p->n++;
 }
 
-/* Free every spare (at destroy). */
+/* Free every spare (at destroy); chunked: every chunk, so every object must
+ * have been put back. */
 static inline void ns_app_pool_drain(struct ns_app_pool *p)
 {
+    if (p->chunk > 0) {
+        while (p->chunks != NULL) {
+            void *c = p->chunks;
+            p->chunks = *(void **)c;
+            free(c);
+        }
+        p->spare = NULL;
+    }
     while (p->spare != NULL) {
         void *o = p->spare;
         p->spare = *(void **)o;

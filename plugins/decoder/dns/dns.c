@@ -33,7 +33,8 @@
 #define DNS_TCP_BAD_LIMIT 3     /* malformed messages in a row: give up  */
 #define DNS_Q_POOL_NAME 128     /* pooled query: room for a name this long */
 #define DNS_FLOW_QNAME_IN 64    /* the flow's first name kept inline up to */
-#define DNS_FREE_MAX 4096       /* spare flow states / queries kept        */
+#define DNS_FREE_MAX 4096       /* spare queries kept                      */
+#define DNS_FLOW_CHUNK 64       /* flow states allocated at a time         */
 
 /* A string literal with its length (no strlen in the data path). */
 #define REC_LIT(h, r, k, lit) (h)->rec_add_str((r), (k), (lit), sizeof(lit) - 1)
@@ -83,12 +84,16 @@ struct dns_ctx {
     struct dns_q *ghead, *gtail;
     uint64_t npending;
     struct ns_app_state *flows; /* every live dns_flow */
-    /* Spare per-flow states and pooled queries: a DNS flow is often one
-     * query and its response, so calloc/free per flow and per query would
-     * be a large part of its cost. */
-    struct dns_flow *ffree;
+    /* Per-flow states carved from chunks, and spare pooled queries: a DNS
+     * flow is often one query and its response, so calloc/free per flow and
+     * per query would be a large part of its cost. UDP flows mostly live
+     * until the flow table expires them in bulk (or flushes them at the
+     * end), so a bounded spare list of states would be empty at creation
+     * and overflow at the end: the states are chunked instead (memory: the
+     * peak number of live DNS flows, bounded by the flow table). */
+    struct ns_app_pool fpool;
     struct dns_q *qfree;
-    uint32_t nffree, nqfree;
+    uint32_t nqfree;
 #ifdef NS_HAVE_LIBPSL
     const psl_ctx_t *psl;            /* libpsl's built-in list (static; not freed) */
     struct dns_domain_cache *dcache; /* memo of name splits (NULL: none)          */
@@ -639,15 +644,12 @@ static int dns_app_probe(void *ctx, struct ns_app_flow *f, enum ns_app_dir dir, 
     } else {
         return NS_DECLINED;
     }
-    struct dns_flow *fl = c->ffree;
-    if (fl != NULL) {
-        c->ffree = (struct dns_flow *)fl->link.next;
-        c->nffree--;
-        memset(fl, 0, offsetof(struct dns_flow, qname_in));
-    } else if ((fl = calloc(1, sizeof(*fl))) == NULL) {
+    struct dns_flow *fl = ns_app_pool_get(&c->fpool);
+    if (fl == NULL) {
         ns_counter_inc(c->c_alloc);
         return NS_DECLINED;
     }
+    memset(fl, 0, offsetof(struct dns_flow, qname_in));
     ns_app_state_attach(&c->flows, &fl->link, f);
     /* The probed payload is ours to consume (it is not delivered again). */
     (void)dns_app_data(ctx, f, dir, data, len, ts, 0);
@@ -672,13 +674,7 @@ static void dns_flow_free(struct dns_ctx *c, struct dns_flow *fl)
     free(fl->buf[1]);
     if (fl->qname != fl->qname_in)
         free(fl->qname);
-    if (c->nffree < DNS_FREE_MAX) {
-        fl->link.next = (struct ns_app_state *)c->ffree;
-        c->ffree = fl;
-        c->nffree++;
-        return;
-    }
-    free(fl);
+    ns_app_pool_put(&c->fpool, fl);
 }
 
 static void dns_app_close(void *ctx, struct ns_app_flow *f, uint64_t ts)
@@ -729,11 +725,7 @@ static void dns_destroy(void *ctx)
     struct ns_app_state *st;
     while ((st = ns_app_state_first(c->flows)) != NULL)
         dns_flow_free(c, (struct dns_flow *)st); /* link is its first member */
-    while (c->ffree != NULL) {
-        struct dns_flow *fl = c->ffree;
-        c->ffree = (struct dns_flow *)fl->link.next;
-        free(fl);
-    }
+    ns_app_pool_drain(&c->fpool);                /* every state was put back just above */
     while (c->qfree != NULL) {
         struct dns_q *q = c->qfree;
         c->qfree = q->fnext;
@@ -759,6 +751,7 @@ static int dns_init(struct ns_instance *ins, const void *config, void **ctxp)
     c->ins = ins;
     c->h = ins->host;
     ns_keys_ready(c->h, dns_keys, DNSK_N, &dns_keys_ready);
+    ns_app_pool_init_chunked(&c->fpool, sizeof(struct dns_flow), DNS_FLOW_CHUNK);
 #ifdef NS_HAVE_LIBPSL
     c->psl = psl_builtin(); /* NULL when libpsl was built without a list */
     if (c->psl != NULL)
