@@ -568,6 +568,16 @@ Test(tls_x509, cache_hits_and_failures)
     cr_assert_str_eq(b.san_dns[0], "www.example.org");
     cr_assert_str_eq(b.san_ip[0], "192.0.2.7");
     cr_assert_neq(a.subject, b.subject); /* copies, freed separately */
+    /* A hit is a packed copy (one block) with the same fields. */
+    cr_assert_null(a.block);
+    cr_assert_not_null(b.block);
+    cr_assert_eq(b.n_san_ip, a.n_san_ip);
+    cr_assert_str_eq(b.san_dns[1], a.san_dns[1]);
+    if (a.issuer != NULL)
+        cr_assert_str_eq(b.issuer, a.issuer);
+    if (a.subject_cn != NULL)
+        cr_assert_str_eq(b.subject_cn, a.subject_cn);
+    cr_assert_eq(b.not_after, a.not_after);
     tls_x509_free(&a);
     tls_x509_free(&b);
     /* Garbage is parsed once and remembered as bad. */

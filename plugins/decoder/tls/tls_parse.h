@@ -93,6 +93,8 @@ struct tls_x509 {
     uint16_t n_san_dns, n_san_ip;
     char **san_dns; /* TLS_MAX_SANS slots, allocated on the first name */
     char **san_ip;
+    void *block; /* a copy (from the cache): every string and list above is in
+                    this one allocation, read-only; NULL: each is malloc'd */
 };
 
 /* Per-direction stream state: record header, then record body. */

@@ -196,6 +196,11 @@ int tls_x509_parse(const uint8_t *der, size_t len, struct tls_x509 *o)
 /* Contract in tls_parse.h. */
 void tls_x509_free(struct tls_x509 *o)
 {
+    if (o->block != NULL) { /* a copy: one allocation */
+        free(o->block);
+        memset(o, 0, sizeof(*o));
+        return;
+    }
     free(o->subject);
     free(o->issuer);
     free(o->subject_cn);
@@ -261,44 +266,70 @@ void tls_x509_cache_stats(const struct tls_x509_cache *c, uint64_t *hits, uint64
     *misses = c ? c->misses : 0;
 }
 
-static char *tls_dup(const char *s)
+/* Bytes of s with its NUL (0 for NULL). */
+static size_t tls_slen(const char *s)
 {
-    return s ? strdup(s) : NULL;
+    return s != NULL ? strlen(s) + 1 : 0;
 }
 
-static char **tls_dup_list(char *const *v, uint16_t n)
+/* s into *p (advanced), or NULL for NULL. */
+static char *tls_pack(char **p, const char *s, size_t n)
 {
-    if (v == NULL || n == 0)
+    if (s == NULL)
         return NULL;
-    char **o = calloc(TLS_MAX_SANS, sizeof(char *));
-    if (o != NULL)
-        for (uint16_t i = 0; i < n; i++)
-            o[i] = tls_dup(v[i]);
-    return o;
+    char *at = *p;
+    memcpy(at, s, n);
+    *p += n;
+    return at;
 }
 
-/* Deep copy; on allocation failure some strings are NULL (fields missing). */
+/* Copy (for the cache and its hits): the strings and lists in one block
+ * (x509.block), one malloc instead of one per string. A list is cut at a NULL
+ * entry (it would be written as a missing value). On allocation failure every
+ * field is missing. */
 static void tls_x509_copy(struct tls_x509 *d, const struct tls_x509 *s)
 {
     *d = *s;
-    d->subject = tls_dup(s->subject);
-    d->issuer = tls_dup(s->issuer);
-    d->subject_cn = tls_dup(s->subject_cn);
-    d->issuer_cn = tls_dup(s->issuer_cn);
-    d->serial = tls_dup(s->serial);
-    d->san_dns = tls_dup_list(s->san_dns, s->n_san_dns);
-    d->san_ip = tls_dup_list(s->san_ip, s->n_san_ip);
-    if (d->san_dns == NULL)
-        d->n_san_dns = 0;
-    if (d->san_ip == NULL)
-        d->n_san_ip = 0;
-    /* A NULL inside a list would be written as a missing value: drop the tail. */
-    for (uint16_t i = 0; i < d->n_san_dns; i++)
-        if (d->san_dns[i] == NULL)
-            d->n_san_dns = i;
-    for (uint16_t i = 0; i < d->n_san_ip; i++)
-        if (d->san_ip[i] == NULL)
-            d->n_san_ip = i;
+    d->block = NULL;
+    uint16_t nd = 0, ni = 0;
+    if (s->san_dns != NULL)
+        while (nd < s->n_san_dns && s->san_dns[nd] != NULL)
+            nd++;
+    if (s->san_ip != NULL)
+        while (ni < s->n_san_ip && s->san_ip[ni] != NULL)
+            ni++;
+    size_t ls[5] = {tls_slen(s->subject), tls_slen(s->issuer), tls_slen(s->subject_cn),
+                    tls_slen(s->issuer_cn), tls_slen(s->serial)};
+    size_t total = ((size_t)nd + ni) * sizeof(char *);
+    for (int i = 0; i < 5; i++)
+        total += ls[i];
+    for (uint16_t i = 0; i < nd; i++)
+        total += strlen(s->san_dns[i]) + 1;
+    for (uint16_t i = 0; i < ni; i++)
+        total += strlen(s->san_ip[i]) + 1;
+    char *b = total > 0 ? malloc(total) : NULL;
+    if (b == NULL) {
+        d->subject = d->issuer = d->subject_cn = d->issuer_cn = d->serial = NULL;
+        d->san_dns = d->san_ip = NULL;
+        d->n_san_dns = d->n_san_ip = 0;
+        return;
+    }
+    char **pd = (char **)(void *)b, **pi = pd + nd;
+    char *p = b + ((size_t)nd + ni) * sizeof(char *);
+    d->subject = tls_pack(&p, s->subject, ls[0]);
+    d->issuer = tls_pack(&p, s->issuer, ls[1]);
+    d->subject_cn = tls_pack(&p, s->subject_cn, ls[2]);
+    d->issuer_cn = tls_pack(&p, s->issuer_cn, ls[3]);
+    d->serial = tls_pack(&p, s->serial, ls[4]);
+    for (uint16_t i = 0; i < nd; i++)
+        pd[i] = tls_pack(&p, s->san_dns[i], strlen(s->san_dns[i]) + 1);
+    for (uint16_t i = 0; i < ni; i++)
+        pi[i] = tls_pack(&p, s->san_ip[i], strlen(s->san_ip[i]) + 1);
+    d->san_dns = nd > 0 ? pd : NULL;
+    d->san_ip = ni > 0 ? pi : NULL;
+    d->n_san_dns = nd;
+    d->n_san_ip = ni;
+    d->block = b;
 }
 
 /* Contract in tls_parse.h. */
