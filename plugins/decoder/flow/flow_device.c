@@ -8,14 +8,20 @@
  */
 #include "flow_device.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DEV_NIL UINT32_MAX
 #define DEV_MIN_BUCKETS 1024u
 
+_Static_assert(sizeof(struct flow_device) == 128, "a device entry is two lines");
+_Static_assert(offsetof(struct flow_device, pkts_out) == 64, "line 1 starts with the counters");
+
 struct flow_devices {
-    struct flow_device *ents;
+    struct flow_device *ents; /* line-aligned inside ents_mem */
+    void *ents_mem;
     uint32_t *buckets;
     uint32_t nbuckets; /* power of two, grown with the entries up to max_nbuckets */
     uint32_t max_nbuckets;
@@ -64,9 +70,13 @@ struct flow_devices *flow_devices_new(uint32_t max_devices, uint32_t seed)
     d->cap = max_devices;
     d->seed = seed;
     d->free_head = DEV_NIL;
-    d->ents = calloc(max_devices, sizeof(*d->ents));
+    /* calloc (a large one maps zero pages, touched only as entries are
+     * used) with one spare entry to align the array to a line. */
+    d->ents_mem = calloc((size_t)max_devices + 1, sizeof(*d->ents));
+    if (d->ents_mem != NULL)
+        d->ents = (struct flow_device *)(((uintptr_t)d->ents_mem + 63) & ~(uintptr_t)63);
     d->buckets = malloc((size_t)nb * sizeof(uint32_t));
-    if (d->ents == NULL || d->buckets == NULL) {
+    if (d->ents_mem == NULL || d->buckets == NULL) {
         flow_devices_free(d);
         return NULL;
     }
@@ -78,7 +88,7 @@ void flow_devices_free(struct flow_devices *d)
 {
     if (d == NULL)
         return;
-    free(d->ents);
+    free(d->ents_mem);
     free(d->buckets);
     free(d);
 }

@@ -16,20 +16,28 @@
 
 #define FLOW_DEV_PORTS 8 /* per set; further ports set the overflow flag */
 
+/* One entry: two 64-byte lines (entries are line-aligned). Line 0 holds
+ * what a lookup compares and follows (family, MAC, address, chain) and what
+ * every packet updates besides its counters (last_ts, dirty); line 1 the
+ * counters and port sets. A new flow's two lookups thus touch one line per
+ * entry visited. */
 struct flow_device {
+    /* line 0 */
     uint8_t family; /* 4 or 6 */
     bool has_mac;
     uint8_t mac[6];
     uint8_t ip[16];
+    uint32_t refs; /* flows pointing here                  */
+    uint32_t hnext;
     uint8_t dirty; /* changed since the last report             */
     uint8_t n_served, n_peer;
     bool served_overflow, peer_overflow;
+    uint64_t first_ts, last_ts;
+    /* line 1 */
+    uint64_t pkts_out __attribute__((aligned(64)));
+    uint64_t bytes_out, pkts_in, bytes_in;
     uint16_t served[FLOW_DEV_PORTS]; /* local ports of flows it answered     */
     uint16_t peer[FLOW_DEV_PORTS];   /* remote ports of flows it initiated   */
-    uint32_t refs;                   /* flows pointing here                  */
-    uint32_t hnext;
-    uint64_t first_ts, last_ts;
-    uint64_t pkts_out, bytes_out, pkts_in, bytes_in;
 };
 
 struct flow_devices;
