@@ -289,31 +289,49 @@ static void tls_sb_ch(struct tls_sb *b, char c)
     }
 }
 
-/* Append (bounded; the string stays NUL-terminated). A tiny formatter for
- * the few formats the fingerprints need ("%u", "%04x", literals): snprintf
- * was most of the cost of a handshake. */
-static void tls_sb_add(struct tls_sb *b, const char *fmt, unsigned v)
+/* Append t[0..n) (bounded: the bytes that fit, the string stays
+ * NUL-terminated), all at once when there is room. */
+static void tls_sb_put(struct tls_sb *b, const char *t, size_t n)
+{
+    if (b->len + n < b->cap) {
+        memcpy(b->p + b->len, t, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        tls_sb_ch(b, t[i]);
+}
+
+/* sep (unless 0), then v in decimal. Formatted by hand: snprintf was most of
+ * the cost of a handshake, a format-string walk per number a good part of
+ * the rest. */
+static void tls_sb_u(struct tls_sb *b, char sep, unsigned v)
+{
+    char t[12], d[10];
+    size_t n = 0, k = 0;
+    if (sep != 0)
+        t[n++] = sep;
+    do {
+        d[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0 && k < sizeof(d));
+    while (k > 0)
+        t[n++] = d[--k];
+    tls_sb_put(b, t, n);
+}
+
+/* sep (unless 0), then v as 4 lower-case hex digits. */
+static void tls_sb_x4(struct tls_sb *b, char sep, unsigned v)
 {
     static const char hx[] = "0123456789abcdef";
-    for (const char *f = fmt; *f != '\0'; f++) {
-        if (f[0] == '%' && f[1] == 'u') {
-            char d[10];
-            int n = 0;
-            do {
-                d[n++] = (char)('0' + v % 10);
-                v /= 10;
-            } while (v != 0 && n < 10);
-            while (n > 0)
-                tls_sb_ch(b, d[--n]);
-            f++;
-        } else if (f[0] == '%' && f[1] == '0' && f[2] == '4' && f[3] == 'x') {
-            for (int sh = 12; sh >= 0; sh -= 4)
-                tls_sb_ch(b, hx[(v >> sh) & 15]);
-            f += 3;
-        } else {
-            tls_sb_ch(b, *f);
-        }
-    }
+    char t[5];
+    size_t n = 0;
+    if (sep != 0)
+        t[n++] = sep;
+    for (int sh = 12; sh >= 0; sh -= 4)
+        t[n++] = hx[(v >> sh) & 15];
+    tls_sb_put(b, t, n);
 }
 
 static void tls_sb_list16(struct tls_sb *b, const uint16_t *v, size_t n)
@@ -322,7 +340,7 @@ static void tls_sb_list16(struct tls_sb *b, const uint16_t *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (tls_is_grease(v[i]))
             continue;
-        tls_sb_add(b, first ? "%u" : "-%u", v[i]);
+        tls_sb_u(b, first ? 0 : '-', v[i]);
         first = false;
     }
 }
@@ -407,15 +425,16 @@ size_t tls_ja3(const struct tls_client_hello *ch, char *str, size_t cap, char md
     if (cap == 0)
         return 0;
     str[0] = '\0';
-    tls_sb_add(&b, "%u,", ch->legacy_version);
+    tls_sb_u(&b, 0, ch->legacy_version);
+    tls_sb_ch(&b, ',');
     tls_sb_list16(&b, ch->ciphers, ch->n_ciphers);
-    tls_sb_add(&b, ",", 0);
+    tls_sb_ch(&b, ',');
     tls_sb_list16(&b, ch->exts, ch->n_exts);
-    tls_sb_add(&b, ",", 0);
+    tls_sb_ch(&b, ',');
     tls_sb_list16(&b, ch->groups, ch->n_groups);
-    tls_sb_add(&b, ",", 0);
+    tls_sb_ch(&b, ',');
     for (size_t i = 0; i < ch->n_formats; i++)
-        tls_sb_add(&b, i == 0 ? "%u" : "-%u", ch->formats[i]);
+        tls_sb_u(&b, i == 0 ? 0 : '-', ch->formats[i]);
     tls_md5_hex(str, b.len, md5);
     return b.len;
 }
@@ -427,8 +446,10 @@ size_t tls_ja3s(const struct tls_server_hello *sh, char *str, size_t cap, char m
     if (cap == 0)
         return 0;
     str[0] = '\0';
-    tls_sb_add(&b, "%u,", sh->legacy_version);
-    tls_sb_add(&b, "%u,", sh->cipher);
+    tls_sb_u(&b, 0, sh->legacy_version);
+    tls_sb_ch(&b, ',');
+    tls_sb_u(&b, 0, sh->cipher);
+    tls_sb_ch(&b, ',');
     tls_sb_list16(&b, sh->exts, sh->n_exts);
     tls_md5_hex(str, b.len, md5);
     return b.len;
@@ -463,7 +484,7 @@ static void tls_sha12(const char *s, size_t n, char out[13])
 static void tls_sb_hexlist(struct tls_sb *b, const uint16_t *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        tls_sb_add(b, i == 0 ? "%04x" : ",%04x", v[i]);
+        tls_sb_x4(b, i == 0 ? 0 : ',', v[i]);
 }
 
 static bool tls_alnum(uint8_t c)
@@ -556,7 +577,7 @@ void tls_ja4(const struct tls_client_hello *ch, char proto, char out[TLS_JA4_LEN
     buf[0] = '\0';
     tls_sb_hexlist(&b, tmp, n);
     if (ch->n_sigalgs > 0 && n > 0) {
-        tls_sb_add(&b, "_", 0);
+        tls_sb_ch(&b, '_');
         tls_sb_hexlist(&b, ch->sigalgs, ch->n_sigalgs);
     }
     tls_sha12(buf, n > 0 ? b.len : 0, hc);
