@@ -179,14 +179,24 @@ static int on_field(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
+/* Which kept header the name f[0..n) is (case-insensitive), by length first:
+ * called for every header of every message. */
 static int hdr_index(const char *f, size_t n)
 {
-    static const char *const names[HH_COUNT] = {"host", "user-agent", "content-type", "referer",
-                                                "upgrade"};
-    for (int i = 0; i < HH_COUNT; i++)
-        if (strlen(names[i]) == n && strncasecmp(f, names[i], n) == 0)
-            return i;
-    return HH_OTHER;
+    switch (n) {
+    case 4:
+        return strncasecmp(f, "host", 4) == 0 ? HH_HOST : HH_OTHER;
+    case 7:
+        if (strncasecmp(f, "referer", 7) == 0)
+            return HH_REFERER;
+        return strncasecmp(f, "upgrade", 7) == 0 ? HH_UPGRADE : HH_OTHER;
+    case 10:
+        return strncasecmp(f, "user-agent", 10) == 0 ? HH_UA : HH_OTHER;
+    case 12:
+        return strncasecmp(f, "content-type", 12) == 0 ? HH_CTYPE : HH_OTHER;
+    default:
+        return HH_OTHER;
+    }
 }
 
 static int on_value(http_parser *p, const char *at, size_t n)
@@ -289,9 +299,12 @@ static const char *const methods[] = {"GET ",   "POST ",    "HEAD ",    "PUT ", 
 
 static bool starts_request(const uint8_t *d, size_t n)
 {
+    /* Every method starts with an upper-case letter in "CDGHOPT". */
+    if (n < 4 || d[0] < 'C' || d[0] > 'T')
+        return false;
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
         size_t l = strlen(methods[i]);
-        if (n >= l && memcmp(d, methods[i], l) == 0)
+        if (n >= l && d[0] == (uint8_t)methods[i][0] && memcmp(d, methods[i], l) == 0)
             return true;
     }
     return false;
