@@ -403,3 +403,57 @@ Test(flow_table, device_buckets_grow)
     cr_assert_eq(flow_devices_count(d), 1);
     flow_devices_free(d);
 }
+
+/* The idle queues (a ring with holes, compacted when full) end flows in the
+ * order a list ordered by the second of the last packet would: 600 UDP flows
+ * re-queued once a second for up to ten seconds (~3300 entries, several
+ * compactions of a 1024-entry ring) expire second by second, each second's
+ * flows in the order their packets arrived; flush then ends none twice. */
+Test(flow_table, idle_queue_order_with_requeues)
+{
+    struct flow_table *t = mk(0, 0, NULL);
+    enum { N = 600 };
+    for (int s = 0; s < 10; s++)
+        for (int i = 0; i < N; i++)
+            if (i % 10 >= s)
+                feed(t, tu_v4_udp(b, "10.0.0.1", "10.0.0.2", (uint16_t)(1000 + i), 53, 1),
+                     (uint64_t)s * SEC + (uint64_t)i);
+    cr_assert_eq(nevs, 0);
+    size_t at = 0;
+    for (int k = 0; k < 10; k++) {
+        flow_table_tick(t, FLOW_DEFAULT_UDP_IDLE + (uint64_t)k * SEC + SEC / 2);
+        for (int i = k; i < N; i += 10, at++) {
+            cr_assert_lt(at, nevs, "second %d: too few flows ended", k);
+            const struct flow *f = &evs[at].f;
+            cr_assert_eq(f->key.port[f->src_side], 1000 + i, "second %d, flow %zu", k, at);
+            cr_assert_eq(evs[at].why, FLOW_REASON_IDLE);
+            cr_assert_eq(f->pkts[f->src_side], (uint64_t)(i % 10 + 1));
+        }
+        cr_assert_eq(nevs, at, "second %d: too many flows ended", k);
+    }
+    flow_table_flush(t, FLOW_REASON_SHUTDOWN, 100 * SEC);
+    cr_assert_eq(nevs, N);
+    cr_assert_eq(flow_table_stats(t)->flows_active, 0);
+    flow_table_free(t);
+}
+
+/* Flush reports the open flows of each class in queue order, each once,
+ * after re-queues left holes; the table is then reusable. */
+Test(flow_table, flush_after_requeues_reports_each_flow_once)
+{
+    struct flow_table *t = mk(0, 0, NULL);
+    enum { N = 1500 };
+    for (int s = 0; s < 3; s++)
+        for (int i = 0; i < N; i++)
+            feed(t, tu_v4_udp(b, "10.0.0.1", "10.0.0.2", (uint16_t)(1000 + i), 53, 1),
+                 (uint64_t)s * SEC + (uint64_t)i);
+    nevs = 0;
+    flow_table_flush(t, FLOW_REASON_SHUTDOWN, 10 * SEC);
+    cr_assert_eq(nevs, sizeof(evs) / sizeof(evs[0]) < N ? sizeof(evs) / sizeof(evs[0]) : N);
+    for (size_t j = 0; j < nevs; j++)
+        cr_assert_eq(evs[j].f.key.port[evs[j].f.src_side], 1000 + j);
+    cr_assert_eq(flow_table_stats(t)->flows_active, 0);
+    feed(t, tu_v4_udp(b, "10.0.0.1", "10.0.0.2", 999, 53, 1), 20 * SEC);
+    cr_assert_eq(flow_table_stats(t)->flows_active, 1);
+    flow_table_free(t);
+}
