@@ -1250,15 +1250,14 @@ out:
  * shallower one (the block's END, or the record's end). Stores the first
  * `max` indices in idx[] and their key words (ns__rec_ent.key) in kk[], and
  * returns the count; *hash gets the key-list hash. */
-static uint32_t jw_collect(const struct ns_record *rec, uint32_t from, uint32_t md, uint32_t *idx,
-                           uint32_t *kk, uint32_t max, uint64_t *hash)
+static inline __attribute__((always_inline)) uint32_t
+collect_run(const struct ns__rec_ent *e, uint32_t from, uint32_t nent, const char *base,
+            uint32_t md, uint32_t *idx, uint32_t *kk, uint32_t max, bool bounded, uint64_t *hash)
 {
-    /* Locals, not rec->...: the stores to idx[] could alias them. */
-    const struct ns__rec_ent *e = ns__rec_ents(rec), *end = e + rec->n;
-    const char *base = (const char *)rec->buf + rec->cap;
     uint64_t h = 0;
     uint32_t n = 0;
-    for (const struct ns__rec_ent *x = e + from; x < end; x++) {
+    for (uint32_t i = from; i < nent; i++) {
+        const struct ns__rec_ent *x = e + i;
         unsigned d = x->depth;
         if (d != md) {
             if (d < md)
@@ -1269,8 +1268,8 @@ static uint32_t jw_collect(const struct ns_record *rec, uint32_t from, uint32_t 
          * test skips them and keyless entries alike. */
         if (!x->key)
             continue;
-        if (n < max) {
-            idx[n] = (uint32_t)(x - e);
+        if (bounded || n < max) {
+            idx[n] = i;
             kk[n] = x->key;
             /* An interned key hashes by its handle: no read of the name. */
             uint64_t sig = x->key & NS__REC_KEY_ID ? x->key : key_sig(base - x->key, x->klen);
@@ -1280,6 +1279,20 @@ static uint32_t jw_collect(const struct ns_record *rec, uint32_t from, uint32_t 
     }
     *hash = h;
     return n;
+}
+
+static uint32_t jw_collect(const struct ns_record *rec, uint32_t from, uint32_t md, uint32_t *idx,
+                           uint32_t *kk, uint32_t max, uint64_t *hash)
+{
+    /* Locals, not rec->...: the stores to idx[] could alias them. */
+    const struct ns__rec_ent *e = ns__rec_ents(rec);
+    const char *base = (const char *)rec->buf + rec->cap;
+    uint32_t nent = rec->n;
+    /* Fewer entries left than `max`: no member count can reach it, so the
+     * usual record's scan runs without the per-member bound check. */
+    if (nent - from <= max)
+        return collect_run(e, from, nent, base, md, idx, kk, max, true, hash);
+    return collect_run(e, from, nent, base, md, idx, kk, max, false, hash);
 }
 
 /* The block's units in entry order: its members, then the common fields
