@@ -241,8 +241,17 @@ static enum flow_pkt_kind flow_parse_ipv4(const uint8_t *p, uint32_t cap, struct
         return flow_fail(out, FLOW_ERR_BAD_IPV4_TOTAL_LEN);
     out->family = 4;
     out->proto = p[9];
-    memcpy(out->src, p + 12, 4);
-    memcpy(out->dst, p + 16, 4);
+    /* Each address is rewritten as one 16-byte store (its last 12 bytes as
+     * they were): the flow key reads it back as wide words right after, and
+     * a load spanning a narrow store and older ones waits for them to
+     * retire (no store forwarding). */
+    uint8_t a[16];
+    memcpy(a, out->src, 16);
+    memcpy(a, p + 12, 4);
+    memcpy(out->src, a, 16);
+    memcpy(a, out->dst, 16);
+    memcpy(a, p + 16, 4);
+    memcpy(out->dst, a, 16);
     out->ip_len = tot;
     uint16_t fo = rd16(p + 6);
     out->frag_more = (fo & 0x2000) != 0;

@@ -748,8 +748,14 @@ void flow_table_prepare(struct flow_table *t, struct flow_pkt *p, uint64_t ts,
                        offsetof(struct flow_key, vlan_count) == 44 &&
                        offsetof(struct flow_key, tunnel) == 45 && sizeof(struct flow_key) == 48,
                    "flow_key layout as composed below");
-    memcpy(&w[2 * s], p->src, 16);
-    memcpy(&w[2 * !s], p->dst, 16);
+    uint64_t sa[2], da[2];
+    memcpy(sa, p->src, 16);
+    memcpy(da, p->dst, 16);
+    /* Selects, not a store at index 2 * s: w stays in registers. */
+    w[0] = s ? da[0] : sa[0];
+    w[1] = s ? da[1] : sa[1];
+    w[2] = s ? sa[0] : da[0];
+    w[3] = s ? sa[1] : da[1];
     uint16_t port0 = s ? dport : sport, port1 = s ? sport : dport;
     w[4] = (uint64_t)port0 | (uint64_t)port1 << 16 | (uint64_t)vlan0 << 32 | (uint64_t)vlan1 << 48;
     w[5] = (uint64_t)icmp_id | (uint64_t)p->proto << 16 | (uint64_t)p->family << 24 |
