@@ -1121,11 +1121,6 @@ static inline char *put_lit(char *o, const char *s, uint32_t len)
     return o + len;
 }
 
-static inline void jw_lit(struct jw *w, const char *s, uint32_t len)
-{
-    w->len = (size_t)(put_lit(w->b + w->len, s, len) - w->b);
-}
-
 /* Replay a plan for the block whose member entries are idx[]. One
  * reservation covers every literal and every scalar (p->room); a string
  * reserves its own worst case plus what the rest of the plan still needs, and

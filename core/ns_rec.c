@@ -718,16 +718,6 @@ static inline __attribute__((always_inline)) int rec_copy_str(uint8_t *d, const 
     return 0;
 }
 
-/* Copy a string value to the arena, room reserved; returns its offset. */
-static inline __attribute__((always_inline)) uint32_t rec_put_str(struct ns_record *rec,
-                                                                  const char *s, uint32_t len)
-{
-    uint32_t off = rec->arena + len + 1;
-    rec->arena = off;
-    rec_copy_str(rec->buf + rec->cap - off, s, len);
-    return off;
-}
-
 int ns_rec_add_bool(struct ns_record *rec, const char *key, bool v)
 {
     int err;
