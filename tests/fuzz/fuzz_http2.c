@@ -7,7 +7,8 @@
  * fed to one h2_conn (prior knowledge, or Upgrade when the control byte says
  * so), with small bounds so frame, header-block and stream limits are hit.
  * A prefix matching the preface is common in the seeds. Every reported
- * stream's fields are read. Single-threaded.
+ * stream's fields are read. The HPACK inflaters use an h2_mem allocator kept
+ * across inputs, as the plugin does. Single-threaded.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -42,8 +43,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_sink += (size_t)h2_probe(data, size) + (size_t)h2_probe_server(data, size);
 
     static struct h2_conn c;
+    /* The inflaters allocate as in the plugin: from one allocator kept across
+     * inputs (spare blocks reused by the next connection). */
+    static struct h2_mem *mem;
+    if (mem == NULL)
+        mem = h2_mem_new();
     h2_conn_init(&c, (ctl & 1) ? 16384 : 65536, (ctl & 2) ? 1024 : 65536, 1 + (ctl >> 4),
                  fuzz_on_stream, NULL);
+    c.mem = mem;
     if (ctl & 4)
         h2_conn_upgrade(&c);
     size_t off = 0;
