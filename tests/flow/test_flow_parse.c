@@ -448,6 +448,12 @@ Test(flow_parse, gre_ipip_erspan)
     o = tu_ipv6(buf, "2001:db8::1", "2001:db8::2", 4, 32);
     o += inner_v4_udp(buf + o);
     expect_inner(buf, o, FLOW_DLT_RAW, FLOW_TUNNEL_IPIP);
+    /* The inner IPv4 addresses fill all 16 bytes (zeros after the 4): the
+     * outer IPv6 addresses must not leak into the flow or device key. */
+    cr_assert_eq(flow_parse(buf, (uint32_t)o, FLOW_DLT_RAW, &p), FLOW_PKT_IP);
+    static const uint8_t zero12[12];
+    cr_assert_eq(p.family, 4);
+    cr_assert(memcmp(p.src + 4, zero12, 12) == 0 && memcmp(p.dst + 4, zero12, 12) == 0);
 
     /* ERSPAN type II: GRE with sequence number, 8-byte header, Ethernet */
     o = tu_ipv4(buf, "192.0.2.1", "192.0.2.2", 47, 8 + 8 + 14 + 32);

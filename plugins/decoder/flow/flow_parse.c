@@ -241,15 +241,15 @@ static enum flow_pkt_kind flow_parse_ipv4(const uint8_t *p, uint32_t cap, struct
         return flow_fail(out, FLOW_ERR_BAD_IPV4_TOTAL_LEN);
     out->family = 4;
     out->proto = p[9];
-    /* Each address is rewritten as one 16-byte store (its last 12 bytes as
-     * they were): the flow key reads it back as wide words right after, and
-     * a load spanning a narrow store and older ones waits for them to
-     * retire (no store forwarding). */
-    uint8_t a[16];
-    memcpy(a, out->src, 16);
+    /* Each address is written as one 16-byte store, zero past its 4 bytes:
+     * the flow key reads it back as wide words right after, and a load
+     * spanning a narrow store and older ones waits for them to retire (no
+     * store forwarding). The zeros matter for IPv4 inside an IPv6 tunnel: the
+     * outer header wrote all 16 bytes, and the key and device inventory must
+     * not depend on them. */
+    uint8_t a[16] = {0};
     memcpy(a, p + 12, 4);
     memcpy(out->src, a, 16);
-    memcpy(a, out->dst, 16);
     memcpy(a, p + 16, 4);
     memcpy(out->dst, a, 16);
     out->ip_len = tot;
