@@ -36,7 +36,7 @@
 
 /* ---- HPACK memory -------------------------------------------------------------- */
 
-#define H2_MEM_CLASSES 8 /* 32, 64, ... 4096 bytes */
+#define H2_MEM_CLASSES 10 /* 32, 64, ... 16384 bytes */
 
 /* In front of every block handed to nghttp2 (16 bytes keep its alignment). */
 struct h2_mem_hdr {
@@ -154,6 +154,26 @@ static int h2_inflater_new(struct h2_conn *c, nghttp2_hd_inflater **inf)
     return nghttp2_hd_inflate_new2(inf, c->mem != NULL ? &c->mem->m : NULL);
 }
 
+/* The connection's own frame and upgrade-head buffers and stream strings:
+ * from its allocator too when it has one (c->mem is set before any data). */
+static void *h2_malloc(struct h2_conn *c, size_t n)
+{
+    return c->mem != NULL ? h2_mem_malloc(n, c->mem) : malloc(n);
+}
+
+static void *h2_realloc(struct h2_conn *c, void *p, size_t n)
+{
+    return c->mem != NULL ? h2_mem_realloc(p, n, c->mem) : realloc(p, n);
+}
+
+static void h2_free(struct h2_conn *c, void *p)
+{
+    if (c->mem != NULL)
+        h2_mem_dealloc(p, c->mem);
+    else
+        free(p);
+}
+
 /* ---- streams ---------------------------------------------------------------- */
 
 static struct h2_stream *h2_stream_find(struct h2_conn *c, uint32_t id)
@@ -207,7 +227,7 @@ static struct h2_stream *h2_stream_new(struct h2_conn *c, uint32_t id)
 static void h2_stream_free(struct h2_conn *c, struct h2_stream *s)
 {
     for (int i = 0; i < H2_F_COUNT; i++) {
-        free(s->f[i]);
+        h2_free(c, s->f[i]);
         s->f[i] = NULL;
     }
     s->in_use = false;
@@ -239,12 +259,12 @@ static void h2_set(struct h2_conn *c, struct h2_stream *s, enum h2_field f, cons
         n = H2_MAX_VALUE;
         c->errors |= H2_E_CUT;
     }
-    char *p = malloc(n + 1);
+    char *p = h2_malloc(c, n + 1);
     if (p == NULL)
         return;
     memcpy(p, v, n);
     p[n] = '\0';
-    free(s->f[f]);
+    h2_free(c, s->f[f]);
     s->f[f] = p;
     if (f == H2_F_AUTHORITY && c->first_authority == NULL)
         c->first_authority = strdup(p);
@@ -563,7 +583,7 @@ static size_t h2_frames(struct h2_conn *c, int dir, const uint8_t *data, size_t 
                         nc *= 2;
                     if (nc > c->max_frame)
                         nc = c->max_frame;
-                    uint8_t *nb = realloc(d->buf, nc);
+                    uint8_t *nb = h2_realloc(c, d->buf, nc);
                     if (nb == NULL) {
                         h2_kill(c, d, H2_E_FRAME);
                         break;
@@ -621,7 +641,7 @@ static const char *h2_h1_header(const char *head, const char *name, size_t *vlen
 static size_t h2_h1(struct h2_conn *c, int dir, const uint8_t *data, size_t len)
 {
     struct h2_dir *d = &c->dir[dir];
-    if (d->h1 == NULL && (d->h1 = malloc(H2_H1_MAX + 1)) == NULL) {
+    if (d->h1 == NULL && (d->h1 = h2_malloc(c, H2_H1_MAX + 1)) == NULL) {
         h2_kill(c, d, H2_E_UPGRADE);
         return len;
     }
@@ -691,7 +711,7 @@ static size_t h2_h1(struct h2_conn *c, int dir, const uint8_t *data, size_t len)
         d->st = H2_D_FRAMES;
     }
     d->pre_have = 0;
-    free(d->h1);
+    h2_free(c, d->h1);
     d->h1 = NULL;
     return used;
 }
@@ -792,10 +812,10 @@ void h2_conn_close(struct h2_conn *c, uint64_t ts)
         if (d->inflater != NULL)
             nghttp2_hd_inflate_del(d->inflater);
         d->inflater = NULL;
-        free(d->buf);
+        h2_free(c, d->buf);
         d->buf = NULL;
         d->buf_cap = 0;
-        free(d->h1);
+        h2_free(c, d->h1);
         d->h1 = NULL;
     }
     free(c->first_authority);

@@ -96,12 +96,13 @@ struct h2_dir {
 };
 
 /*
- * Memory for the HPACK inflaters of one decoder instance (one thread): each
- * connection creates two inflaters and each header block allocates its
- * names and values, and on a heap with many live flows glibc's malloc/free of
- * those was most of HTTP/2's cost. Blocks up to 4 KiB come from per-size
- * spare lists (at most H2_MEM_SPARE bytes of spares per size class; beyond
- * that they are freed); larger ones go to malloc.
+ * Memory for the connections of one decoder instance (one thread): their
+ * HPACK inflaters (two per connection; each header block allocates its names
+ * and values), frame and upgrade-head buffers and stream strings. On a heap
+ * with many live flows glibc's malloc/free of those was most of HTTP/2's
+ * cost. Blocks up to 16 KiB come from per-size spare lists (at most
+ * H2_MEM_SPARE bytes of spares per size class; beyond that they are freed);
+ * larger ones go to malloc.
  */
 #define H2_MEM_SPARE (256u * 1024u)
 struct h2_mem;
@@ -132,7 +133,8 @@ struct h2_conn {
     uint64_t streams_done, streams_dropped;
     h2_stream_cb cb;
     void *cb_arg;
-    struct h2_mem *mem; /* the inflaters' allocator (NULL: libc); set after h2_conn_init */
+    struct h2_mem *mem; /* allocator of everything above but `streams` and
+                           first_authority (NULL: libc); set after h2_conn_init */
 };
 
 /* Prepare a connection (no allocation until data arrives). */
