@@ -165,8 +165,19 @@ static inline struct ns_record *heap_take(struct ns_rec_heap *h, uint32_t c)
     }
     struct ns_record *next = rec->fin_arg;
     h->local[c] = next;
-    if (next)
-        __builtin_prefetch(next, 1, 3);
+    if (next) {
+        /* The next block was last written by the thread that released it:
+         * ask for it now, for writing, so the next record's header, entries
+         * (they grow up from the start) and strings (down from the end) are
+         * ours by the time it is built. Measured: typical records use the
+         * first 1.3-2 KB and the last few hundred bytes of a block. */
+        const char *b = (const char *)next;
+        size_t sz = rec_block_size(c);
+        for (size_t o = 0; o < 1536; o += 64)
+            __builtin_prefetch(b + o, 1, 3);
+        for (size_t o = sz - 512; o < sz; o += 64)
+            __builtin_prefetch(b + o, 1, 3);
+    }
     h->hits++;
     return rec;
 }
