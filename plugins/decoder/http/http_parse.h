@@ -99,6 +99,14 @@ struct http_dir {
     struct http_pool *pool; /* where blocks come from and go (NULL: malloc/free);
                                set after http_dir_init */
     uint64_t errors;        /* parse errors (each followed by a resync)    */
+    /* Fast path (http_parse.c, fast_msg): a plain message whose whole header
+     * block is in one piece is read without libhttp-parser, and its
+     * Content-Length body is counted here instead of fed to it. */
+    bool fresh;         /* p is at a message start (it can be bypassed)   */
+    bool dead;          /* as libhttp-parser after a non-keep-alive message:
+                           anything but CR/LF is an error                 */
+    bool fast_ka;       /* the fast message in progress keeps the connection */
+    uint64_t body_left; /* Content-Length body bytes the fast path still counts */
     http_msg_cb cb;
     void *arg;
 };
