@@ -268,9 +268,9 @@ static void msg_done(struct http_dir *d)
 static int on_complete(http_parser *p)
 {
     struct http_dir *d = p->data;
-    /* libhttp-parser has moved to the next message start, or to its dead
-     * state after a message that closes the connection. */
-    d->fresh = http_should_keep_alive(p) != 0;
+    /* libhttp-parser (not built strict) is at the next message start, even
+     * after Connection: close. */
+    d->fresh = true;
     msg_done(d);
     return 0;
 }
@@ -291,7 +291,6 @@ static void parser_reset(struct http_dir *d)
     http_parser_init(&d->p, d->request ? HTTP_REQUEST : HTTP_RESPONSE);
     d->p.data = d;
     d->fresh = true;
-    d->dead = false;
     d->body_left = 0;
 }
 
@@ -360,7 +359,7 @@ static size_t find_start(const struct http_dir *d, const uint8_t *data, size_t l
 /* ---- fast path ---------------------------------------------------------------
  * Most messages are plain: a known method, an origin-form URL, HTTP/1.0 or
  * 1.1, CRLF lines, token header names, printable values, at most one
- * Content-Length and Connection, no Transfer-Encoding or Upgrade. When such a
+ * Content-Length, no Transfer-Encoding or Upgrade. When such a
  * message's whole header block is in the piece at hand and libhttp-parser is
  * at a message start, fast_msg reads it in two passes (check, then the same
  * callbacks libhttp-parser would make) and the body is counted, not parsed.
@@ -409,10 +408,7 @@ static size_t fast_body(struct http_dir *d, size_t len)
     d->body_left -= n;
     if (d->body_left == 0) {
         msg_done(d);
-        if (!d->fast_ka)
-            d->dead = true;
-        else
-            d->fresh = true;
+        d->fresh = true;
     }
     return n;
 }
@@ -465,7 +461,6 @@ static size_t fast_msg(struct http_dir *d, const uint8_t *data, size_t len)
     struct fast_field f[FAST_MAX_FIELDS];
     unsigned nf = 0, flags = 0;
     uint64_t clen = 0;
-    bool seen_conn = false;
     for (;;) {
         if (i >= lim)
             return 0;
@@ -498,19 +493,6 @@ static size_t fast_msg(struct http_dir *d, const uint8_t *data, size_t len)
         case 7:
             if (strncasecmp(nm, "upgrade", 7) == 0)
                 return 0;
-            break;
-        case 10:
-            if (strncasecmp(nm, "connection", 10) == 0) {
-                if (seen_conn)
-                    return 0;
-                seen_conn = true;
-                if (val_len == 5 && strncasecmp(v, "close", 5) == 0)
-                    flags |= F_CONNECTION_CLOSE;
-                else if (val_len == 10 && strncasecmp(v, "keep-alive", 10) == 0)
-                    flags |= F_CONNECTION_KEEP_ALIVE;
-                else
-                    return 0;
-            }
             break;
         case 14:
             if (strncasecmp(nm, "content-length", 14) == 0) {
@@ -557,17 +539,10 @@ static size_t fast_msg(struct http_dir *d, const uint8_t *data, size_t len)
         on_value(p, (const char *)data + f[k].val, f[k].val_len);
     }
     bool skip = headers_done(d, (unsigned)method, status, 1, minor, flags, clen, false);
-    /* http_should_keep_alive: HTTP/1.1 unless close, 1.0 only with keep-alive
-     * (the message never needs the close to end here). */
-    d->fast_ka = minor > 0 ? !(flags & F_CONNECTION_CLOSE) : (flags & F_CONNECTION_KEEP_ALIVE) != 0;
     d->body_left = skip ? 0 : clen;
     if (d->body_left == 0) {
-        d->body_left = 0;
         msg_done(d);
-        if (!d->fast_ka)
-            d->dead = true;
-        else
-            d->fresh = true;
+        d->fresh = true;
         return i;
     }
     return i + fast_body(d, len - i);
@@ -581,7 +556,6 @@ bool http_dir_feed(struct http_dir *d, const uint8_t *data, size_t len, uint64_t
         end_partial(d);
         d->resync = true;
         d->body_left = 0;
-        d->dead = false;
     }
     while (len > 0) {
         if (d->resync) {
@@ -600,22 +574,7 @@ bool http_dir_feed(struct http_dir *d, const uint8_t *data, size_t len, uint64_t
             len -= n;
             continue;
         }
-        if (d->dead) {
-            /* libhttp-parser's dead state: CR/LF pass, anything else is an
-             * error (the message after a Connection: close one). */
-            size_t k = 0;
-            while (k < len && (data[k] == '\r' || data[k] == '\n'))
-                k++;
-            if (k == len)
-                return true;
-            d->errors++;
-            d->dead = false;
-            d->resync = true;
-            data += k + 1;
-            len -= k + 1;
-            continue;
-        }
-        if (d->fresh) {
+        if (d->fresh && !d->no_fast) {
             size_t n = fast_msg(d, data, len);
             if (n > 0) {
                 data += n;

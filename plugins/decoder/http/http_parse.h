@@ -103,10 +103,8 @@ struct http_dir {
      * block is in one piece is read without libhttp-parser, and its
      * Content-Length body is counted here instead of fed to it. */
     bool fresh;         /* p is at a message start (it can be bypassed)   */
-    bool dead;          /* as libhttp-parser after a non-keep-alive message:
-                           anything but CR/LF is an error                 */
-    bool fast_ka;       /* the fast message in progress keeps the connection */
     uint64_t body_left; /* Content-Length body bytes the fast path still counts */
+    bool no_fast;       /* tests: libhttp-parser only (set after http_dir_init) */
     http_msg_cb cb;
     void *arg;
 };
