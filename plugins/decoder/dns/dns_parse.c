@@ -59,6 +59,39 @@ static size_t fmt_u(char *t, unsigned long long v)
     return n;
 }
 
+/* n bytes of s; one copy when they fit (else as sb_putc each: cut). */
+static void sb_putn(struct sb *b, const char *s, size_t n)
+{
+    if (b->p == NULL)
+        return;
+    if (!b->cut && b->n + n < b->cap) {
+        memcpy(b->p + b->n, s, n);
+        b->n += n;
+        b->p[b->n] = '\0';
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        sb_putc(b, s[i]);
+}
+
+/* v (< 256) in decimal into t (no NUL); returns the length. */
+static inline size_t fmt_u8(char *t, unsigned v)
+{
+    if (v >= 100) {
+        t[0] = (char)('0' + v / 100);
+        t[1] = (char)('0' + v / 10 % 10);
+        t[2] = (char)('0' + v % 10);
+        return 3;
+    }
+    if (v >= 10) {
+        t[0] = (char)('0' + v / 10);
+        t[1] = (char)('0' + v % 10);
+        return 2;
+    }
+    t[0] = (char)('0' + v);
+    return 1;
+}
+
 static void sb_printf_u(struct sb *b, unsigned long long v)
 {
     char t[24];
@@ -252,14 +285,13 @@ static void sb_hex(struct sb *b, const uint8_t *p, size_t n)
 static void sb_ip(struct sb *b, const uint8_t *a, int fam)
 {
     char t[48];
+    size_t n = 0;
     if (fam == 4) {
-        size_t n = 0;
         for (int i = 0; i < 4; i++) {
             if (i)
                 t[n++] = '.';
-            n += fmt_u(t + n, a[i]);
+            n += fmt_u8(t + n, a[i]);
         }
-        t[n] = '\0';
     } else {
         /* RFC 5952 text: longest run (>= 2) of zero groups becomes "::". */
         uint16_t g[8];
@@ -280,7 +312,6 @@ static void sb_ip(struct sb *b, const uint8_t *a, int fam)
             }
             i = j;
         }
-        size_t n = 0;
         for (int i = 0; i < 8; i++) {
             if (i == best) {
                 t[n++] = ':';
@@ -301,9 +332,8 @@ static void sb_ip(struct sb *b, const uint8_t *a, int fam)
                 t[n++] = hx[dg];
             }
         }
-        t[n] = '\0';
     }
-    sb_puts(b, t);
+    sb_putn(b, t, n);
 }
 
 /* A <character-string> sequence (TXT): strings joined by nothing, bytes
@@ -527,6 +557,15 @@ static enum dns_err rr_read(const uint8_t *msg, size_t len, size_t *off, struct 
             rr->name_len = m->qname_len;
         }
         *off += 2;
+        e = DNS_OK;
+    } else if (*off < len && msg[*off] == 0) {
+        /* The root (an OPT record's owner): no walk. */
+        if (rr != NULL) {
+            rr->name[0] = '.';
+            rr->name[1] = '\0';
+            rr->name_len = 1;
+        }
+        *off += 1;
         e = DNS_OK;
     } else {
         struct sb b =
