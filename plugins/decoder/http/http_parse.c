@@ -372,13 +372,51 @@ static size_t find_start(const struct http_dir *d, const uint8_t *data, size_t l
 #define FAST_MAX_FIELDS 48
 
 struct fast_field {
-    uint16_t name, name_len, val, val_len;
+    uint16_t val, val_len;
+    int8_t hh; /* enum http_hdr */
 };
 
-static bool is_tchar(uint8_t ch)
+/* Byte classes: 1 header-name byte (letters, digits, '-', '_': a subset of
+ * libhttp-parser's tokens), 2 header-value byte (printable ASCII, SP, HTAB),
+ * 4 request-target byte (printable ASCII but '#'). */
+#define FC_NAME 1
+#define FC_VALUE 2
+#define FC_URL 4
+static const uint8_t fast_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 6, 6, 2, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6,
+    6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 7,
+    6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* cut_append for a string still empty, from bytes with no NUL (the fast
+ * path's classes exclude it): one memcpy. */
+static void fast_put(char *buf, uint16_t *len, size_t cap, bool *cut, const uint8_t *s, size_t n)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '-' || ch == '_';
+    if (cap == 0)
+        return; /* not kept in this direction */
+    if (n > cap - 1) {
+        n = cap - 1;
+        *cut = true;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    *len = (uint16_t)n;
+}
+
+/* Does the header name f[0..n) (bytes of class FC_NAME) equal lit (lower
+ * case, same length)? ASCII letters fold with |0x20; the other name bytes
+ * cannot fold onto a letter or '-'. */
+static bool name_is(const uint8_t *f, const char *lit, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((f[i] | 0x20) != (uint8_t)lit[i])
+            return false;
+    return true;
 }
 
 /* The method at d (with its space) as enum http_method, its length in *n;
@@ -426,7 +464,7 @@ static size_t fast_msg(struct http_dir *d, const uint8_t *data, size_t len)
         if (method < 0 || data[i] != '/')
             return 0;
         url = i;
-        while (i < lim && data[i] > ' ' && data[i] < 0x7f && data[i] != '#')
+        while (i < lim && (fast_class[data[i]] & FC_URL))
             i++;
         url_len = i - url;
         if (i + 11 > lim || memcmp(data + i, " HTTP/1.", 8) != 0 ||
@@ -473,7 +511,7 @@ static size_t fast_msg(struct http_dir *d, const uint8_t *data, size_t len)
         if (nf == FAST_MAX_FIELDS)
             return 0;
         size_t name = i;
-        while (i < lim && is_tchar(data[i]))
+        while (i < lim && (fast_class[data[i]] & FC_NAME))
             i++;
         if (i == name || i >= lim || data[i] != ':')
             return 0;
@@ -482,20 +520,35 @@ static size_t fast_msg(struct http_dir *d, const uint8_t *data, size_t len)
         while (i < lim && (data[i] == ' ' || data[i] == '\t'))
             i++;
         size_t val = i;
-        while (i < lim && ((data[i] >= ' ' && data[i] < 0x7f) || data[i] == '\t'))
+        while (i < lim && (fast_class[data[i]] & FC_VALUE))
             i++;
         if (i == val || i + 1 >= lim || data[i] != '\r' || data[i + 1] != '\n')
             return 0; /* empty value, odd byte, bare LF or not all here */
         size_t val_len = i - val;
         i += 2;
-        const char *nm = (const char *)data + name, *v = (const char *)data + val;
+        const uint8_t *nm = data + name, *v = data + val;
+        int hh = HH_OTHER;
         switch (name_len) {
+        case 4:
+            if (name_is(nm, "host", 4))
+                hh = HH_HOST;
+            break;
         case 7:
-            if (strncasecmp(nm, "upgrade", 7) == 0)
+            if (name_is(nm, "referer", 7))
+                hh = HH_REFERER;
+            else if (name_is(nm, "upgrade", 7))
                 return 0;
             break;
+        case 10:
+            if (name_is(nm, "user-agent", 10))
+                hh = HH_UA;
+            break;
+        case 12:
+            if (name_is(nm, "content-type", 12))
+                hh = HH_CTYPE;
+            break;
         case 14:
-            if (strncasecmp(nm, "content-length", 14) == 0) {
+            if (name_is(nm, "content-length", 14)) {
                 if ((flags & F_CONTENTLENGTH) || val_len > 15)
                     return 0;
                 for (size_t k = 0; k < val_len; k++) {
@@ -507,20 +560,19 @@ static size_t fast_msg(struct http_dir *d, const uint8_t *data, size_t len)
             }
             break;
         case 16:
-            if (strncasecmp(nm, "proxy-connection", 16) == 0)
+            if (name_is(nm, "proxy-connection", 16))
                 return 0;
             break;
         case 17:
-            if (strncasecmp(nm, "transfer-encoding", 17) == 0)
+            if (name_is(nm, "transfer-encoding", 17))
                 return 0;
             break;
         default:
             break;
         }
-        f[nf].name = (uint16_t)name;
-        f[nf].name_len = (uint16_t)name_len;
         f[nf].val = (uint16_t)val;
         f[nf].val_len = (uint16_t)val_len;
+        f[nf].hh = (int8_t)hh;
         nf++;
     }
     /* A response without a length ends with the connection (unless 1xx, 204,
@@ -532,11 +584,17 @@ static size_t fast_msg(struct http_dir *d, const uint8_t *data, size_t len)
     /* Pass 2: the callbacks libhttp-parser would make, in its order. */
     http_parser *p = &d->p;
     on_begin(p);
+    struct http_msg *m = &d->m;
     if (url_len > 0)
-        on_url(p, (const char *)data + url, url_len);
+        fast_put(m->url, &m->url_len, m->url_cap, &m->url_cut, data + url, url_len);
+    /* on_field + on_value for each header, short: the header's index is
+     * known, fewer than HTTP_MAX_HEADERS, names shorter than d->field. */
+    m->nheaders = (uint16_t)nf;
     for (unsigned k = 0; k < nf; k++) {
-        on_field(p, (const char *)data + f[k].name, f[k].name_len);
-        on_value(p, (const char *)data + f[k].val, f[k].val_len);
+        int hh = f[k].hh;
+        if (hh != HH_OTHER && m->hdr_len[hh] == 0) /* first occurrence wins */
+            fast_put(m->hdr[hh], &m->hdr_len[hh], m->hdr_cap[hh], &m->hdr_cut, data + f[k].val,
+                     f[k].val_len);
     }
     bool skip = headers_done(d, (unsigned)method, status, 1, minor, flags, clen, false);
     d->body_left = skip ? 0 : clen;
