@@ -191,6 +191,27 @@ static void add_url(struct http_ctx *c, struct ns_record *r, const struct http_t
     if (n == 0)
         return;
     ns_key_str(c->h, r, HTTPK(URL_ORIGINAL), u, n);
+    if (u[0] == '/' && t->method != HTTP_CONNECT) {
+        /* Origin form of printable ASCII without '#' (nearly every request):
+         * what http_parser_parse_url gives is the path up to the first '?'
+         * and the query after it, so it is split here at a fraction of the
+         * cost. Other bytes may make the parser fail: it decides below. */
+        const char *q = NULL;
+        size_t i = 0;
+        for (; i < n; i++) {
+            unsigned char ch = (unsigned char)u[i];
+            if (ch <= ' ' || ch >= 0x7f || ch == '#')
+                break;
+            if (ch == '?' && q == NULL)
+                q = u + i;
+        }
+        if (i == n) {
+            add_strn(c, r, HTTPK(URL_PATH), u, q ? (size_t)(q - u) : n);
+            if (q != NULL)
+                add_strn(c, r, HTTPK(URL_QUERY), q + 1, (size_t)(u + n - q - 1));
+            return;
+        }
+    }
     struct http_parser_url pu;
     http_parser_url_init(&pu);
     if (http_parser_parse_url(u, n, t->method == HTTP_CONNECT, &pu) == 0) {
