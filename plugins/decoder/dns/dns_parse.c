@@ -150,18 +150,23 @@ static inline uint64_t label_word_special(uint64_t w)
 /* One label's bytes as text (as sb_label_byte each). Fast path when the
  * worst case (every byte \DDD) fits: no per-byte bound check or NUL, and
  * labels of plain characters (nearly all) are copied 8 bytes at a time.
+ * `sep`: a '.' first (every label but a name's first).
  * `before`: bytes readable before s (the tail word is read ending at the
  * label's end, starting up to 7 bytes before its first byte). */
-static void sb_label(struct sb *b, const uint8_t *s, size_t l, size_t before)
+static void sb_label(struct sb *b, const uint8_t *s, size_t l, size_t before, bool sep)
 {
     if (b->p == NULL)
         return;
-    if (b->cut || b->n + 4 * l + 1 >= b->cap) {
+    if (b->cut || b->n + sep + 4 * l + 1 >= b->cap) {
+        if (sep)
+            sb_putc(b, '.');
         for (size_t i = 0; i < l; i++)
             sb_label_byte(b, s[i]);
         return;
     }
     char *d = b->p + b->n;
+    *d = '.';
+    d += sep; /* the separator before every label but the first */
     size_t i = 0;
     uint64_t w;
     for (; i + 8 <= l; i += 8) {
@@ -251,11 +256,8 @@ static enum dns_err name_walk(const uint8_t *msg, size_t len, size_t *off, struc
         }
         if (p + 1 + l > len)
             return DNS_ERR_TRUNCATED;
-        if (!too_long) {
-            if (labels > 0)
-                sb_putc(b, '.');
-            sb_label(b, msg + p + 1, l, p + 1);
-        }
+        if (!too_long)
+            sb_label(b, msg + p + 1, l, p + 1, labels > 0);
         labels++;
         p += 1 + (size_t)l;
         if (!jumped && p > limit)
