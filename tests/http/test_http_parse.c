@@ -235,6 +235,10 @@ static bool trace_cb(void *arg, struct http_msg *m, enum http_event ev)
 
 static const char *const fast_req[] = {
     "GET /a HTTP/1.1\r\nHost: x.example\r\nUser-Agent: t/1\r\n\r\n",
+    "GET /static/js/app-1.js?v=3 HTTP/1.1\r\nHost: long.example\r\n"
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0\r\n"
+    "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+    "Referer: http://long.example/a/b/c?d=e\r\n\r\n",
     "POST /p?q=1&r=2 HTTP/1.1\r\nHost: y:8080\r\nContent-Length: 5\r\nContent-Type: a/b; "
     "c=d\r\n\r\n"
     "hello",
@@ -268,6 +272,9 @@ static const char *const fast_req[] = {
 
 static const char *const fast_resp[] = {
     "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 4\r\n\r\nbody",
+    "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sun, 22 Nov 2026 07:41:09 GMT\r\n"
+    "Content-Type: application/javascript; charset=utf-8\r\nContent-Length: 12\r\n"
+    "Last-Modified: Sun, 22 Nov 2026 07:00:00 GMT\r\nETag: \"6a1b-2c\"\r\n\r\n0123456789ab",
     "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
     "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
     "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc",

@@ -408,6 +408,27 @@ static void fast_put(char *buf, uint16_t *len, size_t cap, bool *cut, const uint
     *len = (uint16_t)n;
 }
 
+/* The end of the header-value bytes (FC_VALUE) from i on, at most lim:
+ * eight at a time while none is a control byte or >= 0x7f (values are most
+ * of a header block), then byte by byte (HTAB, the CR at the end). */
+static size_t skip_value(const uint8_t *data, size_t i, size_t lim)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (i + 8 <= lim) {
+        uint64_t x;
+        memcpy(&x, data + i, 8);
+        /* some byte < 0x20, or some byte >= 0x7f (exact as a whole word) */
+        uint64_t low = (x - ones * 0x20) & ~x & highs;
+        uint64_t high = ((x + ones * (0x7f - 0x7e)) | x) & highs;
+        if ((low | high) != 0)
+            break;
+        i += 8;
+    }
+    while (i < lim && (fast_class[data[i]] & FC_VALUE))
+        i++;
+    return i;
+}
+
 /* Does the header name f[0..n) (bytes of class FC_NAME) equal lit (lower
  * case, same length)? ASCII letters fold with |0x20; the other name bytes
  * cannot fold onto a letter or '-'. */
@@ -520,8 +541,7 @@ static size_t fast_msg(struct http_dir *d, const uint8_t *data, size_t len)
         while (i < lim && (data[i] == ' ' || data[i] == '\t'))
             i++;
         size_t val = i;
-        while (i < lim && (fast_class[data[i]] & FC_VALUE))
-            i++;
+        i = skip_value(data, i, lim);
         if (i == val || i + 1 >= lim || data[i] != '\r' || data[i + 1] != '\n')
             return 0; /* empty value, odd byte, bare LF or not all here */
         size_t val_len = i - val;
@@ -694,11 +714,15 @@ void http_dir_eof(struct http_dir *d)
 static bool has_h2c_upgrade(const uint8_t *data, size_t len)
 {
     for (size_t i = 0; i + 9 < len; i++) {
-        if (data[i] != '\n')
-            continue;
+        /* line to line with memchr: every new flow's first bytes come here */
+        const uint8_t *nl = memchr(data + i, '\n', len - 9 - i);
+        if (nl == NULL)
+            return false;
+        i = (size_t)(nl - data);
         if (data[i + 1] == '\r' || data[i + 1] == '\n')
             return false; /* end of the headers */
-        if (strncasecmp((const char *)data + i + 1, "upgrade:", 8) != 0)
+        if ((data[i + 1] | 0x20) != 'u' ||
+            strncasecmp((const char *)data + i + 1, "upgrade:", 8) != 0)
             continue;
         for (size_t k = i + 9; k + 3 <= len && data[k] != '\n'; k++)
             if (strncasecmp((const char *)data + k, "h2c", 3) == 0)
