@@ -332,3 +332,49 @@ Test(dns_parse, probe_partial_tcp_question)
     cr_assert(dns_probe(m.b, 20, true, true));
     cr_assert(!dns_probe(m.b, 20, false, true));
 }
+
+/* dns_parse_hint: the question text is taken from the hint only when the
+ * wire bytes are the same, and the result is dns_parse's either way. */
+Test(dns_parse, question_hint)
+{
+    static struct dns_msg Q, R;
+    struct mb q, r;
+    hdr(&q, 7, 0x0100, 1, 0, 0, 0);
+    name(&q, "a\\.b.Example.com");
+    u16(&q, 1);
+    u16(&q, 1);
+    cr_assert_eq(dns_parse(q.b, q.n, &Q), DNS_OK);
+    cr_assert_eq(Q.qwire_len, q.n - 12 - 4);
+    struct dns_qhint h = {q.b + 12, Q.qwire_len, Q.qname, Q.qname_len};
+
+    hdr(&r, 7, 0x8180, 1, 1, 0, 0);
+    name(&r, "a\\.b.Example.com");
+    u16(&r, 1);
+    u16(&r, 1);
+    size_t at = rr(&r, 1, 60);
+    u32(&r, 0x01020304);
+    rr_end(&r, at);
+    cr_assert_eq(dns_parse_hint(r.b, r.n, &R, &h), DNS_OK);
+    cr_assert_eq(dns_parse(r.b, r.n, &M), DNS_OK);
+    cr_assert_str_eq(R.qname, M.qname);
+    cr_assert_eq(R.qname_len, M.qname_len);
+    cr_assert_str_eq(R.an[0].name, M.an[0].name);
+    cr_assert_str_eq(R.an[0].data, "1.2.3.4");
+
+    /* A different name (case differs on the wire): walked, not the hint. */
+    r.b[13] = 'A';
+    cr_assert_eq(dns_parse_hint(r.b, r.n, &R, &h), DNS_OK);
+    cr_assert_eq(R.qname[0], 'A');
+
+    /* Cut inside the name: the hint cannot apply (it does not fit). */
+    cr_assert_eq(dns_parse_hint(r.b, 14, &R, &h), DNS_ERR_TRUNCATED);
+    cr_assert_eq(R.qname_len, 0);
+
+    /* A compressed question name has no wire hint of its own. */
+    hdr(&q, 8, 0x0100, 1, 0, 0, 0);
+    u16(&q, 0xc000);
+    u16(&q, 1);
+    u16(&q, 1);
+    dns_parse(q.b, q.n, &Q);
+    cr_assert_eq(Q.qwire_len, 0);
+}

@@ -31,7 +31,7 @@
 
 #define DNS_FLOW_MAX_PENDING 64 /* pending queries per flow               */
 #define DNS_TCP_BAD_LIMIT 3     /* malformed messages in a row: give up  */
-#define DNS_Q_POOL_NAME 128     /* pooled query: room for a name this long */
+#define DNS_Q_POOL_NAME 192     /* pooled query: room for name text + wire */
 #define DNS_FLOW_QNAME_IN 64    /* the flow's first name kept inline up to */
 #define DNS_FREE_MAX 4096       /* spare queries kept                      */
 #define DNS_FLOW_CHUNK 64       /* flow states allocated at a time         */
@@ -58,7 +58,8 @@ struct dns_q {
     bool rev;      /* sent by the flow's responder (the capture missed the start) */
     bool pooled;   /* allocated with DNS_Q_POOL_NAME bytes of name: reusable */
     uint16_t qlen; /* strlen(qname) */
-    char qname[];  /* text, NUL-terminated */
+    uint16_t wlen; /* the question name's wire bytes after the text (0: none) */
+    char qname[];  /* text, NUL-terminated; then wlen wire bytes */
 };
 
 /* Per-flow state (ns_app_flow.state). */
@@ -395,8 +396,8 @@ static void q_expire(struct dns_ctx *c, struct dns_q *q, uint64_t now)
     q_free(c, q);
 }
 
-static void q_add(struct dns_ctx *c, struct dns_flow *fl, const struct dns_msg *m, uint64_t ts,
-                  bool rev)
+static void q_add(struct dns_ctx *c, struct dns_flow *fl, const struct dns_msg *m,
+                  const uint8_t *wire, uint64_t ts, bool rev)
 {
     if (fl->nq >= DNS_FLOW_MAX_PENDING) {
         ns_counter_inc(c->c_overflow);
@@ -406,15 +407,15 @@ static void q_add(struct dns_ctx *c, struct dns_flow *fl, const struct dns_msg *
         ns_counter_inc(c->c_overflow);
         q_expire(c, c->ghead, ts);
     }
-    size_t nl = m->qname_len;
+    size_t nl = m->qname_len, wl = m->qwire_len;
     struct dns_q *q;
-    bool pooled = nl < DNS_Q_POOL_NAME;
+    bool pooled = nl + 1 + wl <= DNS_Q_POOL_NAME;
     if (pooled && c->qfree != NULL) {
         q = c->qfree;
         c->qfree = q->fnext;
         c->nqfree--;
     } else {
-        q = malloc(sizeof(*q) + (pooled ? DNS_Q_POOL_NAME : nl + 1));
+        q = malloc(sizeof(*q) + (pooled ? DNS_Q_POOL_NAME : nl + 1 + wl));
         if (q == NULL) {
             ns_counter_inc(c->c_alloc);
             return;
@@ -424,6 +425,10 @@ static void q_add(struct dns_ctx *c, struct dns_flow *fl, const struct dns_msg *
     q->pooled = pooled;
     q->qlen = (uint16_t)nl;
     memcpy(q->qname, m->qname, nl + 1);
+    /* The wire bytes, so the response's echo of the question is compared
+     * rather than walked again (dns_parse_hint). */
+    q->wlen = (uint16_t)wl;
+    memcpy(q->qname + nl + 1, wire, wl);
     q->fl = fl;
     q->ts = ts;
     q->id = m->id;
@@ -496,7 +501,22 @@ static bool dns_message(struct dns_ctx *c, struct dns_flow *fl, int dir, const u
                         size_t len, uint64_t ts)
 {
     struct dns_msg *m = c->msg;
-    enum dns_err e = dns_parse(d, len, m);
+    /* A response: the first pending query with its id lends its question
+     * (wire and text) to the parse (the usual echo is then not walked). */
+    struct dns_qhint hint, *hp = NULL;
+    if (len >= DNS_HEADER_LEN && (d[2] & 0x80) != 0) {
+        uint16_t id = (uint16_t)((d[0] << 8) | d[1]);
+        for (struct dns_q *q = fl->qhead; q != NULL; q = q->fnext)
+            if (q->id == id) {
+                if (q->wlen > 0) {
+                    hint = (struct dns_qhint){(const uint8_t *)q->qname + q->qlen + 1, q->wlen,
+                                              q->qname, q->qlen};
+                    hp = &hint;
+                }
+                break;
+            }
+    }
+    enum dns_err e = dns_parse_hint(d, len, m, hp);
     ns_counter_inc(c->c_msgs);
     if (e != DNS_OK) {
         dns_count_mal(c, e);
@@ -520,7 +540,7 @@ static bool dns_message(struct dns_ctx *c, struct dns_flow *fl, int dir, const u
     if (!m->qr) {
         ns_counter_inc(c->c_queries);
         if (m->has_question)
-            q_add(c, fl, m, ts, dir == NS_APP_TO_CLIENT);
+            q_add(c, fl, m, d + DNS_HEADER_LEN, ts, dir == NS_APP_TO_CLIENT);
         return true;
     }
     ns_counter_inc(c->c_responses);

@@ -608,6 +608,12 @@ static enum dns_err rr_read(const uint8_t *msg, size_t len, size_t *off, struct 
 
 enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
 {
+    return dns_parse_hint(buf, len, m, NULL);
+}
+
+enum dns_err dns_parse_hint(const uint8_t *buf, size_t len, struct dns_msg *m,
+                            const struct dns_qhint *hint)
+{
     m->id = m->flags = 0;
     m->opcode = m->rcode = 0;
     m->qr = m->has_question = m->answers_cut = m->edns = m->edns_do = false;
@@ -615,6 +621,7 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
     m->qname[0] = '\0';
     m->qname_len = 0;
     m->qtype = m->qclass = 0;
+    m->qwire_len = 0;
     m->nanswers = 0;
     if (buf == NULL || len < DNS_HEADER_LEN)
         return m->err = DNS_ERR_SHORT;
@@ -628,14 +635,25 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
     m->ancount = rd16(buf + 6);
     m->nscount = rd16(buf + 8);
     m->arcount = rd16(buf + 10);
-    size_t off = DNS_HEADER_LEN;
+    size_t off = DNS_HEADER_LEN, qend = 0;
     enum dns_err e = DNS_OK;
     for (uint32_t i = 0; i < m->qdcount; i++) {
-        struct sb b = i == 0 ? (struct sb){m->qname, 0, sizeof(m->qname), false}
-                             : (struct sb){NULL, 0, 0, false};
-        e = name_walk(buf, len, &off, &b);
-        if (i == 0)
-            m->qname_len = (uint16_t)b.n;
+        if (i == 0 && hint != NULL && hint->wlen > 0 && hint->wlen <= len - off &&
+            hint->tlen < sizeof(m->qname) && memcmp(buf + off, hint->wire, hint->wlen) == 0) {
+            /* The same labels-only bytes walk to the same text and end:
+             * take them from the hint. */
+            memcpy(m->qname, hint->text, hint->tlen);
+            m->qname[hint->tlen] = '\0';
+            m->qname_len = (uint16_t)hint->tlen;
+            off += hint->wlen;
+            e = DNS_OK;
+        } else {
+            struct sb b = i == 0 ? (struct sb){m->qname, 0, sizeof(m->qname), false}
+                                 : (struct sb){NULL, 0, 0, false};
+            e = name_walk(buf, len, &off, &b);
+            if (i == 0)
+                m->qname_len = (uint16_t)b.n;
+        }
         if (e == DNS_ERR_NAME_TOO_LONG && i > 0) {
             /* A later question we do not report: note it, read on. */
             if (m->err == DNS_OK)
@@ -652,6 +670,7 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
             return m->err = e;
         }
         if (i == 0) {
+            qend = off;
             m->has_question = true;
             m->qtype = rd16(buf + off);
             m->qclass = rd16(buf + off + 2);
@@ -659,6 +678,8 @@ enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m)
         off += 4;
     }
     bool q_plain = m->has_question && question_plain(buf, len);
+    if (q_plain)
+        m->qwire_len = (uint16_t)(qend - DNS_HEADER_LEN);
     for (uint32_t i = 0; i < m->ancount; i++) {
         struct dns_rr *rr = NULL;
         if (m->nanswers < DNS_MAX_ANSWERS)

@@ -55,6 +55,9 @@ struct dns_msg {
     char qname[DNS_NAME_TEXT];
     uint16_t qname_len; /* strlen(qname)                               */
     uint16_t qtype, qclass;
+    uint16_t qwire_len; /* the first question's name on the wire at offset
+                         * DNS_HEADER_LEN, when it is labels only and parsed
+                         * without error (else 0): see dns_parse_hint   */
     uint16_t nanswers;  /* answers kept in an[]                       */
     bool answers_cut;   /* ancount > DNS_MAX_ANSWERS                   */
     bool edns, edns_do; /* an OPT record was seen; its DO bit          */
@@ -78,6 +81,24 @@ struct dns_msg {
  * header is, and whatever was parsed before the error (question, answers).
  */
 enum dns_err dns_parse(const uint8_t *buf, size_t len, struct dns_msg *m);
+
+/* A question name seen before: its wire bytes (labels only, as at offset
+ * DNS_HEADER_LEN of that message: dns_msg.qwire_len) and the text they
+ * parsed to. */
+struct dns_qhint {
+    const uint8_t *wire;
+    size_t wlen;
+    const char *text;
+    size_t tlen;
+};
+
+/*
+ * dns_parse, with `hint` (may be NULL): when the message's question name is
+ * byte for byte hint->wire, its text is hint->text instead of a second walk
+ * (a response echoes its query's question). Same results as dns_parse.
+ */
+enum dns_err dns_parse_hint(const uint8_t *buf, size_t len, struct dns_msg *m,
+                            const struct dns_qhint *hint);
 
 /*
  * Does buf[0..len) start like a DNS message? A header with a known opcode, the
