@@ -457,3 +457,48 @@ Test(flow_table, flush_after_requeues_reports_each_flow_once)
     cr_assert_eq(flow_table_stats(t)->flows_active, 1);
     flow_table_free(t);
 }
+
+/* The prefetch hint (flow_table_cfg.prefetch): called only for flows about to
+ * end, each at most once per walk, and it changes nothing. */
+static uint16_t hinted[64];
+static size_t nhinted;
+
+static void on_prefetch(void *arg, const struct flow *f)
+{
+    (void)arg;
+    if (nhinted < sizeof(hinted) / sizeof(hinted[0]))
+        hinted[nhinted++] = f->key.port[f->src_side];
+}
+
+Test(flow_table, prefetch_hint_names_ending_flows)
+{
+    nevs = 0;
+    nhinted = 0;
+    struct flow_table_cfg c = {.on_event = on_event, .prefetch = on_prefetch, .hash_seed = 7};
+    struct flow_table *t = flow_table_new(&c);
+    cr_assert_not_null(t);
+    for (int i = 0; i < 10; i++) /* 0-4 go idle, 5-9 stay active */
+        feed(t, tu_v4_udp(b, "10.0.0.1", "10.0.0.2", (uint16_t)(1000 + i), 53, 1),
+             (i < 5 ? 1 : 50) * SEC + (uint64_t)i);
+    flow_table_tick(t, 70 * SEC);
+    cr_assert_eq(nevs, 5);
+    cr_assert_eq(nhinted, 5);
+    for (size_t j = 0; j < 5; j++) {
+        cr_assert_eq(evs[j].ev, FLOW_EV_END);
+        cr_assert_eq(hinted[j], evs[j].f.key.port[evs[j].f.src_side]);
+    }
+    /* The flush hints flows a couple of entries ahead of the one it reports. */
+    nevs = 0;
+    nhinted = 0;
+    flow_table_flush(t, FLOW_REASON_SHUTDOWN, 80 * SEC);
+    cr_assert_eq(nevs, 5);
+    cr_assert_leq(nhinted, 5);
+    for (size_t j = 0; j < nhinted; j++) {
+        bool found = false;
+        for (size_t k = 0; k < nevs; k++)
+            found |= hinted[j] == evs[k].f.key.port[evs[k].f.src_side];
+        cr_assert(found, "hinted port %u did not end", hinted[j]);
+    }
+    cr_assert_eq(flow_table_stats(t)->flows_active, 0);
+    flow_table_free(t);
+}

@@ -50,6 +50,11 @@ struct app_slot {
     char cid[COMMUNITY_ID_LEN];
 };
 
+/* Chunks are 64-byte aligned, so a slot is exactly its three lines (what
+ * flow_apps_prefetch fetches). */
+#define SLOT_LINES 3
+_Static_assert(sizeof(struct app_slot) == 64 * SLOT_LINES, "struct app_slot is three lines");
+
 struct flow_apps {
     struct ns_instance *ins;
     const struct ns_host *h;
@@ -214,7 +219,7 @@ static bool slot_grow(struct flow_apps *a)
         a->free_idx = nf;
         a->free_cap = nc;
     }
-    struct app_slot *chunk = malloc(SLOT_CHUNK * sizeof(*chunk));
+    struct app_slot *chunk = aligned_alloc(64, SLOT_CHUNK * sizeof(*chunk));
     if (chunk == NULL)
         return false;
     for (uint32_t i = 0; i < SLOT_CHUNK; i++)
@@ -399,6 +404,16 @@ void flow_apps_end(struct flow_apps *a, const struct flow *f, uint64_t now_ns)
             p->desc->app_close(p->ctx, &s->af, now_ns);
     }
     slot_release(a, f->app);
+}
+
+void flow_apps_prefetch(const struct flow_apps *a, const struct flow *f)
+{
+    uint32_t idx = f->app;
+    if (idx == 0 || idx > a->nslots)
+        return;
+    const char *s = (const char *)slot_at(a, idx);
+    for (int l = 0; l < SLOT_LINES; l++)
+        __builtin_prefetch(s + 64 * l);
 }
 
 const char *flow_apps_cid(const struct flow_apps *a, const struct flow *f)

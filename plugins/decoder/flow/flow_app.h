@@ -60,6 +60,10 @@ void flow_apps_annotate(struct flow_apps *a, const struct flow *f, struct ns_rec
 /* The flow ended (after its flow_end record): app_close and free the slot. */
 void flow_apps_end(struct flow_apps *a, const struct flow *f, uint64_t now_ns);
 
+/* A hint: start fetching f's slot (its lines are read by flow_apps_packet,
+ * flow_apps_cid and flow_apps_annotate). Nothing is changed; any f is fine. */
+void flow_apps_prefetch(const struct flow_apps *a, const struct flow *f);
+
 /* The Community ID computed for f's slot (TCP/UDP: the same as the flow
  * record's), or NULL. */
 const char *flow_apps_cid(const struct flow_apps *a, const struct flow *f);

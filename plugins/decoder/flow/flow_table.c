@@ -910,6 +910,9 @@ static inline void flow_flush_prefetch(const struct flow_table *t, struct flow_q
         const struct flow *n = F(t, *q_at(q, pos + 2));
         flow_devices_prefetch(t->cfg.devices, n->dev[0], n->dev[1]);
     }
+    if (pos + 2 - q->head < q->tail - q->head && t->cfg.prefetch != NULL &&
+        *q_at(q, pos + 2) != FLOW_NIL)
+        t->cfg.prefetch(t->cfg.arg, F(t, *q_at(q, pos + 2)));
     if (pos + FLOW_Q_AHEAD - q->head < q->tail - q->head &&
         *q_at(q, pos + FLOW_Q_AHEAD) != FLOW_NIL) {
         const char *nn = (const char *)F(t, *q_at(q, pos + FLOW_Q_AHEAD));
@@ -966,6 +969,8 @@ void flow_table_tick(struct flow_table *t, uint64_t now)
                 __builtin_prefetch((const char *)f + 192);
                 if (t->cfg.devices != NULL) /* unreferenced when it ends */
                     flow_devices_prefetch(t->cfg.devices, f->dev[0], f->dev[1]);
+                if (t->cfg.prefetch != NULL) /* e.g. the app slot the record reads */
+                    t->cfg.prefetch(t->cfg.arg, f);
                 grp[n++] = idx;
                 if (n == FLOW_END_GROUP) {
                     flow_end_group(t, grp, n, now);

@@ -157,6 +157,11 @@ struct flow_table_cfg {
     bool emit_start;
     uint32_t hash_seed;
     struct flow_devices *devices; /* optional inventory fed per packet (not owned) */
+    /* Optional hint: called for a flow a little before its END record is
+     * built by the idle walk or the flush (f's lines 0-1 are cached by
+     * then), so the caller can prefetch what it keeps beside the flow. It
+     * must not change anything. */
+    void (*prefetch)(void *arg, const struct flow *f);
     /* Called for each event. `f` is valid during the call only. */
     void (*on_event)(void *arg, const struct flow *f, enum flow_event ev, enum flow_reason why,
                      uint64_t now_ns);
