@@ -242,6 +242,16 @@ static uint32_t slot_new(struct flow_apps *a, struct flow *f, int side)
         }
         idx = ++a->nslots;
     }
+    /* The slot the next new flow will take is written whole then: fetch it
+     * now (a recycled one sits anywhere in the chunks and had gone cold). */
+    uint32_t next = a->nfree > 0                          ? a->free_idx[a->nfree - 1]
+                    : a->nslots < a->nchunks * SLOT_CHUNK ? a->nslots + 1
+                                                          : 0;
+    if (next != 0) {
+        const char *ns = (const char *)slot_at(a, next);
+        for (int l = 0; l < SLOT_LINES; l++)
+            __builtin_prefetch(ns + 64 * l, 1);
+    }
     struct app_slot *s = slot_at(a, idx);
     memset(s, 0, sizeof(*s));
     s->live = true;
