@@ -502,3 +502,22 @@ Test(flow_table, prefetch_hint_names_ending_flows)
     cr_assert_eq(flow_table_stats(t)->flows_active, 0);
     flow_table_free(t);
 }
+
+/* flow_devices_prefetch_key is a hint: any key, known or not, changes nothing. */
+Test(flow_table, device_prefetch_key_changes_nothing)
+{
+    struct flow_devices *d = flow_devices_new(2, 3);
+    cr_assert_not_null(d);
+    uint8_t ip[16] = {10, 0, 0, 1}, other[16] = {10, 0, 0, 2};
+    const uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
+    flow_devices_prefetch_key(d, 4, ip, NULL); /* empty inventory */
+    cr_assert_eq(flow_devices_count(d), 0);
+    uint32_t i = flow_devices_ref(d, 4, ip, mac, SEC);
+    flow_devices_prefetch_key(d, 4, ip, mac);
+    flow_devices_prefetch_key(d, 4, other, NULL);
+    flow_devices_prefetch_key(d, 6, ip, mac);
+    cr_assert_eq(flow_devices_count(d), 1);
+    cr_assert_eq(flow_devices_at(d, i)->refs, 1);
+    cr_assert_eq(flow_devices_ref(d, 4, ip, mac, 2 * SEC), i);
+    flow_devices_free(d);
+}

@@ -166,6 +166,17 @@ uint32_t flow_devices_ref(struct flow_devices *d, uint8_t family, const uint8_t 
     return idx;
 }
 
+void flow_devices_prefetch_key(const struct flow_devices *d, uint8_t family, const uint8_t ip[16],
+                               const uint8_t *mac)
+{
+    uint32_t i = d->buckets[dev_hash(d, family, ip, mac) & (d->nbuckets - 1)];
+    if (i < d->used) {
+        const char *e = (const char *)&d->ents[i];
+        __builtin_prefetch(e, 1);
+        __builtin_prefetch(e + 64, 1);
+    }
+}
+
 void flow_devices_unref(struct flow_devices *d, uint32_t idx)
 {
     if (idx < d->used && d->ents[idx].refs > 0)

@@ -51,6 +51,12 @@ void flow_devices_free(struct flow_devices *d);
 uint32_t flow_devices_ref(struct flow_devices *d, uint8_t family, const uint8_t ip[16],
                           const uint8_t *mac, uint64_t ts_ns);
 void flow_devices_unref(struct flow_devices *d, uint32_t idx);
+/* A hint ahead of flow_devices_ref(d, family, ip, mac, ...) for a flow about
+ * to be created: prefetch the entry its bucket names first (both lines: the
+ * new flow writes its refs and ports, its packets the counters). Reads the
+ * bucket, changes nothing. */
+void flow_devices_prefetch_key(const struct flow_devices *d, uint8_t family, const uint8_t ip[16],
+                               const uint8_t *mac);
 /* Prefetch the entries at a and b (UINT32_MAX: none) ahead of an unref. */
 void flow_devices_prefetch(const struct flow_devices *d, uint32_t a, uint32_t b);
 /* The entry at idx (valid until the next flow_devices_ref/expire), or NULL. */

@@ -633,6 +633,15 @@ static uint32_t flow_create(struct flow_table *t, const struct flow_key *k, uint
         idx = flow_alloc(t);
     if (idx == FLOW_NIL)
         return FLOW_NIL;
+    if (t->cfg.devices != NULL) {
+        /* Both hosts' entries on their way before the flow is set up and
+         * they are looked up (below): two misses overlapping each other and
+         * that work, not one after the other. */
+        flow_devices_prefetch_key(t->cfg.devices, p->family, p->src,
+                                  p->has_src_mac ? p->src_mac : NULL);
+        flow_devices_prefetch_key(t->cfg.devices, p->family, p->dst,
+                                  p->has_dst_mac ? p->dst_mac : NULL);
+    }
     struct flow *f = F(t, idx);
     memset(f, 0, sizeof(*f));
     f->key = *k;
