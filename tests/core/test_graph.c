@@ -124,7 +124,7 @@ Test(graph, linear_pipeline_defaults)
     /* settings default */
     cr_expect_eq(g->settings.workers, 0);
     cr_expect_eq(g->settings.log_level, 2);
-    cr_expect_eq(g->settings.queue_size, 256);
+    cr_expect_eq(g->settings.queue_size, 64);
     cr_expect_eq(g->settings.on_full, NS_POLICY_BLOCK);
     cr_expect_eq(g->settings.tick_interval, 1000000000ULL);
     cr_expect_eq(g->settings.max_packet_batches, 32);
