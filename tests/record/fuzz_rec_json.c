@@ -18,6 +18,7 @@
 #include "ns_fake_host.h"
 #include "ns_json.h"
 #include "ns_rec.h"
+#include "rec_copy.h"
 
 struct in {
     const uint8_t *p;
@@ -57,59 +58,6 @@ static const char *key(struct in *in, char *buf, size_t cap)
     return buf;
 }
 
-/* r again with every key copied by name (r may use handles): the same
- * entries, so the same JSON. */
-static struct ns_record *named_copy(const struct ns_record *r)
-{
-    struct ns_record *c = ns_rec_new(ns_rec_type(r), ns_rec_time(r));
-    if (!c)
-        abort();
-    ns_rec_set_seq(c, ns_rec_seq(r));
-    for (size_t i = 0; i < ns_rec_field_count(r); i++) {
-        struct ns_field_view v;
-        if (!ns_rec_field_at(r, i, &v))
-            abort();
-        switch (v.type) {
-        case NS_F_BOOL:
-            ns_rec_add_bool(c, v.key, v.v.b);
-            break;
-        case NS_F_INT:
-            ns_rec_add_int(c, v.key, v.v.i);
-            break;
-        case NS_F_UINT:
-            ns_rec_add_uint(c, v.key, v.v.u);
-            break;
-        case NS_F_DOUBLE:
-            ns_rec_add_double(c, v.key, v.v.d);
-            break;
-        case NS_F_STR:
-            ns_rec_add_str(c, v.key, v.v.s.ptr, v.v.s.len);
-            break;
-        case NS_F_IP:
-            ns_rec_add_ip(c, v.key, &v.v.ip);
-            break;
-        case NS_F_MAC:
-            ns_rec_add_mac(c, v.key, v.v.mac);
-            break;
-        case NS_F_TIME:
-            ns_rec_add_time(c, v.key, v.v.u);
-            break;
-        case NS_F_ARRAY:
-            ns_rec_begin_array(c, v.key);
-            break;
-        case NS_F_OBJECT:
-            ns_rec_begin_object(c, v.key);
-            break;
-        case NS_F_END:
-            ns_rec_end(c);
-            break;
-        default:
-            break;
-        }
-    }
-    return c;
-}
-
 /* Serialise r into a fresh buffer; abort on failure. */
 static char *json(const struct ns_record *r, size_t *len)
 {
@@ -131,7 +79,9 @@ static void check(const struct ns_record *r)
      * copied keys: the same bytes. */
     size_t l2, l3;
     char *a2 = json(r, &l2);
-    struct ns_record *nc = named_copy(r);
+    struct ns_record *nc = rec_copy(r, REC_COPY_NAMES); /* every key copied by name */
+    if (!nc)
+        abort();
     char *a3 = json(nc, &l3);
     if (l2 != la || memcmp(a2, a, la) != 0 || l3 != la || memcmp(a3, a, la) != 0) {
         fprintf(stderr, "differ:\n%.*s\n%.*s\n%.*s\n", (int)la, a, (int)l2, a2, (int)l3, a3);

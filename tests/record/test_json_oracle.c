@@ -22,6 +22,7 @@
 #include "ns_fake_host.h"
 #include "ns_json.h"
 #include "ns_rec.h"
+#include "rec_copy.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -372,62 +373,6 @@ Test(json_oracle, random_records)
 
 /* ---- interned keys ----------------------------------------------------- */
 
-/* r again, field by field, with its keys interned (every key, or every
- * other one when mixed): the adders' fast paths, and plans matched by key
- * words or by bytes. The time and sequence are copied. */
-static struct ns_record *interned_copy(const struct ns_record *r, bool mixed)
-{
-    struct ns_record *c = ns_rec_new(ns_rec_type(r), ns_rec_time(r));
-    cr_assert_not_null(c);
-    ns_rec_set_seq(c, ns_rec_seq(r));
-    for (size_t i = 0; i < ns_rec_field_count(r); i++) {
-        struct ns_field_view v;
-        cr_assert(ns_rec_field_at(r, i, &v));
-        bool by_id = v.key && (!mixed || i % 2 == 0);
-        uint32_t k = by_id ? ns_rec_key(v.key) : 0;
-        by_id = by_id && k; /* "" or an over-long key has no handle */
-        switch (v.type) {
-        case NS_F_BOOL:
-            by_id ? ns_rec_add_bool_k(c, k, v.v.b) : ns_rec_add_bool(c, v.key, v.v.b);
-            break;
-        case NS_F_INT:
-            by_id ? ns_rec_add_int_k(c, k, v.v.i) : ns_rec_add_int(c, v.key, v.v.i);
-            break;
-        case NS_F_UINT:
-            by_id ? ns_rec_add_uint_k(c, k, v.v.u) : ns_rec_add_uint(c, v.key, v.v.u);
-            break;
-        case NS_F_DOUBLE:
-            by_id ? ns_rec_add_double_k(c, k, v.v.d) : ns_rec_add_double(c, v.key, v.v.d);
-            break;
-        case NS_F_STR:
-            by_id ? ns_rec_add_str_k(c, k, v.v.s.ptr, v.v.s.len)
-                  : ns_rec_add_str(c, v.key, v.v.s.ptr, v.v.s.len);
-            break;
-        case NS_F_IP:
-            by_id ? ns_rec_add_ip_k(c, k, &v.v.ip) : ns_rec_add_ip(c, v.key, &v.v.ip);
-            break;
-        case NS_F_MAC:
-            by_id ? ns_rec_add_mac_k(c, k, v.v.mac) : ns_rec_add_mac(c, v.key, v.v.mac);
-            break;
-        case NS_F_TIME:
-            by_id ? ns_rec_add_time_k(c, k, v.v.u) : ns_rec_add_time(c, v.key, v.v.u);
-            break;
-        case NS_F_ARRAY:
-            by_id ? ns_rec_begin_array_k(c, k) : ns_rec_begin_array(c, v.key);
-            break;
-        case NS_F_OBJECT:
-            by_id ? ns_rec_begin_object_k(c, k) : ns_rec_begin_object(c, v.key);
-            break;
-        case NS_F_END:
-            ns_rec_end(c);
-            break;
-        default:
-            break;
-        }
-    }
-    return c;
-}
-
 Test(json_oracle, interned_keys)
 {
     uint64_t s = 0x0badc0ffee15600dull;
@@ -435,7 +380,10 @@ Test(json_oracle, interned_keys)
         struct ns_record *r = rand_record(&s);
         cr_assert_not_null(r);
         for (int m = 0; m < 2; m++) {
-            struct ns_record *c = interned_copy(r, m == 1);
+            /* Keys interned (all, or every other one): the adders' fast paths,
+             * and plans matched by key words or by bytes. */
+            struct ns_record *c = rec_copy(r, m == 1 ? REC_COPY_MIXED : REC_COPY_INTERNED);
+            cr_assert_not_null(c);
             /* Twice: build the plan (or meet one made from copied keys), then
              * replay it. */
             cr_assert(same_json(c, 0, i % 8 == 0), "record %d mode %d", i, m);
